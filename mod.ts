@@ -1,0 +1,68 @@
+/**
+ * Python's `multiprocessing.managers`, rebuilt for Deno: a manager starts
+ * a server process that owns shared objects, and other processes call them
+ * through proxies over a Unix or TCP socket, authenticated with an authkey.
+ *
+ * - Classes decorated with {@linkcode shared} are registered on a manager;
+ *   `manager.create(Class, ...args)` returns a typed proxy whose methods
+ *   return promises.
+ * - The server process runs with the fewest Deno permissions it needs.
+ * - One multiplexed connection per process and manager; a client's
+ *   references (and, soon, its locks) die with its connection.
+ * - `await using` starts and stops it like Python's `with`.
+ *
+ * @example
+ * ```ts
+ * import { BaseManager, shared } from "@multiprocess/managers";
+ *
+ * @shared()
+ * export class Counter {
+ *   #value = 0;
+ *   increment(by = 1): number {
+ *     return (this.#value += by);
+ *   }
+ * }
+ *
+ * if (import.meta.main) {
+ *   await using manager = await new BaseManager({ modules: [import.meta.url] }).start();
+ *   const counter = await manager.create(Counter);
+ *   await counter.increment(5);
+ *   console.log(await counter.increment()); // 6
+ * }
+ * ```
+ *
+ * @module
+ */
+
+export type { Address, TcpAddress } from "./src/address.ts";
+export {
+  AuthenticationError,
+  ConnectionClosedError,
+  ManagerStateError,
+  RemoteError,
+} from "./src/errors.ts";
+export {
+  BaseManager,
+  defaultAuthkey,
+  type Factory,
+  type ManagerOptions,
+  type ManagerState,
+} from "./src/manager.ts";
+export type { ServerPermissions } from "./src/permissions.ts";
+export {
+  BaseProxy,
+  type ExposedKeys,
+  type ProxyClass,
+  type ProxyInit,
+  type Remote,
+  type Token,
+} from "./src/proxy.ts";
+export type { Callable, RegisterOptions, Registration } from "./src/registry.ts";
+export { Server, type ServerOptions } from "./src/server.ts";
+export { shared, type SharedOptions } from "./src/shared.ts";
+export {
+  proxyFromString,
+  type ProxyFromStringOptions,
+  proxyToString,
+  type ProxyToStringOptions,
+} from "./src/transfer.ts";

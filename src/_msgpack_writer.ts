@@ -1,0 +1,235 @@
+/**
+ * A reusable MessagePack writer that builds a whole frame in one buffer:
+ * 4 bytes reserved for the frame length, then the MessagePack payload.
+ * Internal: `codec.ts` decides what values become; this only writes bytes.
+ *
+ * @module
+ */
+
+import { HEADER_SIZE, sealFrame } from "./framing.ts";
+
+const INITIAL_SIZE = 2048;
+/** Buffers that grew past this are handed off instead of copied and kept. */
+const KEEP_LIMIT = 256 * 1024;
+const utf8 = new TextEncoder();
+
+/** Writes MessagePack values into a growable buffer. */
+export class MsgpackWriter {
+  #bytes = new Uint8Array(INITIAL_SIZE);
+  #view = new DataView(this.#bytes.buffer);
+  #pos = HEADER_SIZE;
+
+  /** Starts a new frame, forgetting anything written before. */
+  reset(): void {
+    this.#pos = HEADER_SIZE;
+  }
+
+  /** The frame written since {@linkcode MsgpackWriter.reset}, length header filled in. */
+  finish(): Uint8Array {
+    if (this.#bytes.length > KEEP_LIMIT) {
+      const out = this.#bytes.subarray(0, this.#pos);
+      this.#bytes = new Uint8Array(INITIAL_SIZE);
+      this.#view = new DataView(this.#bytes.buffer);
+      this.#pos = HEADER_SIZE;
+      return sealFrame(out);
+    }
+    return sealFrame(this.#bytes.slice(0, this.#pos));
+  }
+
+  #ensure(extra: number): void {
+    const needed = this.#pos + extra;
+    if (needed <= this.#bytes.length) return;
+    let size = this.#bytes.length * 2;
+    while (size < needed) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.#bytes.subarray(0, this.#pos));
+    this.#bytes = grown;
+    this.#view = new DataView(grown.buffer);
+  }
+
+  /** nil */
+  nil(): void {
+    this.#ensure(1);
+    this.#bytes[this.#pos++] = 0xc0;
+  }
+
+  /** true / false */
+  boolean(value: boolean): void {
+    this.#ensure(1);
+    this.#bytes[this.#pos++] = value ? 0xc3 : 0xc2;
+  }
+
+  /** Safe integers as the smallest int type, everything else as float64. */
+  number(value: number): void {
+    this.#ensure(9);
+    const b = this.#bytes;
+    const v = this.#view;
+    if (Number.isSafeInteger(value) && !Object.is(value, -0)) {
+      if (value >= 0) {
+        if (value < 0x80) {
+          b[this.#pos++] = value;
+        } else if (value < 0x100) {
+          b[this.#pos++] = 0xcc;
+          b[this.#pos++] = value;
+        } else if (value < 0x10000) {
+          b[this.#pos++] = 0xcd;
+          v.setUint16(this.#pos, value);
+          this.#pos += 2;
+        } else if (value < 0x100000000) {
+          b[this.#pos++] = 0xce;
+          v.setUint32(this.#pos, value);
+          this.#pos += 4;
+        } else {
+          b[this.#pos++] = 0xcf;
+          v.setBigUint64(this.#pos, BigInt(value));
+          this.#pos += 8;
+        }
+      } else if (value >= -0x20) {
+        b[this.#pos++] = value & 0xff;
+      } else if (value >= -0x80) {
+        b[this.#pos++] = 0xd0;
+        v.setInt8(this.#pos++, value);
+      } else if (value >= -0x8000) {
+        b[this.#pos++] = 0xd1;
+        v.setInt16(this.#pos, value);
+        this.#pos += 2;
+      } else if (value >= -0x80000000) {
+        b[this.#pos++] = 0xd2;
+        v.setInt32(this.#pos, value);
+        this.#pos += 4;
+      } else {
+        b[this.#pos++] = 0xd3;
+        v.setBigInt64(this.#pos, BigInt(value));
+        this.#pos += 8;
+      }
+      return;
+    }
+    b[this.#pos++] = 0xcb;
+    v.setFloat64(this.#pos, value);
+    this.#pos += 8;
+  }
+
+  /** A UTF-8 string. */
+  string(value: string): void {
+    const max = value.length * 3;
+    this.#ensure(5 + max);
+    // Write after the largest header, then move the bytes if a smaller one fits.
+    const headerAt = this.#pos;
+    const headerSize = max < 0x20 ? 1 : max < 0x100 ? 2 : max < 0x10000 ? 3 : 5;
+    const { written } = utf8.encodeInto(value, this.#bytes.subarray(headerAt + headerSize));
+    const size = written < 0x20 ? 1 : written < 0x100 ? 2 : written < 0x10000 ? 3 : 5;
+    if (size !== headerSize) {
+      this.#bytes.copyWithin(
+        headerAt + size,
+        headerAt + headerSize,
+        headerAt + headerSize + written,
+      );
+    }
+    const b = this.#bytes;
+    if (size === 1) b[headerAt] = 0xa0 | written;
+    else if (size === 2) {
+      b[headerAt] = 0xd9;
+      b[headerAt + 1] = written;
+    } else if (size === 3) {
+      b[headerAt] = 0xda;
+      this.#view.setUint16(headerAt + 1, written);
+    } else {
+      b[headerAt] = 0xdb;
+      this.#view.setUint32(headerAt + 1, written);
+    }
+    this.#pos = headerAt + size + written;
+  }
+
+  /** Raw bytes (MessagePack bin). */
+  binary(value: Uint8Array): void {
+    const n = value.length;
+    this.#ensure(5 + n);
+    const b = this.#bytes;
+    if (n < 0x100) {
+      b[this.#pos++] = 0xc4;
+      b[this.#pos++] = n;
+    } else if (n < 0x10000) {
+      b[this.#pos++] = 0xc5;
+      this.#view.setUint16(this.#pos, n);
+      this.#pos += 2;
+    } else {
+      b[this.#pos++] = 0xc6;
+      this.#view.setUint32(this.#pos, n);
+      this.#pos += 4;
+    }
+    b.set(value, this.#pos);
+    this.#pos += n;
+  }
+
+  /** The header of an array of `length` items. */
+  arrayHeader(length: number): void {
+    this.#ensure(5);
+    if (length < 0x10) this.#bytes[this.#pos++] = 0x90 | length;
+    else if (length < 0x10000) {
+      this.#bytes[this.#pos++] = 0xdc;
+      this.#view.setUint16(this.#pos, length);
+      this.#pos += 2;
+    } else {
+      this.#bytes[this.#pos++] = 0xdd;
+      this.#view.setUint32(this.#pos, length);
+      this.#pos += 4;
+    }
+  }
+
+  /** The header of a map of `length` entries. */
+  mapHeader(length: number): void {
+    this.#ensure(5);
+    if (length < 0x10) this.#bytes[this.#pos++] = 0x80 | length;
+    else if (length < 0x10000) {
+      this.#bytes[this.#pos++] = 0xde;
+      this.#view.setUint16(this.#pos, length);
+      this.#pos += 2;
+    } else {
+      this.#bytes[this.#pos++] = 0xdf;
+      this.#view.setUint32(this.#pos, length);
+      this.#pos += 4;
+    }
+  }
+
+  /** An extension value whose data is given whole. */
+  ext(type: number, data: Uint8Array): void {
+    this.#ensure(6 + data.length);
+    this.#bytes[this.#pos++] = 0xc9;
+    this.#view.setUint32(this.#pos, data.length);
+    this.#pos += 4;
+    this.#view.setInt8(this.#pos++, type);
+    this.#bytes.set(data, this.#pos);
+    this.#pos += data.length;
+  }
+
+  /**
+   * Starts an extension value whose data is written next by the caller;
+   * returns a mark for {@linkcode MsgpackWriter.endExt}.
+   */
+  beginExt(type: number): number {
+    this.#ensure(6);
+    this.#bytes[this.#pos++] = 0xc9;
+    const mark = this.#pos;
+    this.#pos += 4;
+    this.#view.setInt8(this.#pos++, type);
+    return mark;
+  }
+
+  /** Fills in the length of the extension started at `mark`. */
+  endExt(mark: number): void {
+    this.#view.setUint32(mark, this.#pos - mark - 5);
+  }
+
+  /** A timestamp (extension -1, 96-bit form) for `Date`. */
+  timestamp(milliseconds: number): void {
+    const seconds = Math.floor(milliseconds / 1000);
+    const nanoseconds = (milliseconds - seconds * 1000) * 1e6;
+    this.#ensure(15);
+    this.#bytes[this.#pos++] = 0xc7;
+    this.#bytes[this.#pos++] = 12;
+    this.#view.setInt8(this.#pos++, -1);
+    this.#view.setUint32(this.#pos, Math.round(nanoseconds));
+    this.#view.setBigInt64(this.#pos + 4, BigInt(seconds));
+    this.#pos += 12;
+  }
+}

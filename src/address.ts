@@ -1,0 +1,89 @@
+/**
+ * Manager addresses: a Unix socket path or a TCP host and port.
+ *
+ * @module
+ */
+
+/**
+ * A TCP address. `port: 0` asks the operating system for a free port when
+ * the server starts; the manager's `address` then holds the real one.
+ *
+ * @example
+ * ```ts
+ * import type { TcpAddress } from "@multiprocess/managers";
+ *
+ * const address: TcpAddress = { hostname: "127.0.0.1", port: 0 };
+ * console.log(address.port); // 0
+ * ```
+ */
+export interface TcpAddress {
+  /** The host to listen on or connect to, matched literally by Deno's permissions. */
+  readonly hostname: string;
+  /** The TCP port; 0 picks a free one when listening. */
+  readonly port: number;
+}
+
+/**
+ * Where a manager's server listens: a string is a Unix socket path, an
+ * object is a TCP address.
+ *
+ * @example
+ * ```ts
+ * import type { Address } from "@multiprocess/managers";
+ *
+ * const unix: Address = "/tmp/my-manager.sock";
+ * const tcp: Address = { hostname: "127.0.0.1", port: 50000 };
+ * console.log(typeof unix, typeof tcp); // "string" "object"
+ * ```
+ */
+export type Address = string | TcpAddress;
+
+/** Checks an address given by a user and returns a frozen copy. */
+export function checkAddress(address: unknown, what = "address"): Address {
+  if (typeof address === "string") {
+    if (address.length === 0) {
+      throw new TypeError(`Invalid ${what}: a Unix socket path must not be empty`);
+    }
+    return address;
+  }
+  if (typeof address === "object" && address !== null) {
+    const { hostname, port } = address as Record<string, unknown>;
+    if (typeof hostname !== "string" || hostname.length === 0) {
+      throw new TypeError(
+        `Invalid ${what}: "hostname" must be a non-empty string, got ${describe(hostname)}`,
+      );
+    }
+    if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new RangeError(
+        `Invalid ${what}: "port" must be an integer from 0 to 65535, got ${describe(port)}`,
+      );
+    }
+    return Object.freeze({ hostname, port });
+  }
+  throw new TypeError(
+    `Invalid ${what}: expected a Unix socket path or { hostname, port }, got ${describe(address)}`,
+  );
+}
+
+/** The address as people read it: `"/tmp/x.sock"` or `127.0.0.1:5000`. */
+export function formatAddress(address: Address): string {
+  if (typeof address === "string") return JSON.stringify(address);
+  const host = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
+  return `${host}:${address.port}`;
+}
+
+/** True when both name the same endpoint. */
+export function sameAddress(a: Address, b: Address): boolean {
+  if (typeof a === "string" || typeof b === "string") return a === b;
+  return a.hostname === b.hostname && a.port === b.port;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "function") return "a function";
+  if (Array.isArray(value)) return "an array";
+  if (value === null) return "null";
+  if (typeof value === "object") return "an object";
+  return String(value);
+}

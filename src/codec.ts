@@ -1,0 +1,454 @@
+/**
+ * What values become on the wire: MessagePack plus extension types for the
+ * JavaScript values JSON cannot carry. Proxies travel as tokens; how a
+ * token is turned into a reference is the peer's business (client or
+ * server), given to the codec as a {@linkcode CodecPeer}.
+ *
+ * | ext | value |
+ * | --- | --- |
+ * | -1 | `Date` (MessagePack timestamp) |
+ * | 0 | `undefined` |
+ * | 1 | `bigint` |
+ * | 2 | `Map` |
+ * | 3 | `Set` |
+ * | 4 | typed arrays other than `Uint8Array`, `ArrayBuffer`, `DataView` |
+ * | 5 | `Error` (name, message, stack, cause, errors, own properties) |
+ * | 6 | a proxy token `[typeid, id, exposed]` |
+ *
+ * @module
+ */
+
+import { Decoder, ExtensionCodec } from "@msgpack/msgpack";
+import { MsgpackWriter } from "./_msgpack_writer.ts";
+import {
+  AuthenticationError,
+  ConnectionClosedError,
+  ManagerStateError,
+  RemoteError,
+} from "./errors.ts";
+import { BaseProxy } from "./proxy.ts";
+
+const EXT_UNDEFINED = 0;
+const EXT_BIGINT = 1;
+const EXT_MAP = 2;
+const EXT_SET = 3;
+const EXT_TYPED_ARRAY = 4;
+const EXT_ERROR = 5;
+const EXT_TOKEN = 6;
+
+/** Deepest nesting sent or accepted; deeper values are almost always cycles. */
+export const MAX_DEPTH = 512;
+
+/** A token as it crosses the wire. */
+export type WireToken = readonly [typeid: string, id: number, exposed: readonly string[]];
+
+/**
+ * A reference the server hands to a client without a proxy of its own in
+ * between: a freshly created object or a transfer being claimed.
+ */
+export class Reference {
+  /** Object `id` of type `typeid`. */
+  constructor(readonly id: number) {}
+}
+
+/** How tokens map to references on one side of one connection. */
+export interface CodecPeer {
+  /** The token to send for a proxy or reference; throws a TypeError when it cannot go here. */
+  encodeToken(value: BaseProxy | Reference): WireToken;
+  /** The value to hand to the application for a token that arrived. */
+  decodeToken(token: WireToken): unknown;
+}
+
+/** A value on its way out could not be encoded; `path` says where. */
+export class UnsendableError extends TypeError {
+  /** Keys from the root down to the value. */
+  readonly path: (string | number)[] = [];
+  /** What the value was: "a function", "a symbol", ... */
+  readonly what: string;
+  /** Creates the error for a value described by `what`. */
+  constructor(what: string, reason = "") {
+    super(`Cannot send ${what}${reason}`);
+    this.name = "TypeError";
+    this.what = what;
+  }
+  /** Renders the path after a root label: `args[0].handler`. */
+  describePath(root: string): string {
+    let out = root;
+    for (const key of this.path) {
+      out += typeof key === "number"
+        ? `[${key}]`
+        : /^[A-Za-z_$][\w$]*$/.test(key)
+        ? `.${key}`
+        : `[${JSON.stringify(key)}]`;
+    }
+    return out;
+  }
+}
+
+function within(error: unknown, key: string | number): unknown {
+  if (error instanceof UnsendableError) error.path.unshift(key);
+  return error;
+}
+
+const TYPED_ARRAYS = [
+  Int8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+] as const;
+const KIND_ARRAY_BUFFER = 100;
+const KIND_DATA_VIEW = 101;
+
+type ErrorClass = new (message?: string, options?: ErrorOptions) => Error;
+
+/**
+ * Error classes rebuilt by name on arrival. Anything else arrives as a
+ * plain `Error` carrying the original `name`; nothing the peer sends ever
+ * chooses code to run.
+ */
+const errorClasses = new Map<string, ErrorClass>();
+for (
+  const cls of [
+    Error,
+    TypeError,
+    RangeError,
+    SyntaxError,
+    ReferenceError,
+    EvalError,
+    URIError,
+    RemoteError,
+    AuthenticationError,
+    ManagerStateError,
+    ConnectionClosedError,
+  ]
+) {
+  errorClasses.set(cls.name, cls as ErrorClass);
+}
+for (const [name, cls] of Object.entries(Deno.errors)) {
+  errorClasses.set(name, cls as ErrorClass);
+}
+
+/** Adds a library error class to the allowlist (for classes defined by later modules). */
+export function allowErrorClass(cls: ErrorClass, name: string = cls.name): void {
+  errorClasses.set(name, cls);
+}
+
+/** Encodes and decodes the messages of one connection. */
+export class Codec {
+  readonly #peer: CodecPeer;
+  readonly #writer = new MsgpackWriter();
+  readonly #decoder: Decoder<Codec>;
+
+  /** A codec that maps tokens through `peer`. */
+  constructor(peer: CodecPeer) {
+    this.#peer = peer;
+    this.#decoder = new Decoder({ extensionCodec: extensions, context: this });
+  }
+
+  /** The peer that maps tokens for this codec. */
+  get peer(): CodecPeer {
+    return this.#peer;
+  }
+
+  /**
+   * `value` as a sealed frame. Throws {@linkcode UnsendableError} (a
+   * `TypeError`) naming the path of the first value that cannot travel.
+   */
+  encode(value: unknown): Uint8Array {
+    const writer = this.#writer;
+    writer.reset();
+    this.#write(value, 0);
+    return writer.finish();
+  }
+
+  /** The value in a frame's payload. Throws on malformed input. */
+  decode(payload: Uint8Array): unknown {
+    return this.#decoder.decode(payload);
+  }
+
+  /** Decodes the data of a nested extension (re-entrant). */
+  decodeNested(data: Uint8Array): unknown {
+    return this.#decoder.decode(data);
+  }
+
+  #write(value: unknown, depth: number): void {
+    const w = this.#writer;
+    switch (typeof value) {
+      case "string":
+        return w.string(value);
+      case "number":
+        return w.number(value);
+      case "boolean":
+        return w.boolean(value);
+      case "undefined":
+        return w.ext(EXT_UNDEFINED, EMPTY);
+      case "bigint":
+        return w.ext(EXT_BIGINT, textEncoder.encode(value.toString(16)));
+      case "object":
+        if (value === null) return w.nil();
+        break;
+      case "function":
+        throw new UnsendableError(`a function${value.name ? ` (${value.name})` : ""}`);
+      default:
+        throw new UnsendableError(`a ${typeof value}`);
+    }
+    if (depth >= MAX_DEPTH) {
+      throw new UnsendableError(
+        `a value nested deeper than ${MAX_DEPTH} levels`,
+        " (does it contain a cycle?)",
+      );
+    }
+    const next = depth + 1;
+    if (Array.isArray(value)) {
+      const length = value.length;
+      w.arrayHeader(length);
+      for (let i = 0; i < length; i++) {
+        try {
+          this.#write(value[i], next);
+        } catch (error) {
+          throw within(error, i);
+        }
+      }
+    } else if (value instanceof Uint8Array) {
+      w.binary(value);
+    } else if (value instanceof BaseProxy || value instanceof Reference) {
+      const [typeid, id, exposed] = this.#peer.encodeToken(value);
+      const mark = w.beginExt(EXT_TOKEN);
+      w.arrayHeader(3);
+      w.string(typeid);
+      w.number(id);
+      w.arrayHeader(exposed.length);
+      for (const name of exposed) w.string(name);
+      w.endExt(mark);
+    } else if (value instanceof Map) {
+      const mark = w.beginExt(EXT_MAP);
+      w.arrayHeader(value.size * 2);
+      let i = 0;
+      for (const [k, v] of value) {
+        try {
+          this.#write(k, next);
+          this.#write(v, next);
+        } catch (error) {
+          throw within(error, `<Map entry ${i}>`);
+        }
+        i++;
+      }
+      w.endExt(mark);
+    } else if (value instanceof Set) {
+      const mark = w.beginExt(EXT_SET);
+      w.arrayHeader(value.size);
+      let i = 0;
+      for (const item of value) {
+        try {
+          this.#write(item, next);
+        } catch (error) {
+          throw within(error, `<Set item ${i}>`);
+        }
+        i++;
+      }
+      w.endExt(mark);
+    } else if (value instanceof Date) {
+      const time = value.getTime();
+      if (Number.isNaN(time)) throw new UnsendableError("an invalid Date");
+      w.timestamp(time);
+    } else if (value instanceof Error) {
+      this.#writeError(value, next);
+    } else if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+      this.#writeBinaryKind(value);
+    } else if (
+      value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet ||
+      value instanceof WeakRef
+    ) {
+      throw new UnsendableError(`a ${value.constructor.name}`);
+    } else {
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record);
+      w.mapHeader(keys.length);
+      for (const key of keys) {
+        w.string(key);
+        try {
+          this.#write(record[key], next);
+        } catch (error) {
+          throw within(error, key);
+        }
+      }
+    }
+  }
+
+  #writeError(error: Error, depth: number): void {
+    const w = this.#writer;
+    const fields: [string, unknown][] = [
+      ["name", String(error.name)],
+      ["message", String(error.message)],
+      ["stack", typeof error.stack === "string" ? error.stack : undefined],
+    ];
+    if ("cause" in error) fields.push(["cause", error.cause]);
+    if (error instanceof AggregateError) fields.push(["errors", [...error.errors]]);
+    const own = Object.keys(error).filter((k) => !ERROR_FIELDS.has(k));
+    if (own.length > 0) {
+      fields.push(["props", Object.fromEntries(own.map((k) => [k, (error as never)[k]]))]);
+    }
+    const mark = w.beginExt(EXT_ERROR);
+    w.mapHeader(fields.length);
+    for (const [key, value] of fields) {
+      w.string(key);
+      try {
+        this.#write(value, depth);
+      } catch (inner) {
+        throw within(inner, key);
+      }
+    }
+    w.endExt(mark);
+  }
+
+  #writeBinaryKind(value: ArrayBufferView | ArrayBuffer): void {
+    let kind: number;
+    let bytes: Uint8Array;
+    if (value instanceof ArrayBuffer) {
+      kind = KIND_ARRAY_BUFFER;
+      bytes = new Uint8Array(value);
+    } else if (value instanceof DataView) {
+      kind = KIND_DATA_VIEW;
+      bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    } else {
+      kind = TYPED_ARRAYS.findIndex((cls) => value instanceof cls);
+      if (kind < 0) throw new UnsendableError(`a ${value.constructor.name}`);
+      bytes = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    }
+    const data = new Uint8Array(bytes.length + 1);
+    data[0] = kind;
+    data.set(bytes, 1);
+    this.#writer.ext(EXT_TYPED_ARRAY, data);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+const ERROR_FIELDS = new Set(["name", "message", "stack", "cause", "errors"]);
+
+const extensions = new ExtensionCodec<Codec>();
+
+extensions.register({
+  type: EXT_UNDEFINED,
+  encode: () => null,
+  decode: () => undefined,
+});
+
+extensions.register({
+  type: EXT_BIGINT,
+  encode: () => null,
+  decode: (data) => {
+    const text = textDecoder.decode(data);
+    if (!/^-?[0-9a-f]+$/.test(text)) throw new TypeError("Malformed bigint");
+    return text.startsWith("-") ? -BigInt(`0x${text.slice(1)}`) : BigInt(`0x${text}`);
+  },
+});
+
+extensions.register({
+  type: EXT_MAP,
+  encode: () => null,
+  decode: (data, _type, codec) => {
+    const items = expectArray(codec.decodeNested(data), "Map");
+    const map = new Map<unknown, unknown>();
+    for (let i = 0; i + 1 < items.length; i += 2) map.set(items[i], items[i + 1]);
+    return map;
+  },
+});
+
+extensions.register({
+  type: EXT_SET,
+  encode: () => null,
+  decode: (data, _type, codec) => new Set(expectArray(codec.decodeNested(data), "Set")),
+});
+
+extensions.register({
+  type: EXT_TYPED_ARRAY,
+  encode: () => null,
+  decode: (data) => {
+    const kind = data[0];
+    // Copy: the new buffer is aligned and owned by the value.
+    const copy = data.slice(1);
+    if (kind === KIND_ARRAY_BUFFER) return copy.buffer;
+    if (kind === KIND_DATA_VIEW) return new DataView(copy.buffer);
+    const Class = kind === undefined ? undefined : TYPED_ARRAYS[kind];
+    if (Class === undefined) throw new TypeError(`Unknown typed array kind ${kind}`);
+    if (copy.length % Class.BYTES_PER_ELEMENT !== 0) {
+      throw new TypeError(`Malformed ${Class.name}`);
+    }
+    return new Class(copy.buffer);
+  },
+});
+
+extensions.register({
+  type: EXT_ERROR,
+  encode: () => null,
+  decode: (data, _type, codec) => reviveError(codec.decodeNested(data)),
+});
+
+extensions.register({
+  type: EXT_TOKEN,
+  encode: () => null,
+  decode: (data, _type, codec) => {
+    const raw = codec.decodeNested(data);
+    if (
+      !Array.isArray(raw) || raw.length !== 3 || typeof raw[0] !== "string" ||
+      !Number.isSafeInteger(raw[1]) || !Array.isArray(raw[2]) ||
+      !raw[2].every((name: unknown) => typeof name === "string")
+    ) {
+      throw new TypeError("Malformed proxy token");
+    }
+    return codec.peer.decodeToken(raw as unknown as WireToken);
+  },
+});
+
+function expectArray(value: unknown, what: string): unknown[] {
+  if (!Array.isArray(value)) throw new TypeError(`Malformed ${what}`);
+  return value;
+}
+
+/** An Error rebuilt from its wire form; the class comes from the allowlist only. */
+export function reviveError(raw: unknown): Error {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new TypeError("Malformed Error");
+  }
+  const fields = raw as Record<string, unknown>;
+  const name = typeof fields.name === "string" ? fields.name : "Error";
+  const message = typeof fields.message === "string" ? fields.message : "";
+  const options: ErrorOptions | undefined = "cause" in fields ? { cause: fields.cause } : undefined;
+  let error: Error;
+  if (name === "AggregateError" && Array.isArray(fields.errors)) {
+    error = new AggregateError(fields.errors, message, options);
+  } else {
+    const Class = errorClasses.get(name) ?? Error;
+    error = new Class(message, options);
+    if (error.name !== name) error.name = name;
+  }
+  if (typeof fields.stack === "string") {
+    Object.defineProperty(error, "stack", {
+      value: fields.stack,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  }
+  const props = fields.props;
+  if (typeof props === "object" && props !== null && !Array.isArray(props)) {
+    for (const [key, value] of Object.entries(props)) {
+      if (ERROR_FIELDS.has(key)) continue;
+      Object.defineProperty(error, key, {
+        value,
+        writable: true,
+        configurable: true,
+        enumerable: true,
+      });
+    }
+  }
+  return error;
+}

@@ -1,0 +1,192 @@
+/**
+ * Length-prefixed frames, byte-compatible with CPython's
+ * `multiprocessing.connection`: a 4-byte big-endian signed length, or -1
+ * followed by an 8-byte unsigned length for payloads over 2 GiB.
+ *
+ * @module
+ */
+
+/** The largest frame accepted unless configured otherwise: 64 MiB. */
+export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
+
+/** Bytes of the short length header. */
+export const HEADER_SIZE = 4;
+
+/** Thrown for frames that break the framing rules; the connection is unusable after it. */
+export class FrameError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "FrameError";
+  }
+}
+
+/** `payload` with its length header in front. */
+export function frame(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(HEADER_SIZE + payload.length);
+  new DataView(out.buffer).setInt32(0, payload.length);
+  out.set(payload, HEADER_SIZE);
+  return out;
+}
+
+/** Writes the length header into the first 4 bytes of a buffer that reserved them. */
+export function sealFrame(buffer: Uint8Array): Uint8Array {
+  const length = buffer.length - HEADER_SIZE;
+  if (length > 0x7fffffff) throw new FrameError(`Frame of ${length} bytes is too large to send`);
+  new DataView(buffer.buffer, buffer.byteOffset, HEADER_SIZE).setInt32(0, length);
+  return buffer;
+}
+
+const READ_CHUNK = 64 * 1024;
+
+/** Reads whole frames from a connection, one at a time, in order. */
+export class FrameReader {
+  readonly #conn: Deno.Conn;
+  #buffer = new Uint8Array(READ_CHUNK);
+  #start = 0;
+  #end = 0;
+
+  /** Wraps a connection; nothing is read until {@linkcode FrameReader.read}. */
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  /**
+   * The next frame's payload, or `null` at a clean end of stream (the peer
+   * closed between frames). A length over `maxSize` is refused before any
+   * of the payload is read or allocated.
+   */
+  async read(maxSize: number): Promise<Uint8Array | null> {
+    if (!(await this.#fill(HEADER_SIZE, true))) return null;
+    const view = new DataView(this.#buffer.buffer, this.#start);
+    let size = view.getInt32(0);
+    this.#start += HEADER_SIZE;
+    if (size === -1) {
+      await this.#fill(8, false);
+      const big = new DataView(this.#buffer.buffer, this.#start).getBigUint64(0);
+      this.#start += 8;
+      size = big > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(big);
+    } else if (size < 0) {
+      throw new FrameError(`Invalid frame length ${size}`);
+    }
+    if (size > maxSize) {
+      throw new FrameError(`Frame of ${size} bytes exceeds the limit of ${maxSize} bytes`);
+    }
+    const buffered = this.#end - this.#start;
+    if (size <= buffered) {
+      const payload = this.#buffer.slice(this.#start, this.#start + size);
+      this.#start += size;
+      return payload;
+    }
+    // A frame larger than what is buffered gets its own buffer, read into directly.
+    const payload = new Uint8Array(size);
+    payload.set(this.#buffer.subarray(this.#start, this.#end));
+    this.#start = this.#end = 0;
+    let filled = buffered;
+    while (filled < size) {
+      const n = await this.#conn.read(payload.subarray(filled));
+      if (n === null) throw new FrameError("Connection closed in the middle of a frame");
+      filled += n;
+    }
+    return payload;
+  }
+
+  /** Ensures `count` bytes are buffered; false at a clean end of stream. */
+  async #fill(count: number, eofAllowed: boolean): Promise<boolean> {
+    while (this.#end - this.#start < count) {
+      if (this.#start > 0) {
+        this.#buffer.copyWithin(0, this.#start, this.#end);
+        this.#end -= this.#start;
+        this.#start = 0;
+      }
+      if (this.#end === this.#buffer.length) {
+        const grown = new Uint8Array(this.#buffer.length * 2);
+        grown.set(this.#buffer);
+        this.#buffer = grown;
+      }
+      const n = await this.#conn.read(this.#buffer.subarray(this.#end));
+      if (n === null) {
+        if (eofAllowed && this.#end === this.#start) return false;
+        throw new FrameError("Connection closed in the middle of a frame");
+      }
+      this.#end += n;
+    }
+    return true;
+  }
+}
+
+/**
+ * Queues sealed frames and writes everything queued in one tick with a
+ * single write, so a burst of calls costs one system call.
+ */
+export class FrameWriter {
+  readonly #conn: Deno.Conn;
+  readonly #onError: (error: unknown) => void;
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #writing = false;
+  #failed = false;
+  #drained: Promise<void> = Promise.resolve();
+
+  /** `onError` hears of the first failed write; later frames are dropped. */
+  constructor(conn: Deno.Conn, onError: (error: unknown) => void) {
+    this.#conn = conn;
+    this.#onError = onError;
+  }
+
+  /** Queues a sealed frame (header included) for writing. */
+  send(sealed: Uint8Array): void {
+    if (this.#failed) return;
+    this.#queue.push(sealed);
+    this.#queuedBytes += sealed.length;
+    if (!this.#writing) {
+      this.#writing = true;
+      this.#drained = Promise.resolve().then(() => this.#drain());
+    }
+  }
+
+  /** Resolves once everything queued so far was written (or writing failed). */
+  flush(): Promise<void> {
+    return this.#drained;
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const chunk = this.#take();
+        let offset = 0;
+        while (offset < chunk.length) {
+          offset += await this.#conn.write(chunk.subarray(offset));
+        }
+      }
+    } catch (error) {
+      this.#failed = true;
+      this.#queue = [];
+      this.#onError(error);
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  #take(): Uint8Array {
+    const queue = this.#queue;
+    const total = this.#queuedBytes;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    if (queue.length === 1) return queue[0]!;
+    const chunk = new Uint8Array(total);
+    let offset = 0;
+    for (const part of queue) {
+      chunk.set(part, offset);
+      offset += part.length;
+    }
+    return chunk;
+  }
+}
+
+/** Writes one frame and waits until it is handed to the OS (used by the handshake). */
+export async function writeFrame(conn: Deno.Conn, payload: Uint8Array): Promise<void> {
+  const bytes = frame(payload);
+  let offset = 0;
+  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+}

@@ -1,0 +1,548 @@
+/**
+ * `BaseManager`: starts a server process that owns shared objects, or
+ * connects to one, and creates proxies to those objects.
+ *
+ * @module
+ */
+
+import { type Address, checkAddress, formatAddress } from "./address.ts";
+import { ConnectionClosedError, ManagerStateError } from "./errors.ts";
+import { checkPermissions, type ServerPermissions } from "./permissions.ts";
+import { ControlMethod } from "./protocol.ts";
+import type { BaseProxy, Remote } from "./proxy.ts";
+import {
+  addRegistration,
+  allRegistrations,
+  type Callable,
+  findRegistration,
+  type RegisterOptions,
+  type Registration,
+  registryOwner,
+  rememberManagerClass,
+} from "./registry.ts";
+import { Server } from "./server.ts";
+import { Session } from "./session.ts";
+import { type ExportRef, launchServer, type ServerProcess, settlesWithin } from "./spawn.ts";
+
+const processAuthkey = crypto.getRandomValues(new Uint8Array(32));
+
+/**
+ * The authkey managers use when none is given: 32 random bytes made once
+ * per process. Give it to the processes you start (over stdin, say) so they
+ * can connect.
+ *
+ * @example
+ * ```ts
+ * import { defaultAuthkey } from "@multiprocess/managers";
+ *
+ * const key = defaultAuthkey();
+ * console.log(key.length); // 32
+ * ```
+ */
+export function defaultAuthkey(): Uint8Array {
+  return processAuthkey.slice();
+}
+
+/**
+ * Options of `new BaseManager()`.
+ *
+ * @example
+ * ```ts
+ * import type { ManagerOptions } from "@multiprocess/managers";
+ *
+ * const options: ManagerOptions = {
+ *   address: { hostname: "127.0.0.1", port: 0 },
+ *   authkey: new TextEncoder().encode("a long shared secret"),
+ *   shutdownTimeout: 2000,
+ * };
+ * console.log(options.shutdownTimeout); // 2000
+ * ```
+ */
+export interface ManagerOptions {
+  /** A Unix socket path, or `{ hostname, port }` for TCP. Default: a socket in a new private temp dir. */
+  readonly address?: Address;
+  /** The shared secret; default {@linkcode defaultAuthkey}. */
+  readonly authkey?: Uint8Array;
+  /** Only `"msgpack"`; there is no pickle here. */
+  readonly serializer?: "msgpack";
+  /** Milliseconds `shutdown()` waits for the server at each step before SIGTERM, then SIGKILL (default 1000). */
+  readonly shutdownTimeout?: number;
+  /** Modules the server process imports to find registrations; default `[Deno.mainModule]`. */
+  readonly modules?: readonly (string | URL)[];
+  /** Permissions the server process gets beyond what it needs to serve. */
+  readonly permissions?: ServerPermissions;
+  /** Milliseconds a peer has to finish the authentication handshake (default 5000). */
+  readonly handshakeTimeout?: number;
+}
+
+/**
+ * Where a manager is in its life: `initial` until `start()` or `connect()`,
+ * `started` while usable, `shutdown` after `shutdown()` or disposal.
+ *
+ * @example
+ * ```ts
+ * import { BaseManager, type ManagerState } from "@multiprocess/managers";
+ *
+ * const state: ManagerState = new BaseManager().state;
+ * console.log(state); // "initial"
+ * ```
+ */
+export type ManagerState = "initial" | "started" | "shutdown";
+
+/**
+ * The type of a manager's factory method for a shared class, for declaring
+ * the methods that `register()` and `@shared` add:
+ * `declare Counter: Factory<typeof Counter>`.
+ *
+ * @example
+ * ```ts
+ * import { BaseManager, type Factory, shared } from "@multiprocess/managers";
+ *
+ * class MyManager extends BaseManager {
+ *   declare Counter: Factory<typeof Counter>;
+ * }
+ *
+ * @shared({ manager: MyManager })
+ * export class Counter {
+ *   constructor(private value = 0) {}
+ *   increment(): number {
+ *     return ++this.value;
+ *   }
+ * }
+ * ```
+ */
+export type Factory<C extends new (...args: never[]) => object> = (
+  ...args: ConstructorParameters<C>
+) => Promise<Remote<InstanceType<C>>>;
+
+const createMethods = new WeakSet<object>();
+const classTypeids = new WeakMap<object, string>();
+
+/**
+ * A manager: `start()` launches a server process that owns shared objects,
+ * `connect()` joins one that is already running, and proxies call the
+ * objects through one multiplexed, authenticated socket.
+ *
+ * @example
+ * ```ts
+ * import { BaseManager, shared } from "@multiprocess/managers";
+ *
+ * @shared()
+ * export class Counter {
+ *   #value = 0;
+ *   increment(): number {
+ *     return ++this.#value;
+ *   }
+ * }
+ *
+ * if (import.meta.main) {
+ *   await using manager = await new BaseManager({ modules: [import.meta.url] }).start();
+ *   const counter = await manager.create(Counter);
+ *   console.log(await counter.increment()); // 1
+ * }
+ * ```
+ */
+export class BaseManager {
+  /**
+   * Registers `typeid` on this manager class: `callable` makes the object
+   * on the server (a class is called with `new`). Without a callable the
+   * registration only tells clients how to build proxies for it.
+   */
+  static register(typeid: string, callable?: Callable, options: RegisterOptions = {}): void {
+    const factory = callable !== undefined && isClass(callable)
+      ? (...args: unknown[]) =>
+        new (callable as unknown as new (...a: unknown[]) => object)(...args)
+      : callable;
+    if (callable !== undefined && isClass(callable)) classTypeids.set(callable, typeid);
+    if (options.createMethod ?? true) defineCreateMethod(this, typeid);
+    addRegistration(this, typeid, factory, options);
+  }
+
+  /** Every registration visible from this manager class. */
+  static registrations(): ReadonlyMap<string, Registration> {
+    return allRegistrations(this);
+  }
+
+  readonly #options: ManagerOptions;
+  readonly #authkey: Uint8Array;
+  #address: Address | undefined;
+  #state: ManagerState = "initial";
+  #busy = false;
+  #role: "owner" | "client" | undefined;
+  #session: Session | undefined;
+  #process: ServerProcess | undefined;
+  #socketDir: string | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** Checks the options; nothing is started until `start()` or `connect()`. */
+  constructor(options: ManagerOptions = {}) {
+    const { address, authkey, serializer, shutdownTimeout, handshakeTimeout } = options;
+    if (serializer !== undefined && serializer !== "msgpack") {
+      throw new TypeError(
+        `Unknown serializer ${JSON.stringify(serializer)}: only "msgpack" is supported`,
+      );
+    }
+    if (authkey !== undefined && !(authkey instanceof Uint8Array)) {
+      throw new TypeError("The authkey must be a Uint8Array (bytes), not a string or other value");
+    }
+    for (
+      const [name, value] of [["shutdownTimeout", shutdownTimeout], [
+        "handshakeTimeout",
+        handshakeTimeout,
+      ]] as const
+    ) {
+      if (value !== undefined && (typeof value !== "number" || !(value >= 0))) {
+        throw new RangeError(`${name} must be a non-negative number of milliseconds`);
+      }
+    }
+    checkPermissions(options.permissions);
+    this.#options = options;
+    this.#authkey = authkey?.slice() ?? defaultAuthkey();
+    this.#address = address === undefined ? undefined : checkAddress(address);
+    sessionAccess.set(this, () => this.#session);
+  }
+
+  /** The server's address; for `port: 0` the real port once started. */
+  get address(): Address {
+    if (this.#address === undefined) {
+      throw new ManagerStateError(
+        "The manager has no address yet: the default socket is chosen by start() or getServer()",
+      );
+    }
+    return this.#address;
+  }
+
+  /** Where the manager is in its life. */
+  get state(): ManagerState {
+    return this.#state;
+  }
+
+  /** The process id of the server this manager started, if it did. */
+  get pid(): number | undefined {
+    return this.#process?.pid;
+  }
+
+  /**
+   * Starts the server process and resolves once it listens. `initializer`,
+   * if given, must be a function exported by one of `modules`; the server
+   * process calls it with `initargs` before it starts serving.
+   */
+  async start(
+    initializer?: (...args: never[]) => unknown,
+    initargs: readonly unknown[] = [],
+  ): Promise<this> {
+    this.#claim("start");
+    try {
+      if (initializer !== undefined && typeof initializer !== "function") {
+        throw new TypeError("initializer must be a callable");
+      }
+      const modules = moduleUrls(this.#options.modules);
+      const address = this.#address ?? await this.#privateSocket();
+      const process = await launchServer({
+        config: {
+          address,
+          authkey: this.#authkey,
+          modules,
+          manager: registryOwner(this.constructor, BaseManager).name,
+          initializer: initializer === undefined ? null : await findExport(initializer, modules),
+          initargs: [...initargs],
+          handshakeTimeout: this.#options.handshakeTimeout ?? 5000,
+        },
+        permissions: this.#options.permissions,
+      });
+      this.#process = process;
+      this.#address = process.address;
+      this.#checkTypeids(process.typeids, modules);
+      this.#session = await this.#openSession();
+      this.#role = "owner";
+      this.#state = "started";
+      return this;
+    } catch (error) {
+      await this.#process?.stop(this.#shutdownTimeout);
+      this.#process = undefined;
+      await this.#removeSocket();
+      throw error;
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /** Connects to a server that is already running at `address`. */
+  async connect(): Promise<this> {
+    this.#claim("connect");
+    try {
+      if (this.#address === undefined) {
+        throw new TypeError("connect() needs the address of a running server: pass { address }");
+      }
+      this.#session = await this.#openSession();
+      this.#role = "client";
+      this.#state = "started";
+      return this;
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  /**
+   * A server for this manager's registrations, running in this process
+   * (CPython's `get_server()`). It listens at once; call `serveForever()`.
+   */
+  getServer(): Server {
+    this.#requireInitial();
+    let socketDir: string | undefined;
+    if (this.#address === undefined) {
+      socketDir = Deno.makeTempDirSync({ prefix: "mp-" });
+      Deno.chmodSync(socketDir, 0o700);
+      this.#address = `${socketDir}/manager.sock`;
+    }
+    const server = new Server({
+      registry: allRegistrations(this.constructor),
+      address: this.#address,
+      authkey: this.#authkey,
+      handshakeTimeout: this.#options.handshakeTimeout ?? 5000,
+      ...(socketDir === undefined ? {} : { socketDir }),
+    });
+    this.#address = server.address;
+    return server;
+  }
+
+  /** Creates a shared object of a decorated (or registered) class; its proxy is typed. */
+  create<C extends new (...args: never[]) => object>(
+    cls: C,
+    ...args: ConstructorParameters<C>
+  ): Promise<Remote<InstanceType<C>>>;
+  /** Creates a shared object of a registered typeid. */
+  create(typeid: string, ...args: unknown[]): Promise<BaseProxy>;
+  create(
+    typeidOrClass: string | (new (...args: never[]) => object),
+    ...args: unknown[]
+  ): Promise<unknown> {
+    let typeid: string;
+    if (typeof typeidOrClass === "string") {
+      typeid = typeidOrClass;
+    } else {
+      const found = classTypeids.get(typeidOrClass);
+      if (found === undefined) {
+        return Promise.reject(
+          new TypeError(
+            `Class ${typeidOrClass.name} is not registered: decorate it with @shared() or pass it to register()`,
+          ),
+        );
+      }
+      typeid = found;
+    }
+    try {
+      return this.#requireSession().control(ControlMethod.create, [typeid, ...args]);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Number of shared objects alive on the server. */
+  async numberOfObjects(): Promise<number> {
+    return await this.#requireSession().control(ControlMethod.numberOfObjects) as number;
+  }
+
+  /** A text listing every shared object with its reference count, as CPython's `_debug_info()`. */
+  async debugInfo(): Promise<string> {
+    return await this.#requireSession().control(ControlMethod.debugInfo) as string;
+  }
+
+  /**
+   * Stops the server: asks it to shut down, waits `shutdownTimeout`, then
+   * SIGTERM, then SIGKILL, and removes its socket file. On a manager that
+   * only `connect()`ed, asks the remote server to stop. Idempotent; proxy
+   * calls reject afterwards.
+   */
+  shutdown(): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
+    if (this.#busy) {
+      return Promise.reject(
+        new ManagerStateError("Cannot shut down while start() or connect() is running"),
+      );
+    }
+    const wasStarted = this.#state === "started";
+    this.#state = "shutdown";
+    this.#closing = wasStarted ? this.#stop() : Promise.resolve();
+    return this.#closing;
+  }
+
+  /**
+   * Closes this process's connection to a server it `connect()`ed to,
+   * leaving the server running. Proxies of this manager stop working.
+   */
+  async disconnect(): Promise<void> {
+    if (this.#role === "owner") {
+      throw new ManagerStateError("This manager started its server; call shutdown() to stop it");
+    }
+    if (this.#state !== "started") return;
+    this.#state = "shutdown";
+    await this.#session?.close(
+      new ConnectionClosedError(`Disconnected from manager at ${formatAddress(this.address)}`),
+    );
+  }
+
+  /** `await using`: shuts down a started server, or disconnects from a connected one. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.#role === "client" ? this.disconnect() : this.shutdown();
+  }
+
+  async #stop(): Promise<void> {
+    const session = this.#session;
+    const reason = new ConnectionClosedError(
+      `Manager at ${formatAddress(this.address)} has shut down`,
+    );
+    if (session !== undefined) {
+      session.expectClose(reason);
+      if (!session.closed) {
+        await settlesWithin(session.control(ControlMethod.shutdown), this.#shutdownTimeout);
+      }
+      await session.close(reason);
+    }
+    if (this.#process !== undefined) {
+      await this.#process.stop(this.#shutdownTimeout);
+      await this.#removeSocket();
+    }
+  }
+
+  get #shutdownTimeout(): number {
+    return this.#options.shutdownTimeout ?? 1000;
+  }
+
+  #claim(action: "start" | "connect"): void {
+    this.#requireInitial();
+    if (this.#busy) throw new ManagerStateError(`Cannot ${action}: already starting or connecting`);
+    this.#busy = true;
+  }
+
+  #requireInitial(): void {
+    if (this.#state === "started" || this.#busy) {
+      throw new ManagerStateError("Already started server");
+    }
+    if (this.#state === "shutdown") throw new ManagerStateError("Manager has shut down");
+  }
+
+  #requireSession(): Session {
+    if (this.#state === "shutdown") throw new ManagerStateError("Manager has shut down");
+    if (this.#session === undefined) {
+      throw new ManagerStateError("Manager is not started: call start() or connect() first");
+    }
+    return this.#session;
+  }
+
+  #openSession(): Promise<Session> {
+    const owner = this.constructor;
+    return Session.open({
+      address: this.address,
+      authkey: this.#authkey,
+      proxyType: (typeid) => findRegistration(owner, typeid)?.proxytype,
+      ...(this.#options.handshakeTimeout === undefined
+        ? {}
+        : { handshakeTimeout: this.#options.handshakeTimeout }),
+    });
+  }
+
+  async #privateSocket(): Promise<string> {
+    this.#socketDir = await Deno.makeTempDir({ prefix: "mp-" });
+    await Deno.chmod(this.#socketDir, 0o700);
+    return `${this.#socketDir}/manager.sock`;
+  }
+
+  async #removeSocket(): Promise<void> {
+    if (this.#socketDir !== undefined) {
+      await Deno.remove(this.#socketDir, { recursive: true }).catch(() => {});
+    } else if (typeof this.#address === "string") {
+      // A killed server leaves its socket file behind.
+      const info = await Deno.lstat(this.#address).catch(() => undefined);
+      if (info?.isSocket) await Deno.remove(this.#address).catch(() => {});
+    }
+  }
+
+  #checkTypeids(typeids: readonly string[], modules: readonly string[]): void {
+    const known = new Set(typeids);
+    const missing = [...allRegistrations(this.constructor).values()]
+      .filter((r) => r.callable !== undefined && !known.has(r.typeid))
+      .map((r) => `'${r.typeid}'`);
+    if (missing.length > 0) {
+      throw new ManagerStateError(
+        `The server process does not know ${missing.join(", ")}: register ${
+          missing.length > 1 ? "them" : "it"
+        } at the top level of a module the server imports (modules: ${modules.join(", ")})`,
+      );
+    }
+  }
+
+  /** Shown by `console.log`. */
+  [Symbol.for("Deno.customInspect")](): string {
+    const where = this.#address === undefined ? "" : ` at ${formatAddress(this.#address)}`;
+    return `${this.constructor.name} { state: "${this.#state}"${where} }`;
+  }
+}
+
+rememberManagerClass(BaseManager);
+
+/** The session a manager talks through (for `proxyFromString`). */
+export function sessionOf(manager: BaseManager): Session | undefined {
+  return sessionAccess.get(manager)?.();
+}
+const sessionAccess = new WeakMap<BaseManager, () => Session | undefined>();
+
+/** The typeid a decorated or registered class was registered under. */
+export function typeidOfClass(cls: object): string | undefined {
+  return classTypeids.get(cls);
+}
+
+/** Records the typeid of a class registered through `@shared`. */
+export function rememberClassTypeid(cls: object, typeid: string): void {
+  classTypeids.set(cls, typeid);
+}
+
+function isClass(fn: unknown): boolean {
+  return typeof fn === "function" && /^class[\s{]/.test(Function.prototype.toString.call(fn));
+}
+
+function defineCreateMethod(owner: typeof BaseManager, typeid: string): void {
+  const existing = (owner.prototype as unknown as Record<string, unknown>)[typeid];
+  if (typeid in owner.prototype && !createMethods.has(existing as object)) {
+    throw new TypeError(
+      `Typeid '${typeid}' would hide ${owner.name}.prototype.${typeid}; register it with { createMethod: false }`,
+    );
+  }
+  const method = function (this: BaseManager, ...args: unknown[]): Promise<BaseProxy> {
+    return this.create(typeid, ...args);
+  };
+  createMethods.add(method);
+  Object.defineProperty(owner.prototype, typeid, {
+    value: method,
+    writable: true,
+    configurable: true,
+  });
+}
+
+function moduleUrls(modules: readonly (string | URL)[] | undefined): string[] {
+  if (modules === undefined) return [Deno.mainModule];
+  if (!Array.isArray(modules)) throw new TypeError("modules must be an array of module URLs");
+  return modules.map((module) => {
+    if (module instanceof URL) return module.href;
+    if (typeof module !== "string") throw new TypeError("modules must be an array of module URLs");
+    if (/^[a-z][a-z0-9+.-]*:/i.test(module)) return new URL(module).href;
+    return new URL(module, `file://${Deno.cwd()}/`).href;
+  });
+}
+
+async function findExport(
+  fn: (...args: never[]) => unknown,
+  modules: readonly string[],
+): Promise<ExportRef> {
+  for (const module of modules) {
+    const namespace = await import(module) as Record<string, unknown>;
+    for (const [name, value] of Object.entries(namespace)) {
+      if (value === fn) return { module, name };
+    }
+  }
+  throw new TypeError(
+    `The initializer ${
+      fn.name || "(anonymous)"
+    } must be exported from one of the modules the server imports (${modules.join(", ")})`,
+  );
+}

@@ -1,0 +1,104 @@
+/**
+ * The manager protocol, whole. After the handshake (`auth.ts`) every frame
+ * is one MessagePack value (`codec.ts`):
+ *
+ * ```
+ * request  [requestId, objectId, method, args]     client → server
+ * reply    [requestId, kind, value]                 server → client
+ * ```
+ *
+ * - `requestId` is chosen by the client, unique among its pending calls;
+ *   0 means "no reply wanted" (used by `release`).
+ * - `objectId` 0 addresses the server itself: `method` is then one of
+ *   {@linkcode ControlMethod}. Any other id is a shared object, and
+ *   `method` one of its exposed methods (or `#GETVALUE`).
+ * - Many requests may be in flight on one connection; the server starts
+ *   them in arrival order and replies as each settles.
+ * - Reply kinds: {@linkcode Reply}. A proxy inside any value travels as a
+ *   token, and each token the server sends carries one reference that the
+ *   receiving connection now holds.
+ *
+ * @module
+ */
+
+/** Reply kinds. */
+export const Reply = {
+  /** The method returned `value`. */
+  Return: 0,
+  /** The method threw `value` (an Error is rebuilt as the same class). */
+  Throw: 1,
+  /** The protocol failed (unknown object, method not exposed, ...); `value` is a message. */
+  Failure: 2,
+} as const;
+
+/** A reply kind. */
+export type ReplyKind = typeof Reply[keyof typeof Reply];
+
+/** Requests addressed to the server (object id 0) and their arguments. */
+export const ControlMethod = {
+  /** `[typeid, ...args]` → a token of the new object. */
+  create: "create",
+  /** `[id, id, ...]`, sent with request id 0: drop one reference each. */
+  release: "release",
+  /** `[]` → number of live shared objects. */
+  numberOfObjects: "numberOfObjects",
+  /** `[]` → a text listing objects and their reference counts. */
+  debugInfo: "debugInfo",
+  /** `[]` → null, then the server stops. */
+  shutdown: "shutdown",
+  /** `[]` → null; proves the connection works. */
+  ping: "ping",
+  /** `[id, ttlMs]` → a ticket string holding one reference until claimed or expired. */
+  share: "share",
+  /** `[ticket]` → a token; the ticket's reference moves to this connection. */
+  claim: "claim",
+} as const;
+
+/** A control method name. */
+export type ControlMethodName = typeof ControlMethod[keyof typeof ControlMethod];
+
+/** The object id that addresses the server itself. */
+export const SERVER_ID = 0;
+
+/** The method that returns a copy of the referent (CPython's `#GETVALUE`). */
+export const GET_VALUE = "#GETVALUE";
+
+/** A request as decoded; checked by {@linkcode parseRequest}. */
+export interface Request {
+  readonly requestId: number;
+  readonly objectId: number;
+  readonly method: string;
+  readonly args: unknown[];
+}
+
+/** The request in a decoded frame, or a message saying what is wrong with it. */
+export function parseRequest(value: unknown): Request | string {
+  if (!Array.isArray(value) || value.length !== 4) {
+    return "a request must be [requestId, objectId, method, args]";
+  }
+  const [requestId, objectId, method, args] = value;
+  if (!isId(requestId)) return "requestId must be a non-negative integer";
+  if (!isId(objectId)) return "objectId must be a non-negative integer";
+  if (typeof method !== "string") return "method must be a string";
+  if (!Array.isArray(args)) return "args must be an array";
+  return { requestId, objectId, method, args };
+}
+
+/** A reply as decoded, or a message saying what is wrong with it. */
+export function parseReply(
+  value: unknown,
+): { requestId: number; kind: ReplyKind; value: unknown } | string {
+  if (!Array.isArray(value) || value.length !== 3) {
+    return "a reply must be [requestId, kind, value]";
+  }
+  const [requestId, kind, payload] = value;
+  if (!isId(requestId)) return "requestId must be a non-negative integer";
+  if (kind !== Reply.Return && kind !== Reply.Throw && kind !== Reply.Failure) {
+    return `unknown reply kind ${String(kind)}`;
+  }
+  return { requestId, kind, value: payload };
+}
+
+function isId(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}

@@ -1,0 +1,314 @@
+/**
+ * Proxies: local stand-ins for objects that live in a manager's server.
+ * Each proxy instance holds one reference on the server, released by
+ * `await using` / `[Symbol.asyncDispose]()`, by its connection closing, or
+ * (as a last resort) by garbage collection.
+ *
+ * @module
+ */
+
+import type { Address } from "./address.ts";
+import { RemoteError } from "./errors.ts";
+
+/**
+ * Names a shared object: its typeid, the address of the manager that owns
+ * it, and its id there. Ids come from a counter and are never reused.
+ *
+ * @example
+ * ```ts
+ * import type { Token } from "@multiprocess/managers";
+ *
+ * const token: Token = { typeid: "Counter", address: "/tmp/m.sock", id: 1 };
+ * console.log(token.typeid); // "Counter"
+ * ```
+ */
+export interface Token {
+  /** The registered type of the object. */
+  readonly typeid: string;
+  /** The manager server that holds it. */
+  readonly address: Address;
+  /** Its id on that server. */
+  readonly id: number;
+}
+
+/**
+ * What a proxy's constructor receives from the library. Proxy classes
+ * never build one themselves: a manager creates proxies.
+ *
+ * @example
+ * ```ts
+ * import { BaseProxy, type ProxyInit } from "@multiprocess/managers";
+ *
+ * class LoggingProxy extends BaseProxy {
+ *   constructor(init: ProxyInit) {
+ *     super(init);
+ *   }
+ * }
+ * console.log(typeof LoggingProxy); // "function"
+ * ```
+ */
+export interface ProxyInit {
+  /** The object the proxy refers to. */
+  readonly token: Token;
+  /** The methods the server lets this proxy call. */
+  readonly exposed: readonly string[];
+}
+
+/** How a proxy reaches its referent: a client connection or, inside the server, the object table. */
+export interface ProxyChannel {
+  /** The address tokens of this channel carry. */
+  readonly address: Address;
+  /** Calls a method of object `id`. */
+  call(id: number, method: string, args: readonly unknown[]): Promise<unknown>;
+  /** Drops one reference to object `id`; never throws. */
+  release(id: number): void;
+  /** Proxy class for a typeid, or undefined for an auto proxy. */
+  proxyType(typeid: string): ProxyClass | undefined;
+}
+
+/**
+ * A proxy class: {@linkcode BaseProxy} or a subclass with hand-written
+ * methods, as CPython's `AcquirerProxy`.
+ *
+ * @example
+ * ```ts
+ * import { BaseProxy, type ProxyClass } from "@multiprocess/managers";
+ *
+ * class CounterProxy extends BaseProxy {
+ *   increment(): Promise<number> {
+ *     return this._callmethod("increment") as Promise<number>;
+ *   }
+ * }
+ * const proxytype: ProxyClass = CounterProxy;
+ * console.log(proxytype.name); // "CounterProxy"
+ * ```
+ */
+export type ProxyClass = new (init: ProxyInit) => BaseProxy;
+
+const channels = new WeakMap<ProxyInit, ProxyChannel>();
+const proxyChannels = new WeakMap<BaseProxy, ProxyChannel>();
+let serials = 0;
+
+interface Held {
+  readonly channel: ProxyChannel;
+  readonly id: number;
+}
+
+// A safety net only: explicit disposal and connection close are what count.
+const finalizer = new FinalizationRegistry<Held>(({ channel, id }) => channel.release(id));
+
+/**
+ * The base of every proxy. It forwards calls to the shared object with
+ * {@linkcode BaseProxy._callmethod}; auto proxies add one method per exposed
+ * name. Subclass it for hand-written proxies and register the subclass as
+ * `proxytype`.
+ *
+ * @example
+ * ```ts
+ * import { BaseManager, BaseProxy } from "@multiprocess/managers";
+ *
+ * class Greeter {
+ *   greet(name: string): string {
+ *     return `hello ${name}`;
+ *   }
+ * }
+ * class GreeterProxy extends BaseProxy {
+ *   greet(name: string): Promise<string> {
+ *     return this._callmethod("greet", [name]) as Promise<string>;
+ *   }
+ * }
+ * class GreeterManager extends BaseManager {}
+ * GreeterManager.register("Greeter", () => new Greeter(), { proxytype: GreeterProxy });
+ * ```
+ */
+export class BaseProxy {
+  /** The shared object this proxy refers to. */
+  readonly _token: Token;
+  /** The methods the server lets this proxy call. */
+  readonly _exposed: readonly string[];
+  readonly #channel: ProxyChannel;
+  readonly #serial = ++serials;
+  #released = false;
+
+  /** Called by the library only; see {@linkcode ProxyInit}. */
+  constructor(init: ProxyInit) {
+    const channel = channels.get(init);
+    if (channel === undefined) {
+      throw new TypeError(
+        "Proxies are created by a manager (manager.create(), a factory method, or proxyFromString()); a proxy constructor cannot be called directly",
+      );
+    }
+    this._token = init.token;
+    this._exposed = init.exposed;
+    this.#channel = channel;
+    proxyChannels.set(this, channel);
+    finalizer.register(this, { channel, id: init.token.id }, this);
+  }
+
+  /**
+   * Calls `name` on the shared object with `args` and resolves with its
+   * result (a copy, or a new proxy for methods in `methodToTypeid`).
+   * Rejects with {@linkcode RemoteError} when `name` is not exposed.
+   */
+  _callmethod(name: string, args: readonly unknown[] = []): Promise<unknown> {
+    if (this.#released) {
+      return Promise.reject(
+        new RemoteError(
+          `Cannot call '${name}' through ${this}: the proxy was released`,
+        ),
+      );
+    }
+    return this.#channel.call(this._token.id, name, args);
+  }
+
+  /** A copy of the shared object itself. */
+  _getvalue(): Promise<unknown> {
+    return this._callmethod("#GETVALUE");
+  }
+
+  /** True once this proxy released its reference. */
+  get _released(): boolean {
+    return this.#released;
+  }
+
+  /** CPython's proxy repr: `<AutoProxy[Counter] object, typeid 'Counter' at 0x1>`. */
+  toString(): string {
+    return `<${this.constructor.name} object, typeid '${this._token.typeid}' at 0x${
+      this.#serial.toString(16)
+    }>`;
+  }
+
+  /** Releases this proxy's reference on the server; later calls reject. Idempotent. */
+  [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#released) {
+      this.#released = true;
+      finalizer.unregister(this);
+      this.#channel.release(this._token.id);
+    }
+    return Promise.resolve();
+  }
+
+  /** Shown by `console.log`. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.toString();
+  }
+}
+
+/** The channel a proxy calls through. */
+export function channelOf(proxy: BaseProxy): ProxyChannel | undefined {
+  return proxyChannels.get(proxy);
+}
+
+/** Names a proxy can never forward: they belong to every object or to BaseProxy. */
+const RESERVED = new Set<string>([
+  ...Object.getOwnPropertyNames(Object.prototype),
+  ...Object.getOwnPropertyNames(BaseProxy.prototype),
+  "_token",
+  "_exposed",
+  "prototype",
+  "then",
+  "catch",
+  "finally",
+]);
+
+/**
+ * True when `name` may be exposed: not a member of every object
+ * (`toString`, `__proto__`, ...), not a BaseProxy member, and not `then`
+ * (a proxy must never look like a promise).
+ */
+export function isExposableName(name: string): boolean {
+  return name.length > 0 && !RESERVED.has(name) && !name.startsWith("#");
+}
+
+const autoProxyClasses = new Map<string, ProxyClass>();
+
+/** The auto proxy class for a typeid and exposed set (cached), as CPython's `MakeProxyType`. */
+export function autoProxyClass(typeid: string, exposed: readonly string[]): ProxyClass {
+  const key = `${typeid}\0${exposed.join("\0")}`;
+  let cls = autoProxyClasses.get(key);
+  if (cls === undefined) {
+    const AutoProxy = class extends BaseProxy {};
+    Object.defineProperty(AutoProxy, "name", { value: `AutoProxy[${typeid}]` });
+    for (const name of exposed) {
+      if (!isExposableName(name)) continue;
+      Object.defineProperty(AutoProxy.prototype, name, {
+        value: function (this: BaseProxy, ...args: unknown[]): Promise<unknown> {
+          return this._callmethod(name, args);
+        },
+        writable: true,
+        configurable: true,
+      });
+    }
+    cls = AutoProxy;
+    autoProxyClasses.set(key, cls);
+  }
+  return cls;
+}
+
+/** Builds a proxy for `token` that calls through `channel`. */
+export function createProxy(
+  token: Token,
+  exposed: readonly string[],
+  channel: ProxyChannel,
+): BaseProxy {
+  const init: ProxyInit = { token, exposed };
+  channels.set(init, channel);
+  const Class = channel.proxyType(token.typeid) ?? autoProxyClass(token.typeid, exposed);
+  return new Class(init);
+}
+
+/**
+ * The names of `T`'s methods that a proxy forwards: public (not starting
+ * with `_`), callable, and not reserved (`then`, BaseProxy's own members).
+ *
+ * @example
+ * ```ts
+ * import type { ExposedKeys } from "@multiprocess/managers";
+ *
+ * class Counter {
+ *   value = 0;
+ *   increment(): number {
+ *     return ++this.value;
+ *   }
+ *   _reset(): void {}
+ * }
+ * const name: ExposedKeys<Counter> = "increment"; // the only one
+ * console.log(name);
+ * ```
+ */
+export type ExposedKeys<T> = {
+  [K in keyof T]: K extends string
+    ? K extends `_${string}` | keyof BaseProxy | "then" | "constructor" ? never
+    : T[K] extends (...args: never[]) => unknown ? K
+    : never
+    : never;
+}[keyof T];
+
+/**
+ * The proxy type of a shared class: each public method of `T` becomes one
+ * that returns a promise of its awaited result; fields and `_`-prefixed
+ * members are not there.
+ *
+ * @example
+ * ```ts
+ * import type { Remote } from "@multiprocess/managers";
+ *
+ * class Counter {
+ *   value = 0;
+ *   increment(by: number): number {
+ *     return (this.value += by);
+ *   }
+ * }
+ * // { increment(by: number): Promise<number> } plus the BaseProxy members
+ * type CounterProxy = Remote<Counter>;
+ * const call: keyof CounterProxy = "increment";
+ * console.log(call);
+ * ```
+ */
+export type Remote<T> =
+  & {
+    [K in ExposedKeys<T>]: T[K] extends (...args: infer A) => infer R
+      ? (...args: A) => Promise<Awaited<R>>
+      : never;
+  }
+  & BaseProxy;

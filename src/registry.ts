@@ -1,0 +1,204 @@
+/**
+ * Registrations: which typeids a manager class can create, and how their
+ * proxies look. Each manager class has its own table; lookups walk up the
+ * class chain, so a subclass sees its parent's registrations and
+ * registering on a subclass never changes the parent's.
+ *
+ * @module
+ */
+
+import { BaseProxy, isExposableName, type ProxyClass } from "./proxy.ts";
+
+/**
+ * A function the server calls to make a shared object: a factory such as
+ * `(n) => new Counter(n)` or `() => theQueue`.
+ *
+ * @example
+ * ```ts
+ * import type { Callable } from "@multiprocess/managers";
+ *
+ * const make: Callable = (start: number) => ({ value: start });
+ * console.log(typeof make); // "function"
+ * ```
+ */
+export type Callable = (...args: never[]) => unknown;
+
+/**
+ * Options of `BaseManager.register()`, as CPython's keyword arguments.
+ *
+ * @example
+ * ```ts
+ * import type { RegisterOptions } from "@multiprocess/managers";
+ *
+ * const options: RegisterOptions = {
+ *   exposed: ["get", "set"],
+ *   methodToTypeid: { iterate: "Iterator" },
+ *   createMethod: true,
+ * };
+ * console.log(options.exposed); // ["get", "set"]
+ * ```
+ */
+export interface RegisterOptions {
+  /** Proxy class for this typeid; default: an auto proxy with one method per exposed name. */
+  readonly proxytype?: ProxyClass;
+  /** Methods proxies may call; default: the proxytype's `_exposed_`, else the object's public methods. */
+  readonly exposed?: readonly string[];
+  /** Methods whose result is shared as a new object of the given typeid and returned as a proxy. */
+  readonly methodToTypeid?: Readonly<Record<string, string>>;
+  /** Give the manager an async factory method named after the typeid (default true). */
+  readonly createMethod?: boolean;
+}
+
+/** One typeid's registration. */
+export interface Registration {
+  /** The registered name. */
+  readonly typeid: string;
+  /** Makes the object on the server; absent for client-only registrations. */
+  readonly callable: Callable | undefined;
+  /** The client's proxy class; absent for auto proxies. */
+  readonly proxytype: ProxyClass | undefined;
+  /** Exposed methods; absent means "public methods of the object". */
+  readonly exposed: readonly string[] | undefined;
+  /** Methods that return new shared objects. */
+  readonly methodToTypeid: Readonly<Record<string, string>>;
+}
+
+// deno-lint-ignore ban-types
+type AnyClass = Function;
+
+const tables = new WeakMap<AnyClass, Map<string, Registration>>();
+
+/** Checks and stores a registration on `owner` (a manager class). */
+export function addRegistration(
+  owner: AnyClass,
+  typeid: string,
+  callable: Callable | undefined,
+  options: RegisterOptions,
+): Registration {
+  if (typeof typeid !== "string" || typeid.length === 0) {
+    throw new TypeError(`A typeid must be a non-empty string, got ${String(typeid)}`);
+  }
+  if (callable !== undefined && typeof callable !== "function") {
+    throw new TypeError(`The callable registered for '${typeid}' must be a function`);
+  }
+  const { proxytype } = options;
+  if (
+    proxytype !== undefined &&
+    (typeof proxytype !== "function" ||
+      !(proxytype === BaseProxy || proxytype.prototype instanceof BaseProxy))
+  ) {
+    throw new TypeError(`The proxytype registered for '${typeid}' must be BaseProxy or a subclass`);
+  }
+  const declared = (proxytype as { _exposed_?: readonly string[] } | undefined)?._exposed_;
+  const exposed = options.exposed ?? declared;
+  if (exposed !== undefined) checkNames(typeid, "exposed", exposed);
+  const methodToTypeid = { ...(options.methodToTypeid ?? {}) };
+  for (const [method, target] of Object.entries(methodToTypeid)) {
+    checkNames(typeid, "methodToTypeid", [method]);
+    if (typeof target !== "string" || target.length === 0) {
+      throw new TypeError(
+        `methodToTypeid of '${typeid}' maps '${method}' to ${String(target)}; expected a typeid`,
+      );
+    }
+  }
+  const registration: Registration = Object.freeze({
+    typeid,
+    callable,
+    proxytype,
+    exposed: exposed === undefined ? undefined : Object.freeze([...exposed]),
+    methodToTypeid: Object.freeze(methodToTypeid),
+  });
+  let table = tables.get(owner);
+  if (table === undefined) tables.set(owner, table = new Map());
+  table.set(typeid, registration);
+  rememberManagerClass(owner);
+  return registration;
+}
+
+function checkNames(typeid: string, what: string, names: readonly unknown[]): void {
+  if (!Array.isArray(names)) {
+    throw new TypeError(`${what} of '${typeid}' must be an array of method names`);
+  }
+  for (const name of names) {
+    if (typeof name !== "string" || !isExposableName(name)) {
+      throw new TypeError(
+        `${what} of '${typeid}' lists ${
+          JSON.stringify(String(name))
+        }, which can never be called through a proxy (it belongs to every object or to BaseProxy)`,
+      );
+    }
+  }
+}
+
+/** The registration for `typeid` as seen from `owner` and its parents. */
+export function findRegistration(owner: AnyClass, typeid: string): Registration | undefined {
+  for (let cls: unknown = owner; typeof cls === "function"; cls = Object.getPrototypeOf(cls)) {
+    const found = tables.get(cls)?.get(typeid);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** Every registration visible from `owner`, nearest class first. */
+export function allRegistrations(owner: AnyClass): Map<string, Registration> {
+  const all = new Map<string, Registration>();
+  for (let cls: unknown = owner; typeof cls === "function"; cls = Object.getPrototypeOf(cls)) {
+    for (const [typeid, registration] of tables.get(cls) ?? []) {
+      if (!all.has(typeid)) all.set(typeid, registration);
+    }
+  }
+  return all;
+}
+
+/**
+ * The default exposed methods of an object: function-valued properties of
+ * it and its prototypes (not `Object.prototype`), except `constructor`,
+ * names starting with `_`, and names no proxy may forward.
+ */
+export function publicMethods(object: unknown): string[] {
+  const names = new Set<string>();
+  for (
+    let current: unknown = object;
+    current !== null && current !== undefined && current !== Object.prototype &&
+    current !== Function.prototype;
+    current = Object.getPrototypeOf(current)
+  ) {
+    if (typeof current !== "object" && typeof current !== "function") break;
+    for (const name of Object.getOwnPropertyNames(current)) {
+      if (name.startsWith("_") || !isExposableName(name) || names.has(name)) continue;
+      const descriptor = Object.getOwnPropertyDescriptor(current, name);
+      if (descriptor !== undefined && typeof descriptor.value === "function") names.add(name);
+    }
+  }
+  return [...names];
+}
+
+const classesByName = new Map<string, Set<AnyClass>>();
+
+/** Lets the server process find a manager class by its name. */
+export function rememberManagerClass(owner: AnyClass): void {
+  let classes = classesByName.get(owner.name);
+  if (classes === undefined) classesByName.set(owner.name, classes = new Set());
+  classes.add(owner);
+}
+
+/**
+ * The nearest class in `owner`'s chain that has registrations of its own:
+ * the class the server process must find to know the same typeids.
+ */
+export function registryOwner(owner: AnyClass, root: AnyClass): AnyClass {
+  for (let cls: unknown = owner; typeof cls === "function"; cls = Object.getPrototypeOf(cls)) {
+    if (tables.has(cls) || cls === root) return cls;
+  }
+  return root;
+}
+
+/** The manager class called `name` in this process, or why it cannot be chosen. */
+export function findManagerClass(name: string): AnyClass | string {
+  const classes = [...(classesByName.get(name) ?? [])];
+  if (classes.length === 1) return classes[0]!;
+  if (classes.length === 0) {
+    return `No manager class named '${name}' registered anything in the server process`;
+  }
+  return `${classes.length} different manager classes are named '${name}'; give them distinct names`;
+}

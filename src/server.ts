@@ -1,0 +1,611 @@
+/**
+ * The manager server: accepts authenticated connections, keeps the shared
+ * objects, dispatches calls to them, and records which connection holds
+ * which reference so that a connection's references die with it.
+ *
+ * @module
+ */
+
+import { type Address, formatAddress } from "./address.ts";
+import { type AuthKey, importAuthkey, serverHandshake } from "./auth.ts";
+import { Codec, type CodecPeer, Reference, UnsendableError, type WireToken } from "./codec.ts";
+import { RemoteError } from "./errors.ts";
+import { DEFAULT_MAX_FRAME, FrameReader, FrameWriter } from "./framing.ts";
+import { ObjectTable, type SharedEntry } from "./object_table.ts";
+import {
+  ControlMethod,
+  GET_VALUE,
+  parseRequest,
+  Reply,
+  type ReplyKind,
+  type Request,
+  SERVER_ID,
+} from "./protocol.ts";
+import { BaseProxy, createProxy, type ProxyChannel, type ProxyClass } from "./proxy.ts";
+import { publicMethods, type Registration } from "./registry.ts";
+import { listen } from "./transport.ts";
+
+/**
+ * How to build a {@linkcode Server}. Managers fill this in; most code gets
+ * a server from `manager.getServer()`.
+ *
+ * @example
+ * ```ts
+ * import { BaseManager, type ServerOptions } from "@multiprocess/managers";
+ *
+ * const options: ServerOptions = {
+ *   registry: BaseManager.registrations(),
+ *   address: { hostname: "127.0.0.1", port: 0 },
+ *   authkey: new TextEncoder().encode("secret"),
+ * };
+ * console.log(options.handshakeTimeout ?? 5000); // 5000
+ * ```
+ */
+export interface ServerOptions {
+  /** Typeids the server can create. */
+  readonly registry: ReadonlyMap<string, Registration>;
+  /** Where to listen. */
+  readonly address: Address;
+  /** The shared secret every client must prove it knows. */
+  readonly authkey: Uint8Array;
+  /** Milliseconds a new connection has to finish the handshake (default 5000). */
+  readonly handshakeTimeout?: number;
+  /** Largest frame accepted after the handshake, in bytes (default 64 MiB). */
+  readonly maxFrameSize?: number;
+  /** A private directory made for the socket, removed when the server shuts down. */
+  readonly socketDir?: string;
+}
+
+type Method = (this: unknown, ...args: unknown[]) => unknown;
+
+/**
+ * A manager server running in this process, as returned by
+ * `manager.getServer()`. It listens as soon as it is created.
+ *
+ * @example
+ * ```ts
+ * import { BaseManager } from "@multiprocess/managers";
+ *
+ * const manager = new BaseManager({ address: { hostname: "127.0.0.1", port: 0 } });
+ * await using server = manager.getServer();
+ * console.log(typeof server.address); // "object"
+ * // await server.serveForever();  // until a client asks it to shut down
+ * ```
+ */
+export class Server {
+  /** The address the server is listening on (the real port for TCP). */
+  readonly address: Address;
+  readonly #listener: Deno.Listener;
+  readonly #registry: ReadonlyMap<string, Registration>;
+  readonly #table = new ObjectTable();
+  readonly #key: Promise<AuthKey>;
+  readonly #handshakeTimeout: number;
+  readonly #maxFrameSize: number;
+  readonly #socketDir: string | undefined;
+  readonly #connections = new Set<ServerConnection>();
+  readonly #handshaking = new Set<Deno.Conn>();
+  readonly #tickets = new Map<string, { id: number; timer: ReturnType<typeof setTimeout> }>();
+  readonly #localProxies = new WeakSet<BaseProxy>();
+  readonly #local: ProxyChannel;
+  readonly #stopped = Promise.withResolvers<void>();
+  #serving = false;
+  #stopping = false;
+
+  /** Listens on `options.address` at once. */
+  constructor(options: ServerOptions) {
+    this.#registry = options.registry;
+    this.#handshakeTimeout = options.handshakeTimeout ?? 5000;
+    this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME;
+    this.#socketDir = options.socketDir;
+    this.#key = importAuthkey(options.authkey);
+    this.#key.catch(() => {});
+    const bound = listen(options.address);
+    this.#listener = bound.listener;
+    this.address = bound.address;
+    this.#local = this.#localChannel();
+  }
+
+  /** Accepts clients until the server is shut down; resolves then. */
+  serveForever(): Promise<void> {
+    if (!this.#serving && !this.#stopping) {
+      this.#serving = true;
+      this.#acceptLoop();
+    }
+    return this.#stopped.promise;
+  }
+
+  /** Stops accepting, closes every connection and drops every object. Idempotent. */
+  shutdown(): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      try {
+        this.#listener.close();
+      } catch { /* already closed */ }
+      for (const conn of this.#handshaking) closeQuietly(conn);
+      for (const connection of [...this.#connections]) connection.close();
+      for (const { timer } of this.#tickets.values()) clearTimeout(timer);
+      this.#tickets.clear();
+      this.#table.clear();
+      if (this.#socketDir !== undefined) {
+        try {
+          Deno.removeSync(this.#socketDir, { recursive: true });
+        } catch { /* already gone */ }
+      }
+      if (!this.#serving) this.#stopped.resolve();
+    }
+    return this.#stopped.promise;
+  }
+
+  /** Shuts the server down. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  async #acceptLoop(): Promise<void> {
+    while (!this.#stopping) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (error) {
+        if (this.#stopping || error instanceof Deno.errors.BadResource) break;
+        // Out of descriptors and the like: keep serving the clients we have.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      this.#admit(conn);
+    }
+    // Let connections see their close before anyone waiting on us resumes.
+    await Promise.all([...this.#connections].map((c) => c.done));
+    this.#stopped.resolve();
+  }
+
+  async #admit(conn: Deno.Conn): Promise<void> {
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+    const reader = new FrameReader(conn);
+    this.#handshaking.add(conn);
+    const timer = setTimeout(() => closeQuietly(conn), this.#handshakeTimeout);
+    try {
+      await serverHandshake(conn, reader, await this.#key);
+    } catch {
+      // Nothing is decoded and nothing but #FAILURE# is sent to a peer that failed.
+      closeQuietly(conn);
+      return;
+    } finally {
+      clearTimeout(timer);
+      this.#handshaking.delete(conn);
+    }
+    if (this.#stopping) {
+      closeQuietly(conn);
+      return;
+    }
+    const connection = new ServerConnection(this.#core(), conn, reader, this.#maxFrameSize);
+    this.#connections.add(connection);
+    await connection.done;
+    this.#connections.delete(connection);
+  }
+
+  /** The parts of the server its connections use. */
+  #core(): ServerCore {
+    return {
+      table: this.#table,
+      create: (typeid, args) => this.#create(typeid, args),
+      resolve: (entry, method) => this.#resolve(entry, method),
+      shareResult: (entry, method, value) => this.#shareResult(entry, method, value),
+      encodeLocal: (value) => this.#encodeLocal(value),
+      decodeLocal: (entry) => this.#proxyFor(entry),
+      numberOfObjects: () => this.#numberOfObjects(),
+      debugInfo: () => this.#debugInfo(),
+      shutdown: () => this.shutdown(),
+      share: (entry, ttl) => this.#share(entry, ttl),
+      claim: (ticket) => this.#claim(ticket),
+    };
+  }
+
+  /** Makes a new object of `typeid`; throws RemoteError on any failure. */
+  #create(typeid: string, args: unknown[]): SharedEntry | Promise<SharedEntry> {
+    if (typeof typeid !== "string") {
+      throw new RemoteError("create needs a typeid string as its first argument");
+    }
+    const registration = this.#registry.get(typeid);
+    if (registration === undefined) {
+      const known = [...this.#registry.keys()].join(", ") || "none";
+      throw new RemoteError(
+        `Unknown typeid '${typeid}': it is not registered with the server's manager (registered: ${known})`,
+      );
+    }
+    if (registration.callable === undefined) {
+      throw new RemoteError(
+        `Typeid '${typeid}' has no callable on the server: it was registered without one`,
+      );
+    }
+    let made: unknown;
+    try {
+      made = Reflect.apply(registration.callable, undefined, args);
+    } catch (error) {
+      throw creationFailed(typeid, error);
+    }
+    if (isThenable(made)) {
+      return Promise.resolve(made).then(
+        (object) => this.#add(registration, object),
+        (error) => {
+          throw creationFailed(typeid, error);
+        },
+      );
+    }
+    return this.#add(registration, made);
+  }
+
+  #add(registration: Registration | undefined, object: unknown, typeid?: string): SharedEntry {
+    const exposed = registration?.exposed ?? publicMethods(object);
+    const methodToTypeid = registration?.methodToTypeid ?? {};
+    const all = [...new Set([...exposed, ...Object.keys(methodToTypeid)])];
+    return this.#table.add(registration?.typeid ?? typeid!, object, all, methodToTypeid);
+  }
+
+  /** The function to call for `method` of `entry`, or why there is none. */
+  #resolve(entry: SharedEntry, method: string): Method | string {
+    if (method === GET_VALUE) return returnObject;
+    if (!entry.exposed.has(method)) {
+      return `Method '${method}' of '${entry.typeid}' is not exposed (exposed: ${
+        entry.exposedList.join(", ") || "none"
+      })`;
+    }
+    const fn = (entry.object as Record<string, unknown> | null)?.[method];
+    if (typeof fn !== "function") {
+      return `'${entry.typeid}' object has no method '${method}'`;
+    }
+    return fn as Method;
+  }
+
+  /** A method's result, shared as a new object when `methodToTypeid` says so. */
+  #shareResult(entry: SharedEntry, method: string, value: unknown): unknown {
+    const typeid = entry.methodToTypeid[method];
+    if (typeid === undefined) return value;
+    return this.#add(this.#registry.get(typeid), value, typeid);
+  }
+
+  #encodeLocal(value: BaseProxy | Reference): SharedEntry {
+    const id = value instanceof Reference ? value.id : value._token.id;
+    if (value instanceof BaseProxy) {
+      if (!this.#localProxies.has(value)) {
+        throw new UnsendableError("a proxy of another manager");
+      }
+      if (value._released) throw new UnsendableError("a released proxy");
+    }
+    const entry = this.#table.get(id);
+    if (entry === undefined) throw new UnsendableError(`a reference to released object ${id}`);
+    return entry;
+  }
+
+  /** A server-side proxy holding its own reference to `entry`. */
+  #proxyFor(entry: SharedEntry): BaseProxy {
+    this.#table.incref(entry);
+    const token = { typeid: entry.typeid, address: this.address, id: entry.id };
+    const proxy = createProxy(token, entry.exposedList, this.#local);
+    this.#localProxies.add(proxy);
+    return proxy;
+  }
+
+  /** Proxies used inside the server call their referents directly. */
+  #localChannel(): ProxyChannel {
+    return {
+      address: this.address,
+      call: async (id, method, args) => {
+        const entry = this.#table.get(id);
+        if (entry === undefined) {
+          throw new RemoteError(`Object ${id} does not exist: it was released`);
+        }
+        const fn = this.#resolve(entry, method);
+        if (typeof fn === "string") throw new RemoteError(fn);
+        const value = await Reflect.apply(fn, entry.object, args);
+        const shared = this.#shareResult(entry, method, value);
+        return shared === value ? value : this.#proxyFor(shared as SharedEntry);
+      },
+      release: (id) => this.#table.decref(id),
+      proxyType: (typeid): ProxyClass | undefined => this.#registry.get(typeid)?.proxytype,
+    };
+  }
+
+  async #numberOfObjects(): Promise<number> {
+    // Server-side proxies are released when collected; count after collecting.
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc !== undefined) {
+      let previous = -1;
+      for (let round = 0; round < 10 && previous !== this.#table.size; round++) {
+        previous = this.#table.size;
+        gc();
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    }
+    return this.#table.size;
+  }
+
+  async #debugInfo(): Promise<string> {
+    await this.#numberOfObjects();
+    return this.#table.values().map((entry) => {
+      const preview = Deno.inspect(entry.object, { depth: 1, compact: true, breakLength: Infinity })
+        .slice(0, 75);
+      return `  ${entry.id}:       refcount=${entry.refs}  typeid=${entry.typeid}\n    ${preview}`;
+    }).join("\n");
+  }
+
+  #share(entry: SharedEntry, ttl: number): string {
+    if (typeof ttl !== "number" || !(ttl > 0)) {
+      throw new RemoteError("share needs a positive time to live in milliseconds");
+    }
+    const ticket = Array.from(crypto.getRandomValues(new Uint8Array(16)), hex).join("");
+    this.#table.incref(entry);
+    const timer = setTimeout(() => {
+      this.#tickets.delete(ticket);
+      this.#table.decref(entry.id);
+    }, Math.min(ttl, 2 ** 31 - 1));
+    Deno.unrefTimer(timer);
+    this.#tickets.set(ticket, { id: entry.id, timer });
+    return ticket;
+  }
+
+  /** Takes a ticket's reference; the caller must release it after handing it on. */
+  #claim(ticket: unknown): SharedEntry {
+    const held = typeof ticket === "string" ? this.#tickets.get(ticket) : undefined;
+    if (held === undefined) {
+      throw new RemoteError(
+        "Proxy transfer ticket not found: it was claimed already, expired, or belongs to another server",
+      );
+    }
+    this.#tickets.delete(ticket as string);
+    clearTimeout(held.timer);
+    return this.#table.get(held.id)!;
+  }
+
+  /** Shown by `console.log`. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return `Server { address: ${formatAddress(this.address)} }`;
+  }
+}
+
+/** What a connection needs from its server. */
+interface ServerCore {
+  readonly table: ObjectTable;
+  create(typeid: string, args: unknown[]): SharedEntry | Promise<SharedEntry>;
+  resolve(entry: SharedEntry, method: string): Method | string;
+  shareResult(entry: SharedEntry, method: string, value: unknown): unknown;
+  encodeLocal(value: BaseProxy | Reference): SharedEntry;
+  decodeLocal(entry: SharedEntry): BaseProxy;
+  numberOfObjects(): Promise<number>;
+  debugInfo(): Promise<string>;
+  shutdown(): Promise<void>;
+  share(entry: SharedEntry, ttl: number): string;
+  claim(ticket: unknown): SharedEntry;
+}
+
+/** One authenticated client connection and the references it holds. */
+class ServerConnection implements CodecPeer {
+  readonly done: Promise<void>;
+  readonly #core: ServerCore;
+  readonly #conn: Deno.Conn;
+  readonly #reader: FrameReader;
+  readonly #writer: FrameWriter;
+  readonly #codec: Codec;
+  readonly #maxFrameSize: number;
+  /** Object id → references this connection holds. */
+  readonly #refs = new Map<number, number>();
+  #decodeProblem: string | undefined;
+  #closed = false;
+
+  constructor(core: ServerCore, conn: Deno.Conn, reader: FrameReader, maxFrameSize: number) {
+    this.#core = core;
+    this.#conn = conn;
+    this.#reader = reader;
+    this.#maxFrameSize = maxFrameSize;
+    this.#writer = new FrameWriter(conn, () => this.close());
+    this.#codec = new Codec(this);
+    this.done = this.#run();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    closeQuietly(this.#conn);
+    for (const [id, count] of this.#refs) this.#core.table.decref(id, count);
+    this.#refs.clear();
+  }
+
+  async #run(): Promise<void> {
+    try {
+      while (!this.#closed) {
+        const payload = await this.#reader.read(this.#maxFrameSize);
+        if (payload === null) break;
+        this.#receive(payload);
+      }
+    } catch {
+      // A broken frame or a reset connection ends this client only.
+    } finally {
+      this.close();
+    }
+  }
+
+  #receive(payload: Uint8Array): void {
+    this.#decodeProblem = undefined;
+    const request = parseRequest(this.#codec.decode(payload));
+    if (typeof request === "string") throw new Error(`Malformed request: ${request}`);
+    if (this.#decodeProblem !== undefined) {
+      return this.#reply(request.requestId, Reply.Failure, [this.#decodeProblem, undefined]);
+    }
+    if (request.objectId === SERVER_ID) {
+      this.#control(request);
+      return;
+    }
+    this.#call(request);
+  }
+
+  #call({ requestId, objectId, method, args }: Request): void {
+    const core = this.#core;
+    const entry = core.table.get(objectId);
+    if (entry === undefined || !this.#refs.has(objectId)) {
+      return this.#reply(requestId, Reply.Failure, [
+        `Object ${objectId} does not exist or this connection holds no reference to it (was its proxy released?)`,
+        undefined,
+      ]);
+    }
+    const fn = core.resolve(entry, method);
+    if (typeof fn === "string") return this.#reply(requestId, Reply.Failure, [fn, undefined]);
+    let result: unknown;
+    try {
+      result = Reflect.apply(fn, entry.object, args);
+    } catch (error) {
+      return this.#reply(requestId, Reply.Throw, error, entry, method);
+    }
+    if (isThenable(result)) {
+      Promise.resolve(result).then(
+        (value) => this.#returnValue(requestId, entry, method, value),
+        (error) => this.#reply(requestId, Reply.Throw, error, entry, method),
+      );
+    } else {
+      this.#returnValue(requestId, entry, method, result);
+    }
+  }
+
+  #returnValue(requestId: number, entry: SharedEntry, method: string, value: unknown): void {
+    const shared = this.#core.shareResult(entry, method, value);
+    if (shared === value) return this.#reply(requestId, Reply.Return, value, entry, method);
+    const created = shared as SharedEntry;
+    this.#reply(requestId, Reply.Return, new Reference(created.id), entry, method);
+    this.#core.table.dropIfUnreferenced(created.id);
+  }
+
+  async #control({ requestId, method, args }: Request): Promise<void> {
+    const core = this.#core;
+    try {
+      switch (method) {
+        case ControlMethod.release:
+          for (const id of args) if (typeof id === "number") this.#dropRef(id);
+          if (requestId !== 0) this.#reply(requestId, Reply.Return, null);
+          return;
+        case ControlMethod.create: {
+          const [typeid, ...rest] = args;
+          const entry = await core.create(typeid as string, rest);
+          this.#reply(requestId, Reply.Return, new Reference(entry.id));
+          core.table.dropIfUnreferenced(entry.id);
+          return;
+        }
+        case ControlMethod.ping:
+          return this.#reply(requestId, Reply.Return, null);
+        case ControlMethod.numberOfObjects:
+          return this.#reply(requestId, Reply.Return, await core.numberOfObjects());
+        case ControlMethod.debugInfo:
+          return this.#reply(requestId, Reply.Return, await core.debugInfo());
+        case ControlMethod.share: {
+          const [id, ttl] = args;
+          const entry = typeof id === "number" && this.#refs.has(id)
+            ? core.table.get(id)
+            : undefined;
+          if (entry === undefined) {
+            throw new RemoteError(
+              `Cannot share object ${String(id)}: this connection holds no reference to it`,
+            );
+          }
+          return this.#reply(requestId, Reply.Return, core.share(entry, ttl as number));
+        }
+        case ControlMethod.claim: {
+          const entry = core.claim(args[0]);
+          this.#reply(requestId, Reply.Return, new Reference(entry.id));
+          core.table.decref(entry.id);
+          return;
+        }
+        case ControlMethod.shutdown:
+          this.#reply(requestId, Reply.Return, null);
+          await this.#writer.flush();
+          await core.shutdown();
+          return;
+        default:
+          throw new RemoteError(`Unknown server request '${method}'`);
+      }
+    } catch (error) {
+      if (error instanceof RemoteError) {
+        this.#reply(requestId, Reply.Failure, [error.message, error.cause]);
+      } else {
+        this.#reply(requestId, Reply.Throw, error);
+      }
+    }
+  }
+
+  /** Sends a reply; a value that cannot be encoded becomes a Failure saying why. */
+  #reply(
+    requestId: number,
+    kind: ReplyKind,
+    value: unknown,
+    entry?: SharedEntry,
+    method?: string,
+  ): void {
+    if (requestId === 0 || this.#closed) return;
+    let frame: Uint8Array;
+    try {
+      frame = this.#codec.encode([requestId, kind, value]);
+    } catch (error) {
+      const what = kind === Reply.Throw ? "the error thrown by" : "the result of";
+      const call = entry === undefined ? "the request" : `${entry.typeid}.${method}()`;
+      const where = error instanceof UnsendableError
+        ? `${error.message} at ${error.describePath("value").replace(/^value\[2\]/, "value")}`
+        : String(error);
+      frame = this.#codec.encode([
+        requestId,
+        Reply.Failure,
+        [`Cannot send ${what} ${call}: ${where}`, undefined],
+      ]);
+    }
+    this.#writer.send(frame);
+  }
+
+  #addRef(entry: SharedEntry): void {
+    this.#core.table.incref(entry);
+    this.#refs.set(entry.id, (this.#refs.get(entry.id) ?? 0) + 1);
+  }
+
+  #dropRef(id: number): void {
+    const held = this.#refs.get(id);
+    if (held === undefined) return;
+    if (held === 1) this.#refs.delete(id);
+    else this.#refs.set(id, held - 1);
+    this.#core.table.decref(id);
+  }
+
+  encodeToken(value: BaseProxy | Reference): WireToken {
+    const entry = this.#core.encodeLocal(value);
+    this.#addRef(entry);
+    return [entry.typeid, entry.id, entry.exposedList];
+  }
+
+  decodeToken([typeid, id]: WireToken): unknown {
+    const entry = this.#core.table.get(id);
+    if (entry === undefined || entry.typeid !== typeid || !this.#refs.has(id)) {
+      this.#decodeProblem ??=
+        `The request carries a proxy of object ${id} ('${typeid}'), which this connection holds no reference to (was it released?)`;
+      return undefined;
+    }
+    return this.#core.decodeLocal(entry);
+  }
+}
+
+function returnObject(this: unknown): unknown {
+  return this;
+}
+
+function creationFailed(typeid: string, error: unknown): RemoteError {
+  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new RemoteError(`Creating '${typeid}' failed: ${reason}`, { cause: error });
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch { /* already closed */ }
+}
+
+function hex(byte: number): string {
+  return byte.toString(16).padStart(2, "0");
+}

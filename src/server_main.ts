@@ -1,0 +1,84 @@
+/**
+ * Entry of a manager's server process: read the config from stdin, import
+ * the user's modules (their registrations run as they load), build a
+ * {@linkcode Server}, report the address, and serve until asked to stop or
+ * until stdin closes (the parent is gone).
+ *
+ * @module
+ */
+
+// Importing the library keeps it in this process's static module graph, so
+// loading it needs no read permission, and makes BaseManager known by name.
+import "./manager.ts";
+import { allRegistrations, findManagerClass } from "./registry.ts";
+import { Server } from "./server.ts";
+import { readConfig, type ServerStatus, STATUS_MARKER } from "./spawn.ts";
+import { removeStaleSocket } from "./transport.ts";
+
+async function report(status: ServerStatus): Promise<void> {
+  const bytes = new TextEncoder().encode(`${STATUS_MARKER}${JSON.stringify(status)}\n`);
+  let offset = 0;
+  while (offset < bytes.length) offset += await Deno.stdout.write(bytes.subarray(offset));
+}
+
+async function importModule(url: string): Promise<Record<string, unknown>> {
+  try {
+    return await import(url);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`The server process cannot import ${url}: ${reason}`, { cause: error });
+  }
+}
+
+async function serve(): Promise<void> {
+  // Ctrl-C in a terminal reaches the whole process group; the owner decides.
+  Deno.addSignalListener("SIGINT", () => {});
+  let server: Server;
+  try {
+    const config = await readConfig(Deno.stdin);
+    for (const url of config.modules) await importModule(url);
+    const owner = findManagerClass(config.manager);
+    if (typeof owner === "string") {
+      throw new Error(`${owner}; define it in one of the modules the server imports`);
+    }
+    if (config.initializer !== null) {
+      const { module, name } = config.initializer;
+      const initializer = (await importModule(module))[name];
+      if (typeof initializer !== "function") {
+        throw new TypeError(`Initializer '${name}' of ${module} is not a function`);
+      }
+      await initializer(...config.initargs);
+    }
+    if (typeof config.address === "string") await removeStaleSocket(config.address);
+    const registry = allRegistrations(owner);
+    server = new Server({
+      registry,
+      address: config.address,
+      authkey: config.authkey,
+      handshakeTimeout: config.handshakeTimeout,
+    });
+    const typeids = [...registry.values()].filter((r) => r.callable !== undefined)
+      .map((r) => r.typeid);
+    await report({ ready: { address: server.address, typeids } });
+  } catch (error) {
+    const { name, message, stack } = error instanceof Error
+      ? error
+      : { name: "Error", message: String(error), stack: undefined };
+    await report({ error: { name, message, ...(stack ? { stack } : {}) } });
+    Deno.exit(1);
+  }
+  Deno.addSignalListener("SIGTERM", () => server.shutdown());
+  watchParent().then(() => server.shutdown());
+  await server.serveForever();
+  Deno.exit(0);
+}
+
+/** Resolves when stdin reaches end of file: the parent closed it or died. */
+async function watchParent(): Promise<void> {
+  const buffer = new Uint8Array(64);
+  try {
+    while ((await Deno.stdin.read(buffer)) !== null) { /* nothing else is sent */ }
+  } catch { /* a broken pipe means the same */ }
+}
+
+if (import.meta.main) serve();

@@ -1,0 +1,286 @@
+/**
+ * A client's connection to a manager server: one socket, authenticated
+ * once, carrying every call and control request of this process to that
+ * manager, with any number of calls in flight.
+ *
+ * @module
+ */
+
+import { type Address, formatAddress } from "./address.ts";
+import { type AuthKey, clientHandshake, importAuthkey } from "./auth.ts";
+import { Codec, type CodecPeer, type Reference, UnsendableError, type WireToken } from "./codec.ts";
+import { ConnectionClosedError, RemoteError } from "./errors.ts";
+import { DEFAULT_MAX_FRAME, FrameReader, FrameWriter } from "./framing.ts";
+import { ControlMethod, parseReply, Reply, SERVER_ID } from "./protocol.ts";
+import { type BaseProxy, createProxy, type ProxyChannel, type ProxyClass } from "./proxy.ts";
+import { connect } from "./transport.ts";
+
+/** How a session is opened. */
+export interface SessionOptions {
+  /** The manager's address. */
+  readonly address: Address;
+  /** The manager's authkey. */
+  readonly authkey: Uint8Array;
+  /** The proxy class for a typeid, if its registration names one. */
+  readonly proxyType?: (typeid: string) => ProxyClass | undefined;
+  /** Close the session once no proxy of it is left (sessions not owned by a manager). */
+  readonly closeWhenIdle?: boolean;
+  /** Milliseconds the server has to complete the handshake (default 5000). */
+  readonly handshakeTimeout?: number;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(reason: unknown): void;
+}
+
+/** One authenticated, multiplexed connection to a manager server. */
+export class Session implements CodecPeer, ProxyChannel {
+  readonly address: Address;
+  readonly #conn: Deno.Conn;
+  readonly #reader: FrameReader;
+  readonly #writer: FrameWriter;
+  readonly #codec: Codec;
+  readonly #proxyType: (typeid: string) => ProxyClass | undefined;
+  readonly #closeWhenIdle: boolean;
+  readonly #pending = new Map<number, Pending>();
+  readonly #proxies = new WeakSet<BaseProxy>();
+  readonly #done: Promise<void>;
+  #nextRequestId = 1;
+  #releases: number[] = [];
+  #liveProxies = 0;
+  #closedBy: Error | undefined;
+  #expected: Error | undefined;
+  #referenced = true;
+
+  /** Connects and authenticates. */
+  static async open(options: SessionOptions): Promise<Session> {
+    const key = await importAuthkey(options.authkey);
+    const conn = await connect(options.address);
+    const reader = new FrameReader(conn);
+    const timeout = options.handshakeTimeout ?? 5000;
+    const timer = setTimeout(() => conn.close(), timeout);
+    try {
+      await clientHandshake(conn, reader, key);
+    } catch (error) {
+      try {
+        conn.close();
+      } catch { /* closed by the timer */ }
+      const where = `Cannot connect to manager at ${formatAddress(options.address)}`;
+      if (error instanceof Error && error.name === "AuthenticationError") {
+        error.message = `${where}: ${error.message}`;
+        throw error;
+      }
+      throw new ConnectionClosedError(
+        `${where}: the handshake did not complete within ${timeout} ms or the server closed the connection`,
+        { cause: error },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    return new Session(options, conn, reader, key);
+  }
+
+  private constructor(
+    options: SessionOptions,
+    conn: Deno.Conn,
+    reader: FrameReader,
+    _key: AuthKey,
+  ) {
+    this.address = options.address;
+    this.#conn = conn;
+    this.#reader = reader;
+    this.#proxyType = options.proxyType ?? (() => undefined);
+    this.#closeWhenIdle = options.closeWhenIdle ?? false;
+    this.#writer = new FrameWriter(conn, (error) => this.close(this.#lost(error)));
+    this.#codec = new Codec(this);
+    this.#done = this.#readLoop();
+    this.#setReferenced(false);
+  }
+
+  /** Resolves once the connection is gone. */
+  get whenClosed(): Promise<void> {
+    return this.#done;
+  }
+
+  /** True once the connection is gone. */
+  get closed(): boolean {
+    return this.#closedBy !== undefined;
+  }
+
+  /** Calls `method` of object `id`. */
+  call(id: number, method: string, args: readonly unknown[]): Promise<unknown> {
+    return this.#request(id, method, args);
+  }
+
+  /** Sends a request to the server itself. */
+  control(method: string, args: readonly unknown[] = []): Promise<unknown> {
+    return this.#request(SERVER_ID, method, args);
+  }
+
+  /** Drops a reference; releases made in one tick go out as one request. */
+  release(id: number): void {
+    this.#liveProxies--;
+    if (this.#closedBy !== undefined) return;
+    if (this.#releases.length === 0) queueMicrotask(() => this.#flushReleases());
+    this.#releases.push(id);
+  }
+
+  /** The proxy class registered for `typeid`. */
+  proxyType(typeid: string): ProxyClass | undefined {
+    return this.#proxyType(typeid);
+  }
+
+  /** A ticket string that holds a reference to `id` for `ttl` ms or until claimed. */
+  share(id: number, ttl: number): Promise<string> {
+    return this.control(ControlMethod.share, [id, ttl]) as Promise<string>;
+  }
+
+  /** The reason calls reject with if the server closes the connection (as after shutdown). */
+  expectClose(reason: Error): void {
+    this.#expected = reason;
+  }
+
+  /** Closes the connection; pending and later calls reject with `reason`. */
+  async close(reason?: Error): Promise<void> {
+    if (this.#closedBy === undefined) {
+      this.#flushReleases();
+      await this.#writer.flush();
+      this.#closedBy = reason ??
+        new ConnectionClosedError(
+          `Connection to manager at ${formatAddress(this.address)} was closed by this process`,
+        );
+      try {
+        this.#conn.close();
+      } catch { /* already closed */ }
+      this.#rejectAll();
+    }
+    await this.#done;
+  }
+
+  #request(objectId: number, method: string, args: readonly unknown[]): Promise<unknown> {
+    if (this.#closedBy !== undefined) return Promise.reject(this.#closedBy);
+    const requestId = this.#nextRequestId++;
+    let frame: Uint8Array;
+    try {
+      frame = this.#codec.encode([requestId, objectId, method, args]);
+    } catch (error) {
+      return Promise.reject(describeUnsendable(error, method));
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    this.#pending.set(requestId, { resolve, reject });
+    if (this.#pending.size === 1) this.#setReferenced(true);
+    this.#writer.send(frame);
+    return promise;
+  }
+
+  async #readLoop(): Promise<void> {
+    let reason: Error | undefined;
+    try {
+      while (this.#closedBy === undefined) {
+        const payload = await this.#reader.read(DEFAULT_MAX_FRAME);
+        if (payload === null) break;
+        this.#receive(payload);
+      }
+    } catch (error) {
+      reason = this.#lost(error);
+    }
+    if (this.#closedBy === undefined) {
+      this.#closedBy = this.#expected ?? reason ??
+        new ConnectionClosedError(
+          `Connection to manager at ${formatAddress(this.address)} was closed by the server`,
+        );
+      try {
+        this.#conn.close();
+      } catch { /* already closed */ }
+      this.#rejectAll();
+    }
+  }
+
+  #receive(payload: Uint8Array): void {
+    const reply = parseReply(this.#codec.decode(payload));
+    if (typeof reply === "string") throw new Error(`Malformed reply from server: ${reply}`);
+    const pending = this.#pending.get(reply.requestId);
+    if (pending === undefined) return;
+    this.#pending.delete(reply.requestId);
+    if (this.#pending.size === 0) this.#setReferenced(false);
+    if (reply.kind === Reply.Return) pending.resolve(reply.value);
+    else if (reply.kind === Reply.Throw) pending.reject(reply.value);
+    else pending.reject(remoteFailure(reply.value));
+  }
+
+  #rejectAll(): void {
+    const reason = this.#closedBy!;
+    for (const pending of this.#pending.values()) pending.reject(reason);
+    this.#pending.clear();
+    this.#setReferenced(false);
+  }
+
+  #flushReleases(): void {
+    if (this.#releases.length === 0 || this.#closedBy !== undefined) return;
+    const ids = this.#releases;
+    this.#releases = [];
+    this.#writer.send(this.#codec.encode([0, SERVER_ID, ControlMethod.release, ids]));
+    if (this.#closeWhenIdle && this.#liveProxies <= 0 && this.#pending.size === 0) {
+      this.close();
+    }
+  }
+
+  /** A connection with no call in flight does not keep the process alive. */
+  #setReferenced(referenced: boolean): void {
+    if (referenced === this.#referenced || this.#closedBy !== undefined) return;
+    this.#referenced = referenced;
+    try {
+      if (referenced) this.#conn.ref();
+      else this.#conn.unref();
+    } catch { /* closed */ }
+  }
+
+  #lost(error: unknown): ConnectionClosedError {
+    return new ConnectionClosedError(
+      `Connection to manager at ${formatAddress(this.address)} was lost`,
+      { cause: error },
+    );
+  }
+
+  encodeToken(value: BaseProxy | Reference): WireToken {
+    if (!("_token" in value) || !this.#proxies.has(value)) {
+      throw new UnsendableError(
+        "a proxy of another manager",
+        `: it belongs to the manager at ${
+          "_token" in value ? formatAddress(value._token.address) : "?"
+        }`,
+      );
+    }
+    if (value._released) throw new UnsendableError("a released proxy");
+    return [value._token.typeid, value._token.id, value._exposed];
+  }
+
+  decodeToken([typeid, id, exposed]: WireToken): BaseProxy {
+    const proxy = createProxy({ typeid, address: this.address, id }, exposed, this);
+    this.#proxies.add(proxy);
+    this.#liveProxies++;
+    return proxy;
+  }
+}
+
+function remoteFailure(value: unknown): RemoteError {
+  const [message, cause] = Array.isArray(value) ? value : [String(value), undefined];
+  return new RemoteError(
+    typeof message === "string" ? message : "The server reported a failure",
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+function describeUnsendable(error: unknown, method: string): unknown {
+  if (!(error instanceof UnsendableError)) return error;
+  // The request is [requestId, objectId, method, args]: show the args path.
+  const [, ...rest] = error.path;
+  const at = new UnsendableError(error.what);
+  at.path.push(...rest);
+  return new TypeError(
+    `${error.message} in ${
+      at.describePath("args")
+    } of a call to '${method}': only data (JSON values, undefined, bigint, Date, Map, Set, typed arrays, Errors) and proxies can be sent`,
+  );
+}

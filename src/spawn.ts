@@ -1,0 +1,290 @@
+/**
+ * Starting and stopping a manager's server process. The parent writes one
+ * config frame to the child's stdin (the authkey travels there, never in
+ * argv or env) and keeps stdin open: its end of file tells the child that
+ * the parent is gone, even after SIGKILL. The child answers with one marked
+ * line on stdout; anything else it prints is passed through.
+ *
+ * @module
+ */
+
+import type { Address } from "./address.ts";
+import { Codec, reviveError, UnsendableError } from "./codec.ts";
+import { HEADER_SIZE } from "./framing.ts";
+import {
+  permissionFlags,
+  type RequiredPermissions,
+  type ServerPermissions,
+} from "./permissions.ts";
+
+/** Prefix of the child's one status line on stdout. */
+export const STATUS_MARKER = "#MP-MANAGER-STATUS#";
+
+/** The server process entry module. */
+export const SERVER_MAIN: string = new URL("./server_main.ts", import.meta.url).href;
+
+/** An exported function the server process imports and calls. */
+export interface ExportRef {
+  readonly module: string;
+  readonly name: string;
+}
+
+/** Everything the server process learns from its parent, over stdin. */
+export interface ServerConfig {
+  readonly address: Address;
+  readonly authkey: Uint8Array;
+  readonly modules: readonly string[];
+  readonly manager: string;
+  readonly initializer: ExportRef | null;
+  readonly initargs: readonly unknown[];
+  readonly handshakeTimeout: number;
+}
+
+/** The child's status line. */
+export type ServerStatus =
+  | { readonly ready: { readonly address: Address; readonly typeids: readonly string[] } }
+  | {
+    readonly error: { readonly name: string; readonly message: string; readonly stack?: string };
+  };
+
+const configCodec = new Codec({
+  encodeToken(): never {
+    throw new UnsendableError(
+      "a proxy",
+      ": proxies cannot be passed to a server process as initargs",
+    );
+  },
+  decodeToken(): never {
+    throw new TypeError("Unexpected proxy in the server config");
+  },
+});
+
+/** The config as one sealed frame. */
+export function encodeConfig(config: ServerConfig): Uint8Array {
+  try {
+    return configCodec.encode(config);
+  } catch (error) {
+    if (error instanceof UnsendableError) {
+      throw new TypeError(`${error.message} at ${error.describePath("config")}`);
+    }
+    throw error;
+  }
+}
+
+/** Anything with Deno's `read()` (the child's stdin). */
+export interface ByteReader {
+  read(buffer: Uint8Array): Promise<number | null>;
+}
+
+/** Reads the config frame from a stream (the child's stdin). */
+export async function readConfig(input: ByteReader): Promise<ServerConfig> {
+  const header = await readExactly(input, HEADER_SIZE);
+  const size = new DataView(header.buffer).getInt32(0);
+  if (size < 0 || size > 64 * 1024 * 1024) throw new Error(`Bad config frame length ${size}`);
+  const config = configCodec.decode(await readExactly(input, size)) as ServerConfig;
+  if (
+    typeof config !== "object" || config === null || !(config.authkey instanceof Uint8Array) ||
+    !Array.isArray(config.modules) || typeof config.manager !== "string"
+  ) {
+    throw new Error("Malformed server config");
+  }
+  return config;
+}
+
+async function readExactly(input: ByteReader, size: number): Promise<Uint8Array> {
+  const out = new Uint8Array(size);
+  let filled = 0;
+  while (filled < size) {
+    const n = await input.read(out.subarray(filled));
+    if (n === null) throw new Error("The parent closed stdin before sending the config");
+    filled += n;
+  }
+  return out;
+}
+
+/** How to launch a server process. */
+export interface LaunchOptions {
+  readonly config: ServerConfig;
+  readonly permissions: ServerPermissions | undefined;
+}
+
+/** A running server process. */
+export interface ServerProcess {
+  /** The address it listens on (the real port for TCP). */
+  readonly address: Address;
+  /** Typeids it can create. */
+  readonly typeids: readonly string[];
+  /** Its process id. */
+  readonly pid: number;
+  /** Resolves when it has exited. */
+  readonly status: Promise<Deno.CommandStatus>;
+  /** Ends it: stdin closed, then SIGTERM, then SIGKILL, `timeout` ms apart. */
+  stop(timeout: number): Promise<void>;
+}
+
+/** Starts the server process and waits until it listens. */
+export async function launchServer({ config, permissions }: LaunchOptions): Promise<ServerProcess> {
+  const required = await requiredPermissions(config);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--v8-flags=--expose-gc",
+      ...permissionFlags(required, permissions),
+      SERVER_MAIN,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const stdin = child.stdin.getWriter();
+  const stdout = child.stdout.getReader();
+  const stop = async (timeout: number): Promise<void> => {
+    await stdin.close().catch(() => {});
+    if (!(await settlesWithin(child.status, timeout))) {
+      signal(child, "SIGTERM");
+      if (!(await settlesWithin(child.status, timeout))) signal(child, "SIGKILL");
+    }
+    await child.status;
+    await pump.catch(() => {});
+  };
+  let pump: Promise<void> = Promise.resolve();
+  try {
+    await stdin.write(encodeConfig(config));
+    const { status, rest } = await readStatus(stdout);
+    pump = forward(rest, stdout);
+    if (status === null) {
+      const exit = await child.status;
+      throw new Error(
+        `The server process exited with code ${exit.code} before it was ready (its error output is above)`,
+      );
+    }
+    if ("error" in status) throw reviveError(status.error);
+    return {
+      address: status.ready.address,
+      typeids: status.ready.typeids,
+      pid: child.pid,
+      status: child.status,
+      stop,
+    };
+  } catch (error) {
+    await stop(1000);
+    throw error;
+  }
+}
+
+/** Read access to the modules' files, import access to their hosts, and the address. */
+async function requiredPermissions(config: ServerConfig): Promise<RequiredPermissions> {
+  const { files, hosts } = await moduleGraph(config.modules);
+  const read = [...files];
+  const write: string[] = [];
+  const net: string[] = [];
+  if (typeof config.address === "string") {
+    read.push(config.address);
+    write.push(config.address);
+    net.push(`unix:${config.address}`);
+  } else {
+    net.push(`${config.address.hostname}:${config.address.port}`);
+  }
+  return { read, write, net, import: hosts };
+}
+
+/**
+ * The files and remote hosts the server process will load for `modules`,
+ * from `deno info`. Modules already in the server's own graph need no grant,
+ * but listing them does no harm.
+ */
+async function moduleGraph(
+  modules: readonly string[],
+): Promise<{ files: string[]; hosts: string[] }> {
+  const files = new Set<string>();
+  const hosts = new Set<string>();
+  const add = (specifier: string): void => {
+    if (specifier.startsWith("file:")) files.add(decodeURIComponent(new URL(specifier).pathname));
+    else if (/^https?:/.test(specifier)) hosts.add(new URL(specifier).host);
+  };
+  modules.forEach(add);
+  if (modules.length === 0) return { files: [...files], hosts: [...hosts] };
+  try {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", ...modules],
+      stdout: "piped",
+      stderr: "null",
+      stdin: "null",
+    }).output();
+    if (output.success) {
+      const graph = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+        modules?: { specifier?: unknown }[];
+      };
+      for (const module of graph.modules ?? []) {
+        if (typeof module.specifier === "string") add(module.specifier);
+      }
+    }
+  } catch {
+    // Without a graph the server can still load the modules themselves.
+  }
+  return { files: [...files], hosts: [...hosts] };
+}
+
+async function readStatus(
+  stdout: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<{ status: ServerStatus | null; rest: string }> {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  while (true) {
+    const { value, done } = await stdout.read();
+    if (done) {
+      await writeOut(buffered);
+      return { status: null, rest: "" };
+    }
+    buffered += decoder.decode(value, { stream: true });
+    let newline: number;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      if (line.startsWith(STATUS_MARKER)) {
+        return { status: JSON.parse(line.slice(STATUS_MARKER.length)), rest: buffered };
+      }
+      await writeOut(`${line}\n`);
+    }
+  }
+}
+
+/** Passes the child's later output through to ours. */
+async function forward(
+  rest: string,
+  stdout: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<void> {
+  await writeOut(rest);
+  while (true) {
+    const { value, done } = await stdout.read();
+    if (done) return;
+    await writeAll(value);
+  }
+}
+
+async function writeOut(text: string): Promise<void> {
+  if (text.length > 0) await writeAll(new TextEncoder().encode(text));
+}
+
+async function writeAll(bytes: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) offset += await Deno.stdout.write(bytes.subarray(offset));
+}
+
+function signal(child: Deno.ChildProcess, name: Deno.Signal): void {
+  try {
+    child.kill(name);
+  } catch { /* already exited */ }
+}
+
+/** True if `promise` settles within `ms`; the timer never outlives the call. */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
