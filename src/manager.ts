@@ -148,11 +148,14 @@ export class BaseManager {
    * on the server (a class is called with `new`). Without a callable the
    * registration only tells clients how to build proxies for it.
    */
-  static register(typeid: string, callable?: Callable, options: RegisterOptions = {}): void {
-    const factory = callable !== undefined && isClass(callable)
-      ? (...args: unknown[]) =>
-        new (callable as unknown as new (...a: unknown[]) => object)(...args)
-      : callable;
+  static register(
+    typeid: string,
+    callable?: Callable | (new (...args: never[]) => unknown),
+    options: RegisterOptions = {},
+  ): void {
+    const factory: Callable | undefined = callable !== undefined && isClass(callable)
+      ? (...args: unknown[]) => new (callable as new (...a: unknown[]) => unknown)(...args)
+      : callable as Callable | undefined;
     if (callable !== undefined && isClass(callable)) classTypeids.set(callable, typeid);
     if (options.createMethod ?? true) defineCreateMethod(this, typeid);
     addRegistration(this, typeid, factory, options);

@@ -198,7 +198,7 @@ export function findManagerClass(name: string): AnyClass | string {
   const classes = [...(classesByName.get(name) ?? [])];
   if (classes.length === 1) return classes[0]!;
   if (classes.length === 0) {
-    return `No manager class named '${name}' registered anything in the server process`;
+    return `The server process has no manager class '${name}' with registrations`;
   }
   return `${classes.length} different manager classes are named '${name}'; give them distinct names`;
 }

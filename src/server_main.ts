@@ -25,7 +25,9 @@ async function importModule(url: string): Promise<Record<string, unknown>> {
   try {
     return await import(url);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    // Deno colours import errors; the message goes into an exception.
+    const reason = (error instanceof Error ? error.message : String(error))
+      .replace(/\x1b\[[0-9;]*m/g, "");
     throw new Error(`The server process cannot import ${url}: ${reason}`, { cause: error });
   }
 }
@@ -39,7 +41,11 @@ async function serve(): Promise<void> {
     for (const url of config.modules) await importModule(url);
     const owner = findManagerClass(config.manager);
     if (typeof owner === "string") {
-      throw new Error(`${owner}; define it in one of the modules the server imports`);
+      throw new Error(
+        `${owner}: define and register it at the top level of a module the server imports (modules: ${
+          config.modules.join(", ")
+        })`,
+      );
     }
     if (config.initializer !== null) {
       const { module, name } = config.initializer;

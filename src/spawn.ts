@@ -205,24 +205,26 @@ async function moduleGraph(
   };
   modules.forEach(add);
   if (modules.length === 0) return { files: [...files], hosts: [...hosts] };
-  try {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["info", "--json", ...modules],
-      stdout: "piped",
-      stderr: "null",
-      stdin: "null",
-    }).output();
-    if (output.success) {
+  // `deno info` takes one module at a time; ask about each in parallel.
+  await Promise.all(modules.map(async (module) => {
+    try {
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: ["info", "--json", module],
+        stdout: "piped",
+        stderr: "null",
+        stdin: "null",
+      }).output();
+      if (!output.success) return;
       const graph = JSON.parse(new TextDecoder().decode(output.stdout)) as {
         modules?: { specifier?: unknown }[];
       };
-      for (const module of graph.modules ?? []) {
-        if (typeof module.specifier === "string") add(module.specifier);
+      for (const entry of graph.modules ?? []) {
+        if (typeof entry.specifier === "string") add(entry.specifier);
       }
+    } catch {
+      // Without a graph the server can still load the module itself.
     }
-  } catch {
-    // Without a graph the server can still load the modules themselves.
-  }
+  }));
   return { files: [...files], hosts: [...hosts] };
 }
 

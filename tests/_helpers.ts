@@ -1,0 +1,96 @@
+/** Helpers shared by the tests: fixture URLs, child processes, polling. */
+
+/** The module with the tests' shared classes (imported by server processes). */
+export const COUNTER_MODULE: string = new URL("./_fixtures/counter.ts", import.meta.url).href;
+/** A worker script the tests start as a separate process. */
+export const WORKER: string = new URL("./_fixtures/worker.ts", import.meta.url).href;
+
+/** True when no live process has this pid (a zombie counts as gone). */
+export function processGone(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
+  }
+}
+
+/** Polls `check` until it is true or `timeout` ms pass; returns the last result. */
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeout: number,
+): Promise<boolean> {
+  const deadline = performance.now() + timeout;
+  while (true) {
+    if (await check()) return true;
+    if (performance.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A private temp directory removed by `await using`. */
+export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix: "mpt-" });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}),
+  };
+}
+
+/** Base64 of bytes, to hand an authkey to a worker over stdin. */
+export function toBase64(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes));
+}
+
+/** A worker process started with `deno run -A WORKER`, fed one JSON line on stdin. */
+export interface Worker {
+  readonly child: Deno.ChildProcess;
+  /** Resolves with the next line the worker prints. */
+  line(): Promise<string>;
+  /** Waits for exit and returns the code and the rest of its output. */
+  finish(): Promise<{ code: number; output: string }>;
+}
+
+/** Starts the worker fixture with a command object (sent as JSON over stdin). */
+export function startWorker(command: Record<string, unknown>): Worker {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", WORKER],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  writer.write(new TextEncoder().encode(JSON.stringify(command) + "\n")).then(() => writer.close())
+    .catch(() => {});
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  let ended = false;
+  const nextLine = async (): Promise<string | null> => {
+    while (!buffered.includes("\n")) {
+      if (ended) return null;
+      const { value, done } = await lines.read();
+      if (done) ended = true;
+      else buffered += value;
+    }
+    const at = buffered.indexOf("\n");
+    const line = buffered.slice(0, at);
+    buffered = buffered.slice(at + 1);
+    return line;
+  };
+  return {
+    child,
+    async line() {
+      const line = await nextLine();
+      if (line === null) throw new Error(`Worker ended without printing a line`);
+      return line;
+    },
+    async finish() {
+      let output = "";
+      let line: string | null;
+      while ((line = await nextLine()) !== null) output += line + "\n";
+      output += buffered;
+      const status = await child.status;
+      return { code: status.code, output };
+    },
+  };
+}
