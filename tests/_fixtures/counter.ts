@@ -1,5 +1,5 @@
 /** Shared classes used by the tests; the server process imports this module. */
-import { BaseManager, shared } from "../../mod.ts";
+import { BaseManager, BaseProxy, shared } from "../../mod.ts";
 
 /** A manager class of the tests' own, so registrations stay out of BaseManager. */
 export class TestManager extends BaseManager {}
@@ -42,3 +42,101 @@ export class Counter {
     return "hidden";
   }
 }
+
+/** CPython's `FooBar` from `_TestMyManager`. */
+export class FooBar {
+  f(): string {
+    return "f()";
+  }
+  g(): never {
+    throw new TypeError("g() always fails");
+  }
+  _h(): string {
+    return "_h()";
+  }
+}
+TestManager.register("Foo", FooBar);
+TestManager.register("Bar", FooBar, { exposed: ["f", "_h"] });
+
+/** A hand-written proxy, as CPython's AcquirerProxy. */
+export class CounterProxy extends BaseProxy {
+  static _exposed_ = ["increment", "get"];
+  increment(by = 1): Promise<number> {
+    return this._callmethod("increment", [by]) as Promise<number>;
+  }
+  get(): Promise<number> {
+    return this._callmethod("get") as Promise<number>;
+  }
+  /** A client-side method built from two remote calls. */
+  async double(): Promise<number> {
+    return await this.increment(await this.get());
+  }
+}
+TestManager.register("TypedCounter", (start: number) => new Counter(start), {
+  proxytype: CounterProxy,
+});
+
+/** A keyed store that holds anything, proxies included. */
+@shared({ manager: TestManager, methodToTypeid: { iterate: "Iterator" } })
+export class Store {
+  #map = new Map<unknown, unknown>();
+  constructor(entries: [unknown, unknown][] = []) {
+    for (const [key, value] of entries) this.#map.set(key, value);
+  }
+  set(key: unknown, value: unknown): void {
+    this.#map.set(key, value);
+  }
+  get(key: unknown): unknown {
+    return this.#map.get(key);
+  }
+  delete(key: unknown): boolean {
+    return this.#map.delete(key);
+  }
+  size(): number {
+    return this.#map.size;
+  }
+  clear(): void {
+    this.#map.clear();
+  }
+  keys(): unknown[] {
+    return [...this.#map.keys()];
+  }
+  iterate(): Iterator<unknown> {
+    return this.#map.keys();
+  }
+  /** Calls a method on a proxy it was given, from inside the server. */
+  async callOn(proxy: { increment(by?: number): Promise<number> }, by: number): Promise<number> {
+    return await proxy.increment(by);
+  }
+}
+TestManager.register("Iterator", undefined, { exposed: ["next"], createMethod: false });
+
+/** Errors of every shape, thrown on the server. */
+@shared({ manager: TestManager })
+export class Thrower {
+  custom(): never {
+    class ValidationError extends Error {
+      override name = "ValidationError";
+      field = "email";
+    }
+    throw new ValidationError("bad email");
+  }
+  aggregate(): never {
+    throw new AggregateError([new TypeError("one"), new RangeError("two")], "both failed");
+  }
+  value(value: unknown): never {
+    throw value;
+  }
+  async rejectLater(): Promise<never> {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    throw new SyntaxError("late failure");
+  }
+  makeFunction(): () => number {
+    return () => 1;
+  }
+}
+
+/** A factory that always fails. */
+TestManager.register("Broken", () => {
+  throw new RangeError("cannot build Broken");
+});
