@@ -140,3 +140,22 @@ export class Thrower {
 TestManager.register("Broken", () => {
   throw new RangeError("cannot build Broken");
 });
+
+/** Tries things a sandboxed server process should not be able to do. */
+@shared({ manager: TestManager })
+export class Probe {
+  read(path: string): Promise<string> {
+    return Deno.readTextFile(path);
+  }
+  env(name: string): string | undefined {
+    return Deno.env.get(name);
+  }
+  async connect(port: number): Promise<string> {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return "connected";
+  }
+  async run(): Promise<boolean> {
+    return (await new Deno.Command("true").output()).success;
+  }
+}
