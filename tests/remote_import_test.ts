@@ -1,0 +1,75 @@
+/**
+ * The package imported the way JSR users get it: by URL. A loopback HTTP
+ * server serves this checkout (with bare specifiers rewritten from the
+ * import map, as `deno publish` does), and a user script in a temp dir
+ * imports `mod.ts` from it. The manager's server process then runs from
+ * the remote `server_main.ts`, while the user's class comes from a local
+ * file.
+ */
+import assert from "node:assert/strict";
+import { tempDir } from "./_helpers.ts";
+
+const ROOT = new URL("../", import.meta.url);
+const importMap: Record<string, string> = JSON.parse(
+  await Deno.readTextFile(new URL("deno.json", ROOT)),
+).imports;
+
+function rewrite(source: string): string {
+  let out = source;
+  for (const [bare, target] of Object.entries(importMap)) {
+    out = out.replaceAll(`from "${bare}"`, `from "${target}"`);
+  }
+  return out;
+}
+
+Deno.test("a manager works when the package is imported by URL", async () => {
+  const requests: string[] = [];
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      const path = new URL(request.url).pathname;
+      requests.push(path);
+      if (!/^\/(mod\.ts|src\/[a-z_]+\.ts)$/.test(path)) return new Response("", { status: 404 });
+      try {
+        const source = await Deno.readTextFile(new URL(`.${path}`, ROOT));
+        return new Response(rewrite(source), {
+          headers: { "content-type": "application/typescript" },
+        });
+      } catch {
+        return new Response("", { status: 404 });
+      }
+    },
+  );
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  await using dir = await tempDir();
+  const script = `${dir.path}/user.ts`;
+  await Deno.writeTextFile(
+    script,
+    `
+import { BaseManager, shared } from "${base}/mod.ts";
+
+@shared()
+export class Tally {
+  #n = 0;
+  add(k: number): number { return (this.#n += k); }
+}
+
+if (import.meta.main) {
+  await using manager = await new BaseManager({ modules: [import.meta.url] }).start();
+  const tally = await manager.create(Tally);
+  await tally.add(40);
+  console.log(JSON.stringify({ total: await tally.add(2), objects: await manager.numberOfObjects() }));
+}
+`,
+  );
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--no-lock", "-A", script],
+    cwd: dir.path,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, stderr);
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), { total: 42, objects: 1 });
+  assert.ok(requests.includes("/src/server_main.ts"), "the server process loaded the remote entry");
+});
