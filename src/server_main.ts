@@ -21,13 +21,16 @@ async function report(status: ServerStatus): Promise<void> {
   while (offset < bytes.length) offset += await Deno.stdout.write(bytes.subarray(offset));
 }
 
+// deno-lint-ignore no-control-regex
+const ANSI_COLOR = /\x1b\[[0-9;]*m/g;
+
 async function importModule(url: string): Promise<Record<string, unknown>> {
   try {
     return await import(url);
   } catch (error) {
     // Deno colours import errors; the message goes into an exception.
     const reason = (error instanceof Error ? error.message : String(error))
-      .replace(/\x1b\[[0-9;]*m/g, "");
+      .replace(ANSI_COLOR, "");
     throw new Error(`The server process cannot import ${url}: ${reason}`, { cause: error });
   }
 }

@@ -79,12 +79,12 @@ export function startWorker(command: Record<string, unknown>): Worker {
   };
   return {
     child,
-    async line() {
+    async line(): Promise<string> {
       const line = await nextLine();
       if (line === null) throw new Error(`Worker ended without printing a line`);
       return line;
     },
-    async finish() {
+    async finish(): Promise<{ code: number; output: string }> {
       let output = "";
       let line: string | null;
       while ((line = await nextLine()) !== null) output += line + "\n";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BaseManager, BaseProxy, type Factory, shared } from "../mod.ts";
-import { Counter, TestManager } from "./_fixtures/counter.ts";
+import { type Counter, TestManager } from "./_fixtures/counter.ts";
 import { COUNTER_MODULE } from "./_helpers.ts";
 
 Deno.test("registrations are inherited by subclasses and never leak upward", () => {

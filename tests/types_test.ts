@@ -33,6 +33,7 @@ Deno.test("Remote<T> maps public methods to promise-returning ones", () => {
 });
 
 Deno.test("Remote<T> leaves out fields", () => {
+  // deno-lint-ignore no-unused-vars
   class WithField {
     count = 0;
     bump(): number {
