@@ -5,13 +5,18 @@ export const COUNTER_MODULE: string = new URL("./_fixtures/counter.ts", import.m
 /** A worker script the tests start as a separate process. */
 export const WORKER: string = new URL("./_fixtures/worker.ts", import.meta.url).href;
 
-/** True when no live process has this pid (a zombie counts as gone). */
+/**
+ * True when no live process has this pid (a zombie counts as gone). Reading
+ * /proc needs --allow-all; any error but NotFound is thrown, never taken
+ * for "gone".
+ */
 export function processGone(pid: number): boolean {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return true;
+    throw error;
   }
 }
 
