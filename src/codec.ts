@@ -47,7 +47,7 @@ export type WireToken = readonly [typeid: string, id: number, exposed: readonly 
  * between: a freshly created object or a transfer being claimed.
  */
 export class Reference {
-  /** Object `id` of type `typeid`. */
+  /** A reference to object `id`. */
   constructor(readonly id: number) {}
 }
 

@@ -117,6 +117,7 @@ export type Factory<C extends new (...args: never[]) => object> = (
 
 const createMethods = new WeakSet<object>();
 const classTypeids = new WeakMap<object, string>();
+const sessionAccess = new WeakMap<BaseManager, () => Session | undefined>();
 
 /**
  * A manager: `start()` launches a server process that owns shared objects,
@@ -264,6 +265,11 @@ export class BaseManager {
       await this.#process?.stop(this.#shutdownTimeout);
       this.#process = undefined;
       await this.#removeSocket();
+      if (this.#socketDir !== undefined) {
+        // A retry gets a new private directory.
+        this.#socketDir = undefined;
+        this.#address = this.#options.address === undefined ? undefined : this.#address;
+      }
       throw error;
     } finally {
       this.#busy = false;
@@ -488,7 +494,6 @@ rememberManagerClass(BaseManager);
 export function sessionOf(manager: BaseManager): Session | undefined {
   return sessionAccess.get(manager)?.();
 }
-const sessionAccess = new WeakMap<BaseManager, () => Session | undefined>();
 
 /** The typeid a decorated or registered class was registered under. */
 export function typeidOfClass(cls: object): string | undefined {

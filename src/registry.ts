@@ -49,7 +49,19 @@ export interface RegisterOptions {
   readonly createMethod?: boolean;
 }
 
-/** One typeid's registration. */
+/**
+ * One typeid's registration, as `BaseManager.registrations()` lists them.
+ *
+ * @example
+ * ```ts
+ * import { BaseManager } from "@multiprocess/managers";
+ *
+ * class MyManager extends BaseManager {}
+ * MyManager.register("Box", () => ({ value: 1 }), { exposed: ["get"] });
+ * const registration = MyManager.registrations().get("Box");
+ * console.log(registration?.exposed); // ["get"]
+ * ```
+ */
 export interface Registration {
   /** The registered name. */
   readonly typeid: string;

@@ -226,20 +226,22 @@ export class Server {
     }
     if (isThenable(made)) {
       return Promise.resolve(made).then(
-        (object) => this.#add(registration, object),
+        (object) => this.#add(typeid, object),
         (error) => {
           throw creationFailed(typeid, error);
         },
       );
     }
-    return this.#add(registration, made);
+    return this.#add(typeid, made);
   }
 
-  #add(registration: Registration | undefined, object: unknown, typeid?: string): SharedEntry {
+  /** Shares `object` as `typeid`, exposed as its registration says (or its public methods). */
+  #add(typeid: string, object: unknown): SharedEntry {
+    const registration = this.#registry.get(typeid);
     const exposed = registration?.exposed ?? publicMethods(object);
     const methodToTypeid = registration?.methodToTypeid ?? {};
     const all = [...new Set([...exposed, ...Object.keys(methodToTypeid)])];
-    return this.#table.add(registration?.typeid ?? typeid!, object, all, methodToTypeid);
+    return this.#table.add(typeid, object, all, methodToTypeid);
   }
 
   /** The function to call for `method` of `entry`, or why there is none. */
@@ -261,7 +263,7 @@ export class Server {
   #shareResult(entry: SharedEntry, method: string, value: unknown): unknown {
     const typeid = entry.methodToTypeid[method];
     if (typeid === undefined) return value;
-    return this.#add(this.#registry.get(typeid), value, typeid);
+    return this.#add(typeid, value);
   }
 
   #encodeLocal(value: BaseProxy | Reference): SharedEntry {

@@ -7,7 +7,7 @@
  */
 
 import { type Address, formatAddress } from "./address.ts";
-import { type AuthKey, clientHandshake, importAuthkey } from "./auth.ts";
+import { clientHandshake, importAuthkey } from "./auth.ts";
 import { Codec, type CodecPeer, type Reference, UnsendableError, type WireToken } from "./codec.ts";
 import { ConnectionClosedError, RemoteError } from "./errors.ts";
 import { DEFAULT_MAX_FRAME, FrameReader, FrameWriter } from "./framing.ts";
@@ -78,15 +78,10 @@ export class Session implements CodecPeer, ProxyChannel {
     } finally {
       clearTimeout(timer);
     }
-    return new Session(options, conn, reader, key);
+    return new Session(options, conn, reader);
   }
 
-  private constructor(
-    options: SessionOptions,
-    conn: Deno.Conn,
-    reader: FrameReader,
-    _key: AuthKey,
-  ) {
+  private constructor(options: SessionOptions, conn: Deno.Conn, reader: FrameReader) {
     this.address = options.address;
     this.#conn = conn;
     this.#reader = reader;

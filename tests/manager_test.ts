@@ -184,6 +184,10 @@ Deno.test("start() runs an exported initializer in the server process before ser
   await assert.rejects(failing.start(initializeCounter, [-1]), {
     message: /initial value must not be negative/,
   });
+  // A failed start leaves the manager able to try again.
+  await failing.start(initializeCounter, [5]);
+  assert.equal(await (await failing.create(Counter))._callmethod("get"), 5);
+  await failing.shutdown();
   await assert.rejects(
     new TestManager({ modules }).start(() => {}),
     { name: "TypeError", message: /must be exported from one of the modules/ },
