@@ -57,9 +57,9 @@ export interface Worker {
 }
 
 /** Starts the worker fixture with a command object (sent as JSON over stdin). */
-export function startWorker(command: Record<string, unknown>): Worker {
+export function startWorker(command: Record<string, unknown>, flags: string[] = []): Worker {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", WORKER],
+    args: ["run", "-A", "--quiet", ...flags, WORKER],
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",

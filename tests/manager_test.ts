@@ -3,9 +3,10 @@ import {
   AuthenticationError,
   BaseManager,
   ConnectionClosedError,
+  defaultAuthkey,
   ManagerStateError,
 } from "../mod.ts";
-import { Counter, TestManager } from "./_fixtures/counter.ts";
+import { Counter, Probe, TestManager } from "./_fixtures/counter.ts";
 import {
   COUNTER_MODULE,
   processGone,
@@ -267,3 +268,48 @@ Deno.test("a worker given the address and authkey connects; a wrong key is refus
   assert.deepEqual(JSON.parse(await bad.line()), { ok: false, name: "AuthenticationError" });
   await bad.finish();
 });
+
+Deno.test("the authkey reaches the server process on stdin, never in argv or env", async () => {
+  const authkey = new TextEncoder().encode("a-very-recognisable-authkey-0123456789");
+  await using manager = await new TestManager({ modules, authkey }).start();
+  const text = new TextDecoder();
+  const argv = text.decode(await Deno.readFile(`/proc/${manager.pid}/cmdline`));
+  const env = text.decode(await Deno.readFile(`/proc/${manager.pid}/environ`));
+  for (const form of ["a-very-recognisable-authkey", toBase64(authkey), hexOf(authkey)]) {
+    assert.ok(!argv.includes(form), "not in argv");
+    assert.ok(!env.includes(form), "not in env");
+  }
+  assert.match(argv, /--no-prompt/);
+  assert.doesNotMatch(argv, /--allow-all|--allow-env|--allow-run|-A\b/);
+});
+
+Deno.test("shutdown() escalates to SIGTERM and SIGKILL when the server does not stop", async () => {
+  const manager = await new TestManager({ modules, shutdownTimeout: 200 }).start();
+  const pid = manager.pid!;
+  const probe = await manager.create(Probe);
+  const stuck = assert.rejects(probe.spin(30_000), ConnectionClosedError); // blocks the event loop
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const started = performance.now();
+  await manager.shutdown();
+  const took = performance.now() - started;
+  await stuck;
+  assert.ok(processGone(pid));
+  assert.ok(
+    took >= 350 && took < 3000,
+    `took ${took.toFixed(0)} ms: timeout, SIGTERM, timeout, SIGKILL`,
+  );
+});
+
+Deno.test("a proxy dropped without disposing is released by garbage collection", async () => {
+  await using manager = await new TestManager({ modules }).start();
+  const worker = startWorker(
+    { action: "drop", address: manager.address, authkey: toBase64(defaultAuthkey()) },
+    ["--v8-flags=--expose-gc"],
+  );
+  assert.deepEqual(JSON.parse(await worker.line()), { before: 1, after: 0 });
+  await worker.finish();
+});
+
+function hexOf(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}

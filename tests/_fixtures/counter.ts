@@ -158,4 +158,11 @@ export class Probe {
   async run(): Promise<boolean> {
     return (await new Deno.Command("true").output()).success;
   }
+  /** Blocks the server's event loop for `ms` milliseconds. */
+  spin(ms: number): number {
+    const until = performance.now() + ms;
+    let n = 0;
+    while (performance.now() < until) n++;
+    return n;
+  }
 }

@@ -6,7 +6,7 @@ import { BaseManager, proxyFromString, type Remote } from "../../mod.ts";
 import { type Counter, TestManager } from "./counter.ts";
 
 interface Command {
-  action: "increment" | "hold" | "owner" | "connect";
+  action: "increment" | "hold" | "owner" | "connect" | "drop";
   authkey: string;
   address?: BaseManager["address"];
   proxy?: string;
@@ -45,6 +45,23 @@ switch (command.action) {
     await new Promise(() => {
       setInterval(() => {}, 1000);
     });
+    break;
+  }
+  case "drop": {
+    // Create a proxy, drop it without disposing, and let the GC safety net release it.
+    await using manager = await new TestManager({ address: command.address!, authkey }).connect();
+    await (async () => {
+      await manager.create("Counter", 1);
+    })();
+    const before = await manager.numberOfObjects();
+    const gc = (globalThis as { gc?: () => void }).gc!;
+    let after = before;
+    for (let round = 0; round < 20 && after === before; round++) {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      after = await manager.numberOfObjects();
+    }
+    console.log(JSON.stringify({ before, after }));
     break;
   }
   case "connect": {
