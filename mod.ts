@@ -35,9 +35,13 @@
  */
 
 export type { Address, TcpAddress } from "./src/address.ts";
+export { type Caller, currentCaller } from "./src/caller.ts";
 export {
   AuthenticationError,
+  BrokenBarrierError,
   ConnectionClosedError,
+  Empty,
+  Full,
   ManagerStateError,
   RemoteError,
 } from "./src/errors.ts";
@@ -66,3 +70,26 @@ export {
   proxyToString,
   type ProxyToStringOptions,
 } from "./src/transfer.ts";
+export { SyncManager, type TypedArray } from "./src/sync_manager.ts";
+export type {
+  AcquireOptions,
+  BarrierAction,
+  BarrierOptions,
+  WaitOptions,
+} from "./src/sync_primitives.ts";
+export type { QueueWaitOptions } from "./src/sync_queue.ts";
+export {
+  AcquirerProxy,
+  ArrayProxy,
+  BarrierProxy,
+  ConditionProxy,
+  DictProxy,
+  EventProxy,
+  IteratorProxy,
+  ListProxy,
+  NamespaceProxy,
+  QueueProxy,
+  SemaphoreProxy,
+  SetProxy,
+  ValueProxy,
+} from "./src/sync_proxies.ts";

@@ -22,7 +22,10 @@ import { Decoder, ExtensionCodec } from "@msgpack/msgpack";
 import { MsgpackWriter } from "./_msgpack_writer.ts";
 import {
   AuthenticationError,
+  BrokenBarrierError,
   ConnectionClosedError,
+  Empty,
+  Full,
   ManagerStateError,
   RemoteError,
 } from "./errors.ts";
@@ -126,6 +129,9 @@ for (
     AuthenticationError,
     ManagerStateError,
     ConnectionClosedError,
+    Empty,
+    Full,
+    BrokenBarrierError,
   ]
 ) {
   errorClasses.set(cls.name, cls as ErrorClass);

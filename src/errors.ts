@@ -85,3 +85,64 @@ export class ConnectionClosedError extends Error {
     this.name = "ConnectionClosedError";
   }
 }
+
+/**
+ * `queue.get()` found the queue empty (non-blocking, or the timeout ran
+ * out), as Python's `queue.Empty`.
+ *
+ * @example
+ * ```ts
+ * import { Empty } from "@multiprocess/managers";
+ *
+ * const error = new Empty();
+ * console.log(error.message); // "Queue is empty"
+ * ```
+ */
+export class Empty extends Error {
+  /** Creates the error. */
+  constructor(message = "Queue is empty", options?: ErrorOptions) {
+    super(message, options);
+    this.name = "Empty";
+  }
+}
+
+/**
+ * `queue.put()` found the queue full (non-blocking, or the timeout ran
+ * out), as Python's `queue.Full`.
+ *
+ * @example
+ * ```ts
+ * import { Full } from "@multiprocess/managers";
+ *
+ * const error = new Full();
+ * console.log(error.message); // "Queue is full"
+ * ```
+ */
+export class Full extends Error {
+  /** Creates the error. */
+  constructor(message = "Queue is full", options?: ErrorOptions) {
+    super(message, options);
+    this.name = "Full";
+  }
+}
+
+/**
+ * A barrier was broken (aborted, reset, timed out, or a waiting party's
+ * connection died) while or before waiting, as Python's
+ * `threading.BrokenBarrierError`.
+ *
+ * @example
+ * ```ts
+ * import { BrokenBarrierError } from "@multiprocess/managers";
+ *
+ * const error = new BrokenBarrierError();
+ * console.log(error.name); // "BrokenBarrierError"
+ * ```
+ */
+export class BrokenBarrierError extends Error {
+  /** Creates the error. */
+  constructor(message = "The barrier is broken", options?: ErrorOptions) {
+    super(message, options);
+    this.name = "BrokenBarrierError";
+  }
+}

@@ -64,6 +64,8 @@ export interface ProxyChannel {
   release(id: number): void;
   /** Proxy class for a typeid, or undefined for an auto proxy. */
   proxyType(typeid: string): ProxyClass | undefined;
+  /** Inside the server only: the object itself. */
+  referent?(id: number): unknown;
 }
 
 /**

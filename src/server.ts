@@ -9,6 +9,7 @@
 import { type Address, formatAddress } from "./address.ts";
 import { type AuthKey, importAuthkey, serverHandshake } from "./auth.ts";
 import { Codec, type CodecPeer, Reference, UnsendableError, type WireToken } from "./codec.ts";
+import { type Caller, runAs, SERVER_CALLER } from "./caller.ts";
 import { RemoteError } from "./errors.ts";
 import { DEFAULT_MAX_FRAME, FrameReader, FrameWriter } from "./framing.ts";
 import { ObjectTable, type SharedEntry } from "./object_table.ts";
@@ -90,6 +91,7 @@ export class Server {
   readonly #stopped = Promise.withResolvers<void>();
   #serving = false;
   #stopping = false;
+  #callerIds = 0;
 
   /** Listens on `options.address` at once. */
   constructor(options: ServerOptions) {
@@ -178,7 +180,13 @@ export class Server {
       closeQuietly(conn);
       return;
     }
-    const connection = new ServerConnection(this.#core(), conn, reader, this.#maxFrameSize);
+    const connection = new ServerConnection(
+      this.#core(),
+      conn,
+      reader,
+      this.#maxFrameSize,
+      ++this.#callerIds,
+    );
     this.#connections.add(connection);
     await connection.done;
     this.#connections.delete(connection);
@@ -299,12 +307,14 @@ export class Server {
         }
         const fn = this.#resolve(entry, method);
         if (typeof fn === "string") throw new RemoteError(fn);
-        const value = await Reflect.apply(fn, entry.object, args);
+        // Server-side proxies act for the server, not for the client whose call led here.
+        const value = await runAs(SERVER_CALLER, () => Reflect.apply(fn, entry.object, args));
         const shared = this.#shareResult(entry, method, value);
         return shared === value ? value : this.#proxyFor(shared as SharedEntry);
       },
       release: (id) => this.#table.decref(id),
       proxyType: (typeid): ProxyClass | undefined => this.#registry.get(typeid)?.proxytype,
+      referent: (id) => this.#table.get(id)?.object,
     };
   }
 
@@ -392,10 +402,19 @@ class ServerConnection implements CodecPeer {
   readonly #maxFrameSize: number;
   /** Object id → references this connection holds. */
   readonly #refs = new Map<number, number>();
+  readonly #aborter = new AbortController();
+  readonly #caller: Caller;
   #decodeProblem: string | undefined;
   #closed = false;
 
-  constructor(core: ServerCore, conn: Deno.Conn, reader: FrameReader, maxFrameSize: number) {
+  constructor(
+    core: ServerCore,
+    conn: Deno.Conn,
+    reader: FrameReader,
+    maxFrameSize: number,
+    callerId: number,
+  ) {
+    this.#caller = Object.freeze({ id: callerId, signal: this.#aborter.signal });
     this.#core = core;
     this.#conn = conn;
     this.#reader = reader;
@@ -409,6 +428,8 @@ class ServerConnection implements CodecPeer {
     if (this.#closed) return;
     this.#closed = true;
     closeQuietly(this.#conn);
+    // Locks, permits and waits held for this client let go first, then its references.
+    this.#aborter.abort(new Error("The client's connection closed"));
     for (const [id, count] of this.#refs) this.#core.table.decref(id, count);
     this.#refs.clear();
   }
@@ -454,7 +475,7 @@ class ServerConnection implements CodecPeer {
     if (typeof fn === "string") return this.#reply(requestId, Reply.Failure, [fn, undefined]);
     let result: unknown;
     try {
-      result = Reflect.apply(fn, entry.object, args);
+      result = runAs(this.#caller, () => Reflect.apply(fn, entry.object, args));
     } catch (error) {
       return this.#reply(requestId, Reply.Throw, error, entry, method);
     }
@@ -486,7 +507,7 @@ class ServerConnection implements CodecPeer {
           return;
         case ControlMethod.create: {
           const [typeid, ...rest] = args;
-          const entry = await core.create(typeid as string, rest);
+          const entry = await runAs(this.#caller, () => core.create(typeid as string, rest));
           this.#reply(requestId, Reply.Return, new Reference(entry.id));
           core.table.dropIfUnreferenced(entry.id);
           return;

@@ -8,8 +8,10 @@
  */
 
 // Importing the library keeps it in this process's static module graph, so
-// loading it needs no read permission, and makes BaseManager known by name.
+// loading it needs no read permission, and makes BaseManager and
+// SyncManager known by name.
 import "./manager.ts";
+import "./sync_manager.ts";
 import { allRegistrations, findManagerClass } from "./registry.ts";
 import { Server } from "./server.ts";
 import { readConfig, type ServerStatus, STATUS_MARKER } from "./spawn.ts";

@@ -1,0 +1,466 @@
+/**
+ * The server-side halves of `SyncManager`'s containers: dict (a `Map`),
+ * list (an array), set (a `Set`), Namespace, Value and Array, plus the
+ * lazy iterator their `for await` loops use. Errors follow CPython's
+ * conditions with JavaScript classes: IndexError, KeyError and ValueError
+ * become `RangeError`, RuntimeError becomes `Error`.
+ *
+ * Keys and members compare as `Map` and `Set` keys do: strings, numbers,
+ * bigints and booleans work as in Python; an object arriving over the wire
+ * is a new object, so it never matches an earlier one.
+ *
+ * @module
+ */
+
+import { BaseProxy } from "./proxy.ts";
+
+/** One step of an iteration, as JavaScript's iterator protocol has it. */
+export type Step = { done: false; value: unknown } | { done: true; value: undefined };
+
+const DONE: Step = Object.freeze({ done: true, value: undefined });
+
+/** Steps through a container lazily, one call per item (`methodToTypeid` → "Iterator"). */
+export class SharedIterator {
+  readonly #step: () => Step;
+  #finished = false;
+
+  constructor(step: () => Step) {
+    this.#step = step;
+  }
+
+  next(): Step {
+    if (this.#finished) return DONE;
+    const step = this.#step();
+    if (step.done) this.#finished = true;
+    return step;
+  }
+}
+
+function sizeChecked<T>(
+  what: string,
+  size: () => number,
+  iterator: Iterator<T>,
+  map: (item: T) => unknown,
+): SharedIterator {
+  const initial = size();
+  return new SharedIterator(() => {
+    if (size() !== initial) throw new Error(`${what} changed size during iteration`);
+    const next = iterator.next();
+    return next.done ? DONE : { done: false, value: map(next.value) };
+  });
+}
+
+/** Python's `dict`, as an async mirror of `Map`. */
+export class Dict {
+  readonly #map: Map<unknown, unknown>;
+
+  constructor(init?: unknown) {
+    this.#map = new Map(entriesOf(init, "dict"));
+  }
+
+  get(key: unknown, fallback?: unknown): unknown {
+    return this.#map.has(key) ? this.#map.get(key) : fallback;
+  }
+  set(key: unknown, value: unknown): void {
+    this.#map.set(key, value);
+  }
+  has(key: unknown): boolean {
+    return this.#map.has(key);
+  }
+  delete(key: unknown): boolean {
+    return this.#map.delete(key);
+  }
+  clear(): void {
+    this.#map.clear();
+  }
+  size(): number {
+    return this.#map.size;
+  }
+  keys(): unknown[] {
+    return [...this.#map.keys()];
+  }
+  values(): unknown[] {
+    return [...this.#map.values()];
+  }
+  entries(): [unknown, unknown][] {
+    return [...this.#map.entries()];
+  }
+  /** Removes `key` and returns its value; without `fallback`, a missing key is a RangeError. */
+  pop(key: unknown, ...fallback: [unknown?]): unknown {
+    if (this.#map.has(key)) {
+      const value = this.#map.get(key);
+      this.#map.delete(key);
+      return value;
+    }
+    if (fallback.length > 0) return fallback[0];
+    throw new RangeError(`Key not found: ${describeKey(key)}`);
+  }
+  /** Removes and returns the last inserted `[key, value]`. */
+  popitem(): [unknown, unknown] {
+    const last = [...this.#map.entries()].at(-1);
+    if (last === undefined) throw new RangeError("popitem(): dictionary is empty");
+    this.#map.delete(last[0]);
+    return last;
+  }
+  setdefault(key: unknown, fallback: unknown = null): unknown {
+    if (!this.#map.has(key)) this.#map.set(key, fallback);
+    return this.#map.get(key);
+  }
+  /** Adds the entries of a Map, a plain object or an array of pairs. */
+  update(other: unknown): void {
+    for (const [key, value] of entriesOf(other, "update()")) this.#map.set(key, value);
+  }
+  copy(): Map<unknown, unknown> {
+    return new Map(this.#map);
+  }
+  /** An iterator over `[key, value]` entries; it fails if the size changes meanwhile. */
+  iterate(): SharedIterator {
+    return sizeChecked("dictionary", () => this.#map.size, this.#map.entries(), (e) => e);
+  }
+}
+
+/** Python's `list`, as an async mirror of `Array`. */
+export class List {
+  #items: unknown[];
+
+  constructor(init?: unknown) {
+    this.#items = init === undefined || init === null ? [] : [...iterableOf(init, "list")];
+  }
+
+  length(): number {
+    return this.#items.length;
+  }
+  /** Like `Array.prototype.at`: undefined when out of range. */
+  at(index: number): unknown {
+    return this.#items.at(checkIndex(index));
+  }
+  /** Like Python's `l[i]`: negative counts from the end, out of range is a RangeError. */
+  get(index: number): unknown {
+    return this.#items[this.#position(index)];
+  }
+  /** Like Python's `l[i] = value`. */
+  set(index: number, value: unknown): void {
+    this.#items[this.#position(index)] = value;
+  }
+  push(...items: unknown[]): number {
+    return this.#items.push(...items);
+  }
+  append(item: unknown): void {
+    this.#items.push(item);
+  }
+  extend(items: unknown): void {
+    this.#items.push(...iterableOf(items, "extend()"));
+  }
+  insert(index: number, item: unknown): void {
+    const at = checkIndex(index);
+    const length = this.#items.length;
+    const position = at < 0 ? Math.max(0, length + at) : Math.min(at, length);
+    this.#items.splice(position, 0, item);
+  }
+  /** Python's `pop(i)`: the last item by default; an empty list or bad index is a RangeError. */
+  pop(index = -1): unknown {
+    if (this.#items.length === 0) throw new RangeError("pop from empty list");
+    return this.#items.splice(this.#position(index), 1)[0];
+  }
+  splice(start: number, deleteCount?: number, ...items: unknown[]): unknown[] {
+    return deleteCount === undefined
+      ? this.#items.splice(start)
+      : this.#items.splice(start, deleteCount, ...items);
+  }
+  slice(start?: number, end?: number): unknown[] {
+    return this.#items.slice(start, end);
+  }
+  indexOf(item: unknown): number {
+    return this.#items.findIndex((x) => sameValue(x, item));
+  }
+  /** Python's `index()`: a missing item is a RangeError. */
+  index(item: unknown, start = 0, end = this.#items.length): number {
+    for (let i = Math.max(0, start); i < Math.min(end, this.#items.length); i++) {
+      if (sameValue(this.#items[i], item)) return i;
+    }
+    throw new RangeError(`${describeKey(item)} is not in list`);
+  }
+  count(item: unknown): number {
+    return this.#items.filter((x) => sameValue(x, item)).length;
+  }
+  /** Python's `remove()`: removes the first equal item; a missing one is a RangeError. */
+  remove(item: unknown): void {
+    this.#items.splice(this.index(item), 1);
+  }
+  /** Sorts in Python's order: numbers by value, strings by code point, arrays item by item. */
+  sort(options?: { reverse?: boolean }): void {
+    this.#items.sort(pythonCompare);
+    if (options?.reverse) this.#items.reverse();
+  }
+  reverse(): void {
+    this.#items.reverse();
+  }
+  clear(): void {
+    this.#items = [];
+  }
+  copy(): unknown[] {
+    return [...this.#items];
+  }
+  /** A lazy iterator by index: it sees changes made while iterating, as CPython's does. */
+  iterate(): SharedIterator {
+    let i = 0;
+    return new SharedIterator(() =>
+      i < this.#items.length ? { done: false, value: this.#items[i++] } : DONE
+    );
+  }
+
+  #position(index: number): number {
+    const at = checkIndex(index);
+    const position = at < 0 ? this.#items.length + at : at;
+    if (position < 0 || position >= this.#items.length) {
+      throw new RangeError("list index out of range");
+    }
+    return position;
+  }
+}
+
+/** Python's `set` (CPython 3.14's `SyncManager.set()`), as an async mirror of `Set`. */
+export class SharedSet {
+  readonly #set: Set<unknown>;
+
+  constructor(init?: unknown) {
+    this.#set = new Set(init === undefined || init === null ? [] : iterableOf(init, "set"));
+  }
+
+  add(item: unknown): void {
+    this.#set.add(item);
+  }
+  delete(item: unknown): boolean {
+    return this.#set.delete(item);
+  }
+  has(item: unknown): boolean {
+    return this.#set.has(item);
+  }
+  clear(): void {
+    this.#set.clear();
+  }
+  size(): number {
+    return this.#set.size;
+  }
+  values(): unknown[] {
+    return [...this.#set];
+  }
+  discard(item: unknown): void {
+    this.#set.delete(item);
+  }
+  /** Python's `remove()`: a missing item is a RangeError. */
+  remove(item: unknown): void {
+    if (!this.#set.delete(item)) throw new RangeError(`Key not found: ${describeKey(item)}`);
+  }
+  /** Removes and returns some item; an empty set is a RangeError. */
+  pop(): unknown {
+    for (const item of this.#set) {
+      this.#set.delete(item);
+      return item;
+    }
+    throw new RangeError("pop from an empty set");
+  }
+  update(...others: unknown[]): void {
+    for (const other of others) {
+      for (const item of iterableOf(other, "update()")) this.#set.add(item);
+    }
+  }
+  copy(): Set<unknown> {
+    return new Set(this.#set);
+  }
+  iterate(): SharedIterator {
+    return sizeChecked("Set", () => this.#set.size, this.#set.values(), (x) => x);
+  }
+}
+
+/** Python's `Namespace`: named attributes. */
+export class Namespace {
+  readonly #attributes = new Map<string, unknown>();
+
+  constructor(init?: Record<string, unknown>) {
+    if (init !== undefined && init !== null) {
+      if (typeof init !== "object" || Array.isArray(init)) {
+        throw new TypeError("Namespace(init) takes a plain object of attributes");
+      }
+      for (const [name, value] of Object.entries(init)) this.#attributes.set(name, value);
+    }
+  }
+
+  get(name: string): unknown {
+    return this.#attributes.get(checkName(name));
+  }
+  set(name: string, value: unknown): void {
+    this.#attributes.set(checkName(name), value);
+  }
+  delete(name: string): boolean {
+    return this.#attributes.delete(checkName(name));
+  }
+  has(name: string): boolean {
+    return this.#attributes.has(checkName(name));
+  }
+  toObject(): Record<string, unknown> {
+    return Object.fromEntries(this.#attributes);
+  }
+  /** CPython's `str(namespace)`: `Namespace(job='Builder', name='Bob')`. */
+  repr(): string {
+    const shown = [...this.#attributes].filter(([name]) => !name.startsWith("_"))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, value]) => `${name}=${pythonRepr(value)}`);
+    return `Namespace(${shown.join(", ")})`;
+  }
+}
+
+/** Python's `Value`: one value to get and set. */
+export class Value {
+  #value: unknown;
+  constructor(value: unknown = null) {
+    this.#value = value;
+  }
+  get(): unknown {
+    return this.#value;
+  }
+  set(value: unknown): void {
+    this.#value = value;
+  }
+}
+
+/** Python's `Array`: a fixed-length sequence (an array or typed array). */
+export class SharedArray {
+  /** An array, or a typed array (whose element type then applies on set). */
+  readonly #items: { length: number; [index: number]: unknown };
+
+  constructor(values: unknown) {
+    if (Array.isArray(values)) this.#items = [...values];
+    else if (ArrayBuffer.isView(values) && !(values instanceof DataView)) {
+      this.#items = (values as unknown as { slice(): { length: number } }).slice();
+    } else throw new TypeError("Array(values) takes an array or a typed array");
+  }
+
+  length(): number {
+    return this.#items.length;
+  }
+  get(index: number): unknown {
+    return this.#items[this.#position(index)];
+  }
+  set(index: number, value: unknown): void {
+    this.#items[this.#position(index)] = value;
+  }
+  toArray(): unknown[] {
+    return Array.from(this.#items as ArrayLike<unknown>);
+  }
+  iterate(): SharedIterator {
+    let i = 0;
+    return new SharedIterator(() =>
+      i < this.#items.length ? { done: false, value: this.get(i++) } : DONE
+    );
+  }
+
+  #position(index: number): number {
+    const at = checkIndex(index);
+    const position = at < 0 ? this.#items.length + at : at;
+    if (position < 0 || position >= this.#items.length) {
+      throw new RangeError("array index out of range");
+    }
+    return position;
+  }
+}
+
+function checkIndex(index: unknown): number {
+  if (typeof index !== "number" || !Number.isInteger(index)) {
+    throw new TypeError(`indices must be integers, not ${typeof index}`);
+  }
+  return index;
+}
+
+function checkName(name: unknown): string {
+  if (typeof name !== "string") throw new TypeError("attribute name must be a string");
+  return name;
+}
+
+function entriesOf(init: unknown, what: string): [unknown, unknown][] {
+  if (init === undefined || init === null) return [];
+  if (init instanceof Map) return [...init.entries()];
+  if (Array.isArray(init)) {
+    return init.map((pair) => {
+      if (!Array.isArray(pair) || pair.length !== 2) {
+        throw new TypeError(`${what} takes [key, value] pairs`);
+      }
+      return [pair[0], pair[1]];
+    });
+  }
+  if (typeof init === "object" && !(init instanceof BaseProxy)) return Object.entries(init);
+  throw new TypeError(`${what} takes a Map, a plain object or an array of [key, value] pairs`);
+}
+
+function iterableOf(value: unknown, what: string): Iterable<unknown> {
+  if (
+    typeof value === "object" && value !== null && Symbol.iterator in value &&
+    !(value instanceof BaseProxy)
+  ) {
+    return value as Iterable<unknown>;
+  }
+  throw new TypeError(`${what} takes an array, a Set or another iterable value`);
+}
+
+/** Python's `==` for the values that travel: structural for arrays and plain objects. */
+export function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b || (a !== a && b !== b)) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (a instanceof BaseProxy || b instanceof BaseProxy) {
+    return a instanceof BaseProxy && b instanceof BaseProxy && a._token.id === b._token.id;
+  }
+  if (Array.isArray(a)) {
+    return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
+  }
+  if (a instanceof Date) return b instanceof Date && a.getTime() === b.getTime();
+  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
+  if (Object.getPrototypeOf(a) === Object.prototype) {
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b).length &&
+      keys.every((k) => sameValue((a as never)[k], (b as never)[k]));
+  }
+  return false;
+}
+
+/** Python's ordering; mixing types that Python cannot order is a TypeError. */
+export function pythonCompare(a: unknown, b: unknown): number {
+  const kind = (x: unknown): string =>
+    typeof x === "boolean" || typeof x === "bigint"
+      ? "number"
+      : Array.isArray(x)
+      ? "array"
+      : typeof x;
+  const [ka, kb] = [kind(a), kind(b)];
+  if (ka !== kb || !["number", "string", "array"].includes(ka)) {
+    throw new TypeError(`'<' not supported between instances of '${ka}' and '${kb}'`);
+  }
+  if (ka === "array") {
+    const [x, y] = [a as unknown[], b as unknown[]];
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+      const order = pythonCompare(x[i], y[i]);
+      if (order !== 0) return order;
+    }
+    return x.length - y.length;
+  }
+  const [x, y] = ka === "number" ? [Number(a), Number(b)] : [a as string, b as string];
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function describeKey(key: unknown): string {
+  return typeof key === "string" ? `'${key}'` : typeof key === "bigint" ? `${key}n` : String(key);
+}
+
+function pythonRepr(value: unknown): string {
+  if (typeof value === "string") {
+    return `'${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+  }
+  if (value === null || value === undefined) return "None";
+  if (value === true) return "True";
+  if (value === false) return "False";
+  if (Array.isArray(value)) return `[${value.map(pythonRepr).join(", ")}]`;
+  if (value instanceof BaseProxy) return String(value);
+  if (typeof value === "object") {
+    return `{${Object.entries(value).map(([k, v]) => `'${k}': ${pythonRepr(v)}`).join(", ")}}`;
+  }
+  return String(value);
+}

@@ -1,0 +1,214 @@
+/**
+ * `SyncManager`: a manager with CPython's standard shared types, typed.
+ *
+ * @module
+ */
+
+import { BaseManager } from "./manager.ts";
+import {
+  Barrier,
+  type BarrierOptions,
+  BoundedSemaphore,
+  Condition,
+  Event,
+  Lock,
+  RLock,
+  Semaphore,
+} from "./sync_primitives.ts";
+import { Queue } from "./sync_queue.ts";
+import { Dict, List, Namespace, SharedArray, SharedSet, Value } from "./sync_containers.ts";
+import {
+  AcquirerProxy,
+  ArrayProxy,
+  BarrierProxy,
+  ConditionProxy,
+  DictProxy,
+  EventProxy,
+  IteratorProxy,
+  ListProxy,
+  NamespaceProxy,
+  QueueProxy,
+  SemaphoreProxy,
+  SetProxy,
+  ValueProxy,
+} from "./sync_proxies.ts";
+
+/**
+ * The typed arrays a shared `Array` can hold.
+ *
+ * @example
+ * ```ts
+ * import type { TypedArray } from "@multiprocess/managers";
+ *
+ * const cells: TypedArray = new Float64Array(4);
+ * console.log(cells.length); // 4
+ * ```
+ */
+export type TypedArray =
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array;
+
+/**
+ * A manager with CPython's standard shared types: queues, locks,
+ * semaphores, events, conditions, barriers, values, arrays, dicts, lists,
+ * sets and namespaces. What blocks in Python returns a promise here and
+ * blocks nobody else; timeouts are in milliseconds.
+ *
+ * When a client's connection closes (its process exited or was killed),
+ * everything it held is released: locks (an RLock fully), semaphore
+ * permits, a Condition's lock, and its pending waits. Ownership of an
+ * RLock or Condition belongs to the connection, that is to the process:
+ * concurrent async tasks of one process share it, as threads of one
+ * CPython client would not; use a Lock between tasks of one process.
+ *
+ * @example
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ *
+ * if (import.meta.main) {
+ *   await using manager = await new SyncManager().start();
+ *   const queue = await manager.Queue<string>();
+ *   const results = await manager.dict<string, number>();
+ *   await queue.put("job-1");
+ *   const job = await queue.get({ timeout: 1000 });
+ *   await results.set(job, job.length);
+ *   console.log(await results.entries()); // [["job-1", 5]]
+ * }
+ * ```
+ */
+export class SyncManager extends BaseManager {
+  /** A FIFO queue, bounded when `maxsize` > 0 (Python's `queue.Queue`). */
+  Queue<T = unknown>(maxsize = 0): Promise<QueueProxy<T>> {
+    return this.create("Queue", maxsize) as Promise<QueueProxy<T>>;
+  }
+  /** A queue with `taskDone()` and `join()` (every queue here has them, as in CPython). */
+  JoinableQueue<T = unknown>(maxsize = 0): Promise<QueueProxy<T>> {
+    return this.create("JoinableQueue", maxsize) as Promise<QueueProxy<T>>;
+  }
+  /** A flag callers can wait for. */
+  Event(): Promise<EventProxy> {
+    return this.create("Event") as Promise<EventProxy>;
+  }
+  /** A lock any caller may release; released if its holder's connection closes. */
+  Lock(): Promise<AcquirerProxy> {
+    return this.create("Lock") as Promise<AcquirerProxy>;
+  }
+  /** A re-entrant lock owned by the connection that acquired it. */
+  RLock(): Promise<AcquirerProxy> {
+    return this.create("RLock") as Promise<AcquirerProxy>;
+  }
+  /** A counting semaphore. */
+  Semaphore(value = 1): Promise<SemaphoreProxy> {
+    return this.create("Semaphore", value) as Promise<SemaphoreProxy>;
+  }
+  /** A semaphore that refuses to rise above its start value. */
+  BoundedSemaphore(value = 1): Promise<SemaphoreProxy> {
+    return this.create("BoundedSemaphore", value) as Promise<SemaphoreProxy>;
+  }
+  /** A condition variable over `lock` (a Lock or RLock of this manager), or a new RLock. */
+  Condition(lock?: AcquirerProxy): Promise<ConditionProxy> {
+    return this.create("Condition", ...(lock === undefined ? [] : [lock])) as Promise<
+      ConditionProxy
+    >;
+  }
+  /** A barrier for `parties` parties; `action` runs once per cycle, `timeout` is the default wait. */
+  Barrier(parties: number, options?: BarrierOptions): Promise<BarrierProxy> {
+    return this.create("Barrier", parties, ...(options === undefined ? [] : [options])) as Promise<
+      BarrierProxy
+    >;
+  }
+  /** One shared value. */
+  Value<T>(value: T): Promise<ValueProxy<T>> {
+    return this.create("Value", value) as Promise<ValueProxy<T>>;
+  }
+  /** A fixed-length array (a typed array keeps its element type). */
+  Array<T = number>(values: T[] | TypedArray): Promise<ArrayProxy<T>> {
+    return this.create("Array", values) as Promise<ArrayProxy<T>>;
+  }
+  /** A dict: an async `Map`. `init` is a Map, a plain object or [key, value] pairs. */
+  dict<K = string, V = unknown>(
+    init?: Map<K, V> | [K, V][] | Record<string, V>,
+  ): Promise<DictProxy<K, V>> {
+    return this.create("dict", ...(init === undefined ? [] : [init])) as Promise<DictProxy<K, V>>;
+  }
+  /** A list: an async `Array`. */
+  list<T = unknown>(init?: Iterable<T>): Promise<ListProxy<T>> {
+    return this.create("list", ...(init === undefined ? [] : [[...init]])) as Promise<
+      ListProxy<T>
+    >;
+  }
+  /** A set: an async `Set` (CPython 3.14's `SyncManager.set()`). */
+  set<T = unknown>(init?: Iterable<T>): Promise<SetProxy<T>> {
+    return this.create("set", ...(init === undefined ? [] : [[...init]])) as Promise<SetProxy<T>>;
+  }
+  /** Named attributes. */
+  Namespace(init?: Record<string, unknown>): Promise<NamespaceProxy> {
+    return this.create("Namespace", ...(init === undefined ? [] : [init])) as Promise<
+      NamespaceProxy
+    >;
+  }
+}
+
+const iterate = { methodToTypeid: { iterate: "Iterator" }, createMethod: false } as const;
+const noMethod = { createMethod: false } as const;
+
+SyncManager.register("Queue", (maxsize?: number) => new Queue(maxsize), {
+  proxytype: QueueProxy,
+  ...noMethod,
+});
+SyncManager.register("JoinableQueue", (maxsize?: number) => new Queue(maxsize), {
+  proxytype: QueueProxy,
+  ...noMethod,
+});
+SyncManager.register("Event", () => new Event(), { proxytype: EventProxy, ...noMethod });
+SyncManager.register("Lock", () => new Lock(), { proxytype: AcquirerProxy, ...noMethod });
+SyncManager.register("RLock", () => new RLock(), { proxytype: AcquirerProxy, ...noMethod });
+SyncManager.register("Semaphore", (value?: number) => new Semaphore(value), {
+  proxytype: SemaphoreProxy,
+  ...noMethod,
+});
+SyncManager.register("BoundedSemaphore", (value?: number) => new BoundedSemaphore(value), {
+  proxytype: SemaphoreProxy,
+  ...noMethod,
+});
+SyncManager.register("Condition", (lock?: never) => new Condition(lock), {
+  proxytype: ConditionProxy,
+  ...noMethod,
+});
+SyncManager.register(
+  "Barrier",
+  (parties: number, options?: BarrierOptions) => new Barrier(parties, options),
+  { proxytype: BarrierProxy, ...noMethod },
+);
+SyncManager.register("Value", (value: unknown) => new Value(value), {
+  proxytype: ValueProxy,
+  ...noMethod,
+});
+SyncManager.register("Array", (values: unknown) => new SharedArray(values), {
+  proxytype: ArrayProxy,
+  ...iterate,
+});
+SyncManager.register("dict", (init?: unknown) => new Dict(init), {
+  proxytype: DictProxy,
+  ...iterate,
+});
+SyncManager.register("list", (init?: unknown) => new List(init), {
+  proxytype: ListProxy,
+  ...iterate,
+});
+SyncManager.register("set", (init?: unknown) => new SharedSet(init), {
+  proxytype: SetProxy,
+  ...iterate,
+});
+SyncManager.register("Namespace", (init?: Record<string, unknown>) => new Namespace(init), {
+  proxytype: NamespaceProxy,
+  ...noMethod,
+});
+SyncManager.register("Iterator", undefined, { proxytype: IteratorProxy, ...noMethod });

@@ -1,0 +1,492 @@
+/**
+ * The synchronisation objects `SyncManager` shares: the server-side halves
+ * of Lock, RLock, Semaphore, BoundedSemaphore, Event, Condition and
+ * Barrier. What blocks in Python returns a promise here, and blocks only
+ * its caller.
+ *
+ * Ownership belongs to a caller (a client connection, that is a process):
+ * when a connection closes, every lock it holds is released (an RLock
+ * fully), its semaphore permits are returned, and its waits are dropped;
+ * the next waiter wakes. CPython keeps such a lock forever.
+ *
+ * @module
+ */
+
+import { type Caller, currentCaller, SERVER_CALLER } from "./caller.ts";
+import { BrokenBarrierError } from "./errors.ts";
+import { type BaseProxy, channelOf } from "./proxy.ts";
+import { checkBlocking, checkTimeout, WaitList } from "./_wait_list.ts";
+
+/** Options of `acquire()`: Python's `blocking` and `timeout` (ms). */
+export interface AcquireOptions {
+  /** Wait for the lock (default true); false returns at once. */
+  readonly blocking?: boolean;
+  /** Milliseconds to wait at most; default forever. */
+  readonly timeout?: number;
+}
+
+/** Options of the `wait()` methods. */
+export interface WaitOptions {
+  /** Milliseconds to wait at most; default forever. */
+  readonly timeout?: number;
+}
+
+/** Calls `release` when `caller`'s connection closes, until `cancel()`. */
+function onCallerGone(caller: Caller, release: () => void): () => void {
+  if (caller === SERVER_CALLER) return () => {};
+  caller.signal.addEventListener("abort", release, { once: true });
+  return () => caller.signal.removeEventListener("abort", release);
+}
+
+/** What Condition needs from the lock it wraps. */
+interface OwnedLock {
+  acquireAs(caller: Caller, blocking: boolean, timeout?: number): boolean | Promise<boolean>;
+  releaseAs(caller: Caller): void;
+  /** Releases entirely; returns what `restoreAs` needs to take it back. */
+  releaseAllAs(caller: Caller): number;
+  restoreAs(caller: Caller, saved: number): Promise<void>;
+  ownedBy(caller: Caller): boolean;
+  locked(): boolean;
+}
+
+/**
+ * A mutual-exclusion lock. Any caller may release it (as in Python), but
+ * the server remembers who holds it, so it is released if the holder's
+ * connection closes.
+ */
+export class Lock implements OwnedLock {
+  #holder: Caller | undefined;
+  #forget: () => void = () => {};
+  readonly #waiters = new WaitList<true>();
+
+  acquire(options?: AcquireOptions): boolean | Promise<boolean> {
+    const { blocking, timeout } = checkBlocking(options);
+    return this.acquireAs(currentCaller(), blocking, timeout);
+  }
+
+  release(): void {
+    this.releaseAs(currentCaller());
+  }
+
+  locked(): boolean {
+    return this.#holder !== undefined;
+  }
+
+  acquireAs(caller: Caller, blocking: boolean, timeout?: number): boolean | Promise<boolean> {
+    if (this.#holder === undefined) {
+      this.#give(caller);
+      return true;
+    }
+    if (!blocking) return false;
+    return this.#waiters.wait(caller, timeout).then((outcome) => outcome !== null);
+  }
+
+  releaseAs(_caller: Caller): void {
+    if (this.#holder === undefined) throw new Error("release unlocked lock");
+    this.#handOn();
+  }
+
+  releaseAllAs(caller: Caller): number {
+    this.releaseAs(caller);
+    return 1;
+  }
+
+  async restoreAs(caller: Caller, _saved: number): Promise<void> {
+    await this.acquireAs(caller, true);
+  }
+
+  ownedBy(caller: Caller): boolean {
+    return this.#holder === caller;
+  }
+
+  #give(caller: Caller): void {
+    this.#holder = caller;
+    this.#forget = onCallerGone(caller, () => {
+      if (this.#holder === caller) this.#handOn();
+    });
+  }
+
+  #handOn(): void {
+    this.#forget();
+    this.#holder = undefined;
+    const next = this.#waiters.peek();
+    if (next !== undefined) {
+      this.#give(next.caller);
+      this.#waiters.wakeOne(true);
+    }
+  }
+}
+
+/** A re-entrant lock owned by the caller (connection) that acquired it. */
+export class RLock implements OwnedLock {
+  #owner: Caller | undefined;
+  #count = 0;
+  #forget: () => void = () => {};
+  readonly #waiters = new WaitList<true>();
+
+  acquire(options?: AcquireOptions): boolean | Promise<boolean> {
+    const { blocking, timeout } = checkBlocking(options);
+    return this.acquireAs(currentCaller(), blocking, timeout);
+  }
+
+  release(): void {
+    this.releaseAs(currentCaller());
+  }
+
+  locked(): boolean {
+    return this.#owner !== undefined;
+  }
+
+  acquireAs(caller: Caller, blocking: boolean, timeout?: number): boolean | Promise<boolean> {
+    if (this.#owner === caller) {
+      this.#count++;
+      return true;
+    }
+    if (this.#owner === undefined) {
+      this.#give(caller, 1);
+      return true;
+    }
+    if (!blocking) return false;
+    return this.#waiters.wait(caller, timeout).then((outcome) => outcome !== null);
+  }
+
+  releaseAs(caller: Caller): void {
+    if (this.#owner !== caller) throw new Error("cannot release un-acquired lock");
+    if (--this.#count === 0) this.#handOn();
+  }
+
+  releaseAllAs(caller: Caller): number {
+    if (this.#owner !== caller) throw new Error("cannot release un-acquired lock");
+    const saved = this.#count;
+    this.#handOn();
+    return saved;
+  }
+
+  async restoreAs(caller: Caller, saved: number): Promise<void> {
+    await this.acquireAs(caller, true);
+    this.#count = saved;
+  }
+
+  ownedBy(caller: Caller): boolean {
+    return this.#owner === caller;
+  }
+
+  #give(caller: Caller, count: number): void {
+    this.#owner = caller;
+    this.#count = count;
+    this.#forget = onCallerGone(caller, () => {
+      if (this.#owner === caller) this.#handOn();
+    });
+  }
+
+  #handOn(): void {
+    this.#forget();
+    this.#owner = undefined;
+    this.#count = 0;
+    const next = this.#waiters.peek();
+    if (next !== undefined) {
+      this.#give(next.caller, 1);
+      this.#waiters.wakeOne(true);
+    }
+  }
+}
+
+/**
+ * A counting semaphore. Permits a caller took are returned if its
+ * connection closes.
+ */
+export class Semaphore {
+  #value: number;
+  readonly #waiters = new WaitList<true>();
+  readonly #held = new Map<Caller, { count: number; forget: () => void }>();
+
+  constructor(value = 1) {
+    if (!Number.isInteger(value) || value < 0) {
+      throw new RangeError("semaphore initial value must be an integer >= 0");
+    }
+    this.#value = value;
+  }
+
+  acquire(options?: AcquireOptions): boolean | Promise<boolean> {
+    const { blocking, timeout } = checkBlocking(options);
+    const caller = currentCaller();
+    if (this.#value > 0) {
+      this.#value--;
+      this.#note(caller, 1);
+      return true;
+    }
+    if (!blocking) return false;
+    return this.#waiters.wait(caller, timeout).then((outcome) => outcome !== null);
+  }
+
+  release(n = 1): void {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError("n must be one or more");
+    this.check(n);
+    const caller = currentCaller();
+    const held = this.#held.get(caller);
+    if (held !== undefined) this.#note(caller, -Math.min(n, held.count));
+    this.#returnPermits(n);
+  }
+
+  /** The number of permits free now (Python keeps it in `_value`). */
+  value(): number {
+    return this.#value;
+  }
+
+  locked(): boolean {
+    return this.#value === 0;
+  }
+
+  /** Subclasses refuse releases that are too many. */
+  protected check(_n: number): void {}
+
+  #returnPermits(n: number): void {
+    for (let i = 0; i < n; i++) {
+      const next = this.#waiters.peek();
+      if (next !== undefined) {
+        this.#note(next.caller, 1);
+        this.#waiters.wakeOne(true);
+      } else {
+        this.#value++;
+      }
+    }
+  }
+
+  #note(caller: Caller, delta: number): void {
+    if (caller === SERVER_CALLER) return;
+    let held = this.#held.get(caller);
+    if (held === undefined) {
+      const forget = onCallerGone(caller, () => {
+        const gone = this.#held.get(caller);
+        if (gone === undefined) return;
+        this.#held.delete(caller);
+        this.#returnPermits(gone.count);
+      });
+      held = { count: 0, forget };
+      this.#held.set(caller, held);
+    }
+    held.count += delta;
+    if (held.count <= 0) {
+      held.forget();
+      this.#held.delete(caller);
+    }
+  }
+}
+
+/** A semaphore that refuses to be released above its initial value. */
+export class BoundedSemaphore extends Semaphore {
+  readonly #initial: number;
+
+  constructor(value = 1) {
+    super(value);
+    this.#initial = value;
+  }
+
+  protected override check(n: number): void {
+    if (this.value() + n > this.#initial) {
+      throw new RangeError("Semaphore released too many times");
+    }
+  }
+}
+
+/** A flag that callers can wait for. */
+export class Event {
+  #flag = false;
+  readonly #waiters = new WaitList<true>();
+
+  isSet(): boolean {
+    return this.#flag;
+  }
+
+  set(): void {
+    this.#flag = true;
+    this.#waiters.wakeAll(true);
+  }
+
+  clear(): void {
+    this.#flag = false;
+  }
+
+  wait(options?: WaitOptions): boolean | Promise<boolean> {
+    const timeout = checkTimeout(options?.timeout);
+    if (this.#flag) return true;
+    return this.#waiters.wait(currentCaller(), timeout).then(() => this.#flag);
+  }
+}
+
+/** A condition variable over a Lock or RLock (a new RLock by default). */
+export class Condition {
+  readonly #lock: OwnedLock;
+  readonly #waiters = new WaitList<true>();
+
+  constructor(lock?: BaseProxy) {
+    if (lock === undefined || lock === null) {
+      this.#lock = new RLock();
+      return;
+    }
+    const referent = localReferent(lock);
+    if (!(referent instanceof Lock || referent instanceof RLock)) {
+      throw new TypeError("Condition(lock) needs a Lock or RLock of the same manager");
+    }
+    this.#lock = referent;
+  }
+
+  acquire(options?: AcquireOptions): boolean | Promise<boolean> {
+    const { blocking, timeout } = checkBlocking(options);
+    return this.#lock.acquireAs(currentCaller(), blocking, timeout);
+  }
+
+  release(): void {
+    this.#lock.releaseAs(currentCaller());
+  }
+
+  locked(): boolean {
+    return this.#lock.locked();
+  }
+
+  /** Releases the lock, waits for a notify (or the timeout), takes the lock back. */
+  async wait(options?: WaitOptions): Promise<boolean> {
+    const timeout = checkTimeout(options?.timeout);
+    const caller = currentCaller();
+    if (!this.#lock.ownedBy(caller)) throw new Error("cannot wait on un-acquired lock");
+    const saved = this.#lock.releaseAllAs(caller);
+    const notified = await this.#waiters.wait(caller, timeout);
+    if (caller.signal.aborted) return false;
+    await this.#lock.restoreAs(caller, saved);
+    return notified !== null;
+  }
+
+  notify(n = 1): void {
+    if (!this.#lock.ownedBy(currentCaller())) {
+      throw new Error("cannot notify on un-acquired lock");
+    }
+    for (let i = 0; i < n && this.#waiters.wakeOne(true); i++) { /* woken */ }
+  }
+
+  notifyAll(): void {
+    if (!this.#lock.ownedBy(currentCaller())) {
+      throw new Error("cannot notify on un-acquired lock");
+    }
+    this.#waiters.wakeAll(true);
+  }
+}
+
+/** A method call the last party to reach a barrier makes before releasing the others. */
+export interface BarrierAction {
+  /** A proxy of an object of the same manager. */
+  readonly target: BaseProxy;
+  /** The method to call on it. */
+  readonly method: string;
+  /** Its arguments. */
+  readonly args?: readonly unknown[];
+}
+
+/** Options of `Barrier()`. */
+export interface BarrierOptions {
+  /** Called once per cycle by the last party to arrive, before the others are released. */
+  readonly action?: BarrierAction;
+  /** Default timeout of `wait()`, in ms. */
+  readonly timeout?: number;
+}
+
+type Outcome = { kind: "passed" } | { kind: "broken"; error: Error };
+
+/** A barrier for a fixed number of parties, reusable cycle after cycle. */
+export class Barrier {
+  readonly #parties: number;
+  readonly #action: BarrierAction | undefined;
+  readonly #timeout: number | undefined;
+  #count = 0;
+  #broken = false;
+  #waiters = new WaitList<Outcome>();
+
+  constructor(parties: number, options: BarrierOptions = {}) {
+    if (!Number.isInteger(parties) || parties < 1) {
+      throw new RangeError("parties must be an integer >= 1");
+    }
+    this.#parties = parties;
+    this.#timeout = checkTimeout(options?.timeout);
+    this.#action = options?.action;
+    if (this.#action !== undefined && typeof this.#action.method !== "string") {
+      throw new TypeError("A barrier action is { target: proxy, method: string, args? }");
+    }
+  }
+
+  /** Waits until all parties arrive; resolves with this party's arrival index (0 first). */
+  async wait(options?: WaitOptions): Promise<number> {
+    const timeout = checkTimeout(options?.timeout) ?? this.#timeout;
+    if (this.#broken) throw new BrokenBarrierError();
+    const caller = currentCaller();
+    const index = this.#count++;
+    if (this.#count === this.#parties) {
+      // Close this cycle before the action runs: later arrivals start the next one.
+      const waiters = this.#waiters;
+      this.#waiters = new WaitList();
+      this.#count = 0;
+      try {
+        if (this.#action !== undefined) {
+          const { target, method, args = [] } = this.#action;
+          await target._callmethod(method, args);
+        }
+      } catch (error) {
+        this.#break();
+        waiters.wakeAll({ kind: "broken", error: new BrokenBarrierError() });
+        throw error;
+      }
+      waiters.wakeAll({ kind: "passed" });
+      return index;
+    }
+    const waiters = this.#waiters;
+    const gone = onCallerGone(caller, () => this.#break());
+    const outcome = await waiters.wait(caller, timeout);
+    gone();
+    if (outcome === null) {
+      // Timed out (or our connection died): the barrier breaks, as in Python.
+      this.#break();
+      throw new BrokenBarrierError();
+    }
+    if (outcome.value.kind === "broken") throw outcome.value.error;
+    return index;
+  }
+
+  /** Breaks the barrier: current and later waits fail until `reset()`. */
+  abort(): void {
+    this.#break();
+  }
+
+  /** Returns the barrier to its empty state; current waiters get BrokenBarrierError. */
+  reset(): void {
+    const waiters = this.#waiters;
+    this.#waiters = new WaitList();
+    this.#count = 0;
+    this.#broken = false;
+    waiters.wakeAll({ kind: "broken", error: new BrokenBarrierError() });
+  }
+
+  parties(): number {
+    return this.#parties;
+  }
+
+  nWaiting(): number {
+    return this.#broken ? 0 : this.#waiters.size;
+  }
+
+  broken(): boolean {
+    return this.#broken;
+  }
+
+  #break(): void {
+    this.#broken = true;
+    const waiters = this.#waiters;
+    this.#waiters = new WaitList();
+    this.#count = 0;
+    waiters.wakeAll({ kind: "broken", error: new BrokenBarrierError() });
+  }
+}
+
+/** The object behind a server-side proxy of the same manager. */
+function localReferent(proxy: unknown): unknown {
+  if (typeof proxy !== "object" || proxy === null || !("_token" in proxy)) return undefined;
+  const typed = proxy as BaseProxy;
+  return channelOf(typed)?.referent?.(typed._token.id);
+}
