@@ -20,15 +20,15 @@ import { checkBlocking, checkTimeout, WaitList } from "./_wait_list.ts";
 /** Options of `acquire()`: Python's `blocking` and `timeout` (ms). */
 export interface AcquireOptions {
   /** Wait for the lock (default true); false returns at once. */
-  readonly blocking?: boolean;
+  readonly blocking?: boolean | undefined;
   /** Milliseconds to wait at most; default forever. */
-  readonly timeout?: number;
+  readonly timeout?: number | undefined;
 }
 
 /** Options of the `wait()` methods. */
 export interface WaitOptions {
   /** Milliseconds to wait at most; default forever. */
-  readonly timeout?: number;
+  readonly timeout?: number | undefined;
 }
 
 /** Calls `release` when `caller`'s connection closes, until `cancel()`. */
@@ -386,7 +386,7 @@ export interface BarrierOptions {
   /** Called once per cycle by the last party to arrive, before the others are released. */
   readonly action?: BarrierAction;
   /** Default timeout of `wait()`, in ms. */
-  readonly timeout?: number;
+  readonly timeout?: number | undefined;
 }
 
 type Outcome = { kind: "passed" } | { kind: "broken"; error: Error };

@@ -14,9 +14,9 @@ import { checkTimeout, WaitList } from "./_wait_list.ts";
 /** Options of `put()` and `get()`: Python's `block` and `timeout` (ms). */
 export interface QueueWaitOptions {
   /** Wait when the queue is full (put) or empty (get); default true. */
-  readonly block?: boolean;
+  readonly block?: boolean | undefined;
   /** Milliseconds to wait at most; default forever. */
-  readonly timeout?: number;
+  readonly timeout?: number | undefined;
 }
 
 function checkQueueWait(options: unknown): { block: boolean; timeout: number | undefined } {

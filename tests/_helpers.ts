@@ -99,3 +99,46 @@ export function startWorker(command: Record<string, unknown>, flags: string[] = 
     },
   };
 }
+
+/** A worker of `_fixtures/sync_worker.ts`. */
+export const SYNC_WORKER: string = new URL("./_fixtures/sync_worker.ts", import.meta.url).href;
+
+/** Hands `proxies` (as strings) to a sync worker running `scenario`. */
+export async function startSyncWorker(
+  manager: { address: unknown },
+  scenario: string,
+  proxies: Record<string, { _token: unknown }>,
+  args: Record<string, number> = {},
+): Promise<Deno.ChildProcess> {
+  const { defaultAuthkey, proxyToString } = await import("../mod.ts");
+  const strings: Record<string, string> = {};
+  for (const [name, proxy] of Object.entries(proxies)) {
+    strings[name] = await proxyToString(proxy as never);
+  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", SYNC_WORKER],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(
+    new TextEncoder().encode(JSON.stringify({
+      scenario,
+      address: manager.address,
+      authkey: toBase64(defaultAuthkey()),
+      proxies: strings,
+      args,
+    })),
+  );
+  await writer.close();
+  return child;
+}
+
+/** Waits for a worker and asserts it exited with code 0; returns its output. */
+export async function workerOk(child: Deno.ChildProcess): Promise<string> {
+  const { code, stdout } = await child.output();
+  const text = new TextDecoder().decode(stdout);
+  if (code !== 0) throw new Error(`worker exited with code ${code}: ${text}`);
+  return text;
+}

@@ -1,0 +1,205 @@
+/**
+ * Worker processes for the SyncManager tests: the child functions of
+ * CPython's manager tests, one scenario each. The worker reads one JSON
+ * command on stdin ({ scenario, address, authkey, proxies, args }), claims
+ * the proxies it was handed as strings, runs the scenario and exits; a
+ * failed assertion exits with code 1, as CPython's children do.
+ */
+import assert from "node:assert/strict";
+import {
+  type AcquirerProxy,
+  type ArrayProxy,
+  type BarrierProxy,
+  type BaseProxy,
+  type ConditionProxy,
+  type DictProxy,
+  type EventProxy,
+  type ListProxy,
+  proxyFromString,
+  type QueueProxy,
+  type SemaphoreProxy,
+  SyncManager,
+  type ValueProxy,
+} from "../../mod.ts";
+
+interface Command {
+  scenario: string;
+  address: SyncManager["address"];
+  authkey: string;
+  proxies: Record<string, string>;
+  args?: Record<string, number>;
+}
+
+const command = JSON.parse(await new Response(Deno.stdin.readable).text()) as Command;
+const authkey = Uint8Array.from(atob(command.authkey), (c) => c.charCodeAt(0));
+const args = command.args ?? {};
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+await using manager = await new SyncManager({ address: command.address, authkey, modules: [] })
+  .connect();
+const proxies: Record<string, BaseProxy> = {};
+for (const [name, text] of Object.entries(command.proxies)) {
+  proxies[name] = await proxyFromString(text, { authkey, manager });
+}
+// deno-lint-ignore no-explicit-any
+const p = proxies as Record<string, any>;
+
+const scenarios: Record<string, () => Promise<void>> = {
+  // _TestQueue.test_put's child: six get()s once allowed.
+  async queueConsume() {
+    await (p.childCanStart as EventProxy).wait();
+    for (let i = 0; i < 6; i++) await (p.queue as QueueProxy).get();
+    await (p.parentCanContinue as EventProxy).set();
+  },
+  // _TestQueue.test_get's child: puts 2, 3, 4, 5 once allowed.
+  async queueProduce() {
+    await (p.childCanStart as EventProxy).wait();
+    for (const item of [2, 3, 4, 5]) await (p.queue as QueueProxy).put(item);
+    await (p.parentCanContinue as EventProxy).set();
+  },
+  // _TestQueue.test_fork's child.
+  async queuePutRange() {
+    for (let i = args.from!; i < args.to!; i++) await (p.queue as QueueProxy).put(i);
+  },
+  // _TestQueue.test_task_done's child: iter(q.get, None) with task_done.
+  async joinableConsumer() {
+    const queue = p.queue as QueueProxy<number | null>;
+    while (true) {
+      const item = await queue.get();
+      if (item === null) break;
+      await sleep(args.sleep ?? 0);
+      if (p.results) await (p.results as DictProxy<number, number>).set(item, item * item);
+      await queue.taskDone();
+    }
+  },
+  // _TestEvent.test_event's child.
+  async eventSetLater() {
+    await sleep(100);
+    await (p.event as EventProxy).set();
+  },
+  // _TestCondition's f(cond, sleeping, woken, timeout).
+  async conditionSleeper() {
+    const cond = p.cond as ConditionProxy;
+    await cond.acquire();
+    await (p.sleeping as SemaphoreProxy).release();
+    await cond.wait(args.timeout === undefined ? undefined : { timeout: args.timeout });
+    await (p.woken as SemaphoreProxy).release();
+    await cond.release();
+  },
+  // _TestCondition.test_waitfor's child.
+  async conditionWaitFor() {
+    const cond = p.cond as ConditionProxy;
+    const state = p.state as ValueProxy<number>;
+    await cond.acquire();
+    await state.set(0);
+    await cond.notify();
+    const result = await cond.waitFor(async () => (await state.get()) === 4);
+    assert.ok(result);
+    assert.equal(await state.get(), 4);
+    await cond.release();
+  },
+  // _TestBarrier's multipass(barrier, results, n).
+  async barrierMultipass() {
+    const barrier = p.barrier as BarrierProxy;
+    const [first, second] = [p.results0 as ListProxy, p.results1 as ListProxy];
+    for (let i = 0; i < args.passes!; i++) {
+      await first.append(true);
+      assert.equal(await second.length(), i * args.parties!);
+      await barrier.wait();
+      await second.append(true);
+      assert.equal(await first.length(), (i + 1) * args.parties!);
+      await barrier.wait();
+    }
+  },
+  // _TestBarrier.test_wait_return's child.
+  async barrierWaitReturn() {
+    await (p.queue as QueueProxy).put(await (p.barrier as BarrierProxy).wait());
+  },
+  // Takes a lock or a permit (several times for an RLock), says so, then waits to be killed.
+  async holdForever() {
+    for (let i = 0; i < (args.times ?? 1); i++) {
+      assert.ok(await (p.acquirer as AcquirerProxy).acquire());
+    }
+    console.log("held");
+    await new Promise(() => setInterval(() => {}, 1000));
+  },
+  // Increments a dict entry under a lock.
+  async incrementUnderLock() {
+    const lock = p.lock as AcquirerProxy;
+    const counts = p.counts as DictProxy<string, number>;
+    for (let i = 0; i < args.times!; i++) {
+      await using _held = await lock.hold();
+      await counts.set("n", (await counts.get("n", 0)) + 1);
+    }
+  },
+  // TestSyncManagerTypes: the child's checks for each type.
+  async typesEvent() {
+    const o = p.obj as EventProxy;
+    assert.ok(await o.isSet());
+    assert.ok(await o.wait());
+    await o.clear();
+    assert.equal(await o.wait({ timeout: 1 }), false);
+  },
+  async typesLock() {
+    await (p.obj as AcquirerProxy).acquire(); // and exit while holding it
+  },
+  async typesAcquireRelease() {
+    await (p.obj as AcquirerProxy).acquire();
+    await (p.obj as AcquirerProxy).release();
+  },
+  async typesSemaphore() {
+    await (p.obj as SemaphoreProxy).acquire();
+  },
+  async typesBarrier() {
+    assert.equal(await (p.obj as BarrierProxy).parties(), 5);
+    await (p.obj as BarrierProxy).reset();
+  },
+  async typesQueue() {
+    const o = p.obj as QueueProxy<number>;
+    assert.equal(await o.qsize(), 2);
+    assert.ok(await o.full());
+    assert.ok(!(await o.empty()));
+    assert.equal(await o.get(), 5);
+    assert.ok(!(await o.empty()));
+    assert.equal(await o.get(), 6);
+    assert.ok(await o.empty());
+  },
+  async typesList() {
+    const o = p.obj as ListProxy<number>;
+    assert.equal(await o.get(0), 5);
+    assert.equal(await o.count(5), 1);
+    assert.equal(await o.index(5), 0);
+    await o.sort();
+    await o.reverse();
+    for await (const _ of o) { /* iterates */ }
+    assert.equal(await o.length(), 1);
+    assert.equal(await o.pop(0), 5);
+  },
+  async typesDict() {
+    const o = p.obj as DictProxy<string, number>;
+    assert.equal(await o.size(), 1);
+    assert.equal(await o.get("foo"), 5);
+    assert.deepEqual(await o.entries(), [["foo", 5]]);
+    assert.deepEqual(await o.keys(), ["foo"]);
+    assert.deepEqual(await o.values(), [5]);
+    assert.deepEqual(await o.copy(), new Map([["foo", 5]]));
+    assert.deepEqual(await o.popitem(), ["foo", 5]);
+  },
+  async typesValue() {
+    const o = p.obj as ValueProxy<number>;
+    assert.equal(await o.get(), 1);
+    await o.set(2);
+  },
+  async typesArray() {
+    const o = p.obj as ArrayProxy<number>;
+    assert.equal(await o.get(0), 0);
+    assert.equal(await o.get(1), 1);
+    assert.equal(await o.length(), 2);
+    assert.deepEqual(await o.toArray(), [0, 1]);
+  },
+};
+
+const scenario = scenarios[command.scenario];
+if (scenario === undefined) throw new Error(`Unknown scenario ${command.scenario}`);
+await scenario();
+for (const proxy of Object.values(proxies)) await proxy[Symbol.asyncDispose]();
