@@ -1,0 +1,146 @@
+/**
+ * What CPython never tests: holders that die, many processes contending,
+ * and many clients waiting at once.
+ */
+import assert from "node:assert/strict";
+import {
+  type AcquirerProxy,
+  type BaseProxy,
+  defaultAuthkey,
+  proxyFromString,
+  proxyToString,
+  SyncManager,
+} from "../mod.ts";
+import { startSyncWorker, waitUntil, workerOk } from "./_helpers.ts";
+
+const manager = await new SyncManager({ modules: [] }).start();
+
+/** Starts a worker that takes `acquirer` `times` times and waits to be killed. */
+async function holder(acquirer: BaseProxy, times = 1): Promise<Deno.ChildProcess> {
+  const child = await startSyncWorker(manager, "holdForever", { acquirer }, { times });
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("held")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("holder exited early");
+    text += value;
+  }
+  reader.releaseLock();
+  return child;
+}
+
+async function kill(child: Deno.ChildProcess): Promise<void> {
+  child.kill("SIGKILL");
+  await child.status;
+  await child.stdout.cancel().catch(() => {});
+}
+
+for (
+  const [name, make, times] of [
+    ["Lock", () => manager.Lock(), 1],
+    ["RLock (acquired three times)", () => manager.RLock(), 3],
+    ["Semaphore permit", () => manager.Semaphore(1), 1],
+    ["BoundedSemaphore permit", () => manager.BoundedSemaphore(1), 1],
+  ] as const
+) {
+  Deno.test(`a ${name} held by a killed worker is acquired by another within 1 s`, async () => {
+    await using acquirer = await (make as () => Promise<AcquirerProxy>)();
+    const child = await holder(acquirer, times);
+    assert.equal(await acquirer.acquire({ blocking: false }), false, "the worker holds it");
+    const waiting = acquirer.acquire({ timeout: 5000 });
+    const killedAt = performance.now();
+    await kill(child);
+    assert.equal(await waiting, true);
+    assert.ok(performance.now() - killedAt < 1000, "acquired within 1 s of the kill");
+    await acquirer.release();
+  });
+}
+
+Deno.test("a Condition's lock held by a killed worker is released; waiters carry on", async () => {
+  await using cond = await manager.Condition();
+  const child = await holder(cond);
+  const waiting = cond.acquire({ timeout: 5000 });
+  await kill(child);
+  assert.equal(await waiting, true);
+  assert.equal(await cond.wait({ timeout: 10 }), false, "this side owns it now");
+  await cond.release();
+});
+
+Deno.test("8 worker processes × 500 increments under a Lock give exactly 4,000", async () => {
+  await using lock = await manager.Lock();
+  await using counts = await manager.dict<string, number>({ n: 0 });
+  const workers = await Promise.all(
+    Array.from(
+      { length: 8 },
+      () => startSyncWorker(manager, "incrementUnderLock", { lock, counts }, { times: 500 }),
+    ),
+  );
+  for (const worker of workers) await workerOk(worker);
+  assert.equal(await counts.get("n"), 4000);
+  assert.equal(await lock.locked(), false);
+});
+
+Deno.test("a JoinableQueue fed by one process and drained by four, with taskDone and join", async () => {
+  await using queue = await manager.JoinableQueue<number | null>(8);
+  await using results = await manager.dict<number, number>();
+  const consumers = await Promise.all(
+    Array.from(
+      { length: 4 },
+      () => startSyncWorker(manager, "joinableConsumer", { queue, results }),
+    ),
+  );
+  const producer = await startSyncWorker(manager, "queuePutRange", { queue }, { from: 0, to: 200 });
+  await workerOk(producer);
+  await queue.join();
+  assert.equal(await results.size(), 200, "every item processed exactly once");
+  assert.deepEqual((await results.keys()).sort((a, b) => a - b), [...Array(200).keys()]);
+  for (let i = 0; i < 4; i++) await queue.put(null);
+  for (const consumer of consumers) await workerOk(consumer);
+});
+
+Deno.test("100 clients waiting on one queue block nobody", async () => {
+  await using queue = await manager.Queue<number>();
+  await using disconnect = new AsyncDisposableStack();
+  const clients = await Promise.all(Array.from({ length: 100 }, async () => {
+    const client = disconnect.use(
+      await new SyncManager({ address: manager.address, modules: [] }).connect(),
+    );
+    return await proxyFromString<typeof queue>(await proxyToString(queue), {
+      authkey: defaultAuthkey(),
+      manager: client,
+    });
+  }));
+  const gets = clients.map((client) => client.get({ timeout: 10_000 }));
+  const started = performance.now();
+  assert.equal(await queue.qsize(), 0);
+  assert.ok(performance.now() - started < 500, "the server answers at once");
+  for (let i = 0; i < 100; i++) await queue.put(i);
+  assert.deepEqual((await Promise.all(gets)).sort((a, b) => a - b), [...Array(100).keys()]);
+});
+
+Deno.test("a killed worker's pending get() does not swallow a later item", async () => {
+  await using queue = await manager.Queue<number>();
+  await using gate = await manager.Event();
+  const child = await startSyncWorker(manager, "queueConsume", {
+    queue,
+    childCanStart: gate,
+    parentCanContinue: gate,
+  });
+  await gate.set(); // the worker now waits in get()
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  await kill(child);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await queue.put(42);
+  assert.equal(await queue.get({ timeout: 1000 }), 42);
+});
+
+Deno.test({
+  name: "the manager's objects are back to the baseline; shutdown",
+  // This test ends what the module started before any test: the sanitizers would object.
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    assert.ok(await waitUntil(async () => (await manager.numberOfObjects()) === 0, 5000));
+    await manager.shutdown();
+  },
+});
