@@ -7,8 +7,11 @@
  *   `manager.create(Class, ...args)` returns a typed proxy whose methods
  *   return promises.
  * - The server process runs with the fewest Deno permissions it needs.
+ * - {@linkcode SyncManager} has CPython's standard types (Queue, Lock,
+ *   RLock, Semaphore, Condition, Event, Barrier, Value, Array, dict, list,
+ *   set, Namespace), async and typed.
  * - One multiplexed connection per process and manager; a client's
- *   references (and, soon, its locks) die with its connection.
+ *   references, locks, permits and waits die with its connection.
  * - `await using` starts and stops it like Python's `with`.
  *
  * @example

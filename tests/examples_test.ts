@@ -63,3 +63,19 @@ Deno.test("examples/remote_manager.ts: serve, get (waiting), put, stop", async (
   assert.match(rest, /server stopped/);
   assert.ok((await server.status).success);
 });
+
+Deno.test("examples/work_queue.ts: four worker processes drain 40 jobs into a results dict", async () => {
+  const { code, stdout, stderr } = await run([
+    "--allow-run",
+    "--allow-read",
+    "--allow-write",
+    "--allow-net",
+    example("work_queue.ts"),
+  ]);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^40 jobs done; per worker: \d+, \d+, \d+, \d+$/m);
+  const counts = stdout.match(/per worker: ([\d, ]+)/)![1]!.split(", ").map(Number);
+  assert.equal(counts.reduce((a, b) => a + b, 0), 40);
+  assert.match(stdout, /primes below 1,000,000: 78498/);
+  assert.match(stdout, /objects left on the server: 0/);
+});

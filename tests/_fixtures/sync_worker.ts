@@ -46,23 +46,23 @@ const p = proxies as Record<string, any>;
 
 const scenarios: Record<string, () => Promise<void>> = {
   // _TestQueue.test_put's child: six get()s once allowed.
-  async queueConsume() {
+  async queueConsume(): Promise<void> {
     await (p.childCanStart as EventProxy).wait();
     for (let i = 0; i < 6; i++) await (p.queue as QueueProxy).get();
     await (p.parentCanContinue as EventProxy).set();
   },
   // _TestQueue.test_get's child: puts 2, 3, 4, 5 once allowed.
-  async queueProduce() {
+  async queueProduce(): Promise<void> {
     await (p.childCanStart as EventProxy).wait();
     for (const item of [2, 3, 4, 5]) await (p.queue as QueueProxy).put(item);
     await (p.parentCanContinue as EventProxy).set();
   },
   // _TestQueue.test_fork's child.
-  async queuePutRange() {
+  async queuePutRange(): Promise<void> {
     for (let i = args.from!; i < args.to!; i++) await (p.queue as QueueProxy).put(i);
   },
   // _TestQueue.test_task_done's child: iter(q.get, None) with task_done.
-  async joinableConsumer() {
+  async joinableConsumer(): Promise<void> {
     const queue = p.queue as QueueProxy<number | null>;
     while (true) {
       const item = await queue.get();
@@ -73,12 +73,12 @@ const scenarios: Record<string, () => Promise<void>> = {
     }
   },
   // _TestEvent.test_event's child.
-  async eventSetLater() {
+  async eventSetLater(): Promise<void> {
     await sleep(100);
     await (p.event as EventProxy).set();
   },
   // _TestCondition's f(cond, sleeping, woken, timeout).
-  async conditionSleeper() {
+  async conditionSleeper(): Promise<void> {
     const cond = p.cond as ConditionProxy;
     await cond.acquire();
     await (p.sleeping as SemaphoreProxy).release();
@@ -87,7 +87,7 @@ const scenarios: Record<string, () => Promise<void>> = {
     await cond.release();
   },
   // _TestCondition.test_waitfor's child.
-  async conditionWaitFor() {
+  async conditionWaitFor(): Promise<void> {
     const cond = p.cond as ConditionProxy;
     const state = p.state as ValueProxy<number>;
     await cond.acquire();
@@ -99,7 +99,7 @@ const scenarios: Record<string, () => Promise<void>> = {
     await cond.release();
   },
   // _TestBarrier's multipass(barrier, results, n).
-  async barrierMultipass() {
+  async barrierMultipass(): Promise<void> {
     const barrier = p.barrier as BarrierProxy;
     const [first, second] = [p.results0 as ListProxy, p.results1 as ListProxy];
     for (let i = 0; i < args.passes!; i++) {
@@ -112,11 +112,11 @@ const scenarios: Record<string, () => Promise<void>> = {
     }
   },
   // _TestBarrier.test_wait_return's child.
-  async barrierWaitReturn() {
+  async barrierWaitReturn(): Promise<void> {
     await (p.queue as QueueProxy).put(await (p.barrier as BarrierProxy).wait());
   },
   // Takes a lock or a permit (several times for an RLock), says so, then waits to be killed.
-  async holdForever() {
+  async holdForever(): Promise<void> {
     for (let i = 0; i < (args.times ?? 1); i++) {
       assert.ok(await (p.acquirer as AcquirerProxy).acquire());
     }
@@ -124,7 +124,7 @@ const scenarios: Record<string, () => Promise<void>> = {
     await new Promise(() => setInterval(() => {}, 1000));
   },
   // Increments a dict entry under a lock.
-  async incrementUnderLock() {
+  async incrementUnderLock(): Promise<void> {
     const lock = p.lock as AcquirerProxy;
     const counts = p.counts as DictProxy<string, number>;
     for (let i = 0; i < args.times!; i++) {
@@ -133,28 +133,28 @@ const scenarios: Record<string, () => Promise<void>> = {
     }
   },
   // TestSyncManagerTypes: the child's checks for each type.
-  async typesEvent() {
+  async typesEvent(): Promise<void> {
     const o = p.obj as EventProxy;
     assert.ok(await o.isSet());
     assert.ok(await o.wait());
     await o.clear();
     assert.equal(await o.wait({ timeout: 1 }), false);
   },
-  async typesLock() {
+  async typesLock(): Promise<void> {
     await (p.obj as AcquirerProxy).acquire(); // and exit while holding it
   },
-  async typesAcquireRelease() {
+  async typesAcquireRelease(): Promise<void> {
     await (p.obj as AcquirerProxy).acquire();
     await (p.obj as AcquirerProxy).release();
   },
-  async typesSemaphore() {
+  async typesSemaphore(): Promise<void> {
     await (p.obj as SemaphoreProxy).acquire();
   },
-  async typesBarrier() {
+  async typesBarrier(): Promise<void> {
     assert.equal(await (p.obj as BarrierProxy).parties(), 5);
     await (p.obj as BarrierProxy).reset();
   },
-  async typesQueue() {
+  async typesQueue(): Promise<void> {
     const o = p.obj as QueueProxy<number>;
     assert.equal(await o.qsize(), 2);
     assert.ok(await o.full());
@@ -164,7 +164,7 @@ const scenarios: Record<string, () => Promise<void>> = {
     assert.equal(await o.get(), 6);
     assert.ok(await o.empty());
   },
-  async typesList() {
+  async typesList(): Promise<void> {
     const o = p.obj as ListProxy<number>;
     assert.equal(await o.get(0), 5);
     assert.equal(await o.count(5), 1);
@@ -175,7 +175,7 @@ const scenarios: Record<string, () => Promise<void>> = {
     assert.equal(await o.length(), 1);
     assert.equal(await o.pop(0), 5);
   },
-  async typesDict() {
+  async typesDict(): Promise<void> {
     const o = p.obj as DictProxy<string, number>;
     assert.equal(await o.size(), 1);
     assert.equal(await o.get("foo"), 5);
@@ -185,12 +185,12 @@ const scenarios: Record<string, () => Promise<void>> = {
     assert.deepEqual(await o.copy(), new Map([["foo", 5]]));
     assert.deepEqual(await o.popitem(), ["foo", 5]);
   },
-  async typesValue() {
+  async typesValue(): Promise<void> {
     const o = p.obj as ValueProxy<number>;
     assert.equal(await o.get(), 1);
     await o.set(2);
   },
-  async typesArray() {
+  async typesArray(): Promise<void> {
     const o = p.obj as ArrayProxy<number>;
     assert.equal(await o.get(0), 0);
     assert.equal(await o.get(1), 1);
