@@ -9,7 +9,7 @@ import { type Address, checkAddress, formatAddress } from "./address.ts";
 import { ConnectionClosedError, ManagerStateError } from "./errors.ts";
 import { checkPermissions, type ServerPermissions } from "./permissions.ts";
 import { ControlMethod } from "./protocol.ts";
-import type { BaseProxy, Remote } from "./proxy.ts";
+import { BaseProxy, channelOf, type Remote } from "./proxy.ts";
 import {
   addRegistration,
   allRegistrations,
@@ -22,7 +22,13 @@ import {
 } from "./registry.ts";
 import { Server } from "./server.ts";
 import { Session } from "./session.ts";
-import { type ExportRef, launchServer, type ServerProcess, settlesWithin } from "./spawn.ts";
+import {
+  type ExportRef,
+  type InitargProxy,
+  launchServer,
+  type ServerProcess,
+  settlesWithin,
+} from "./spawn.ts";
 
 const processAuthkey = crypto.getRandomValues(new Uint8Array(32));
 
@@ -249,7 +255,7 @@ export class BaseManager {
           modules,
           manager: registryOwner(this.constructor, BaseManager).name,
           initializer: initializer === undefined ? null : await findExport(initializer, modules),
-          initargs: [...initargs],
+          ...await shareInitargs(initargs),
           handshakeTimeout: this.#options.handshakeTimeout ?? 5000,
         },
         permissions: this.#options.permissions,
@@ -525,6 +531,30 @@ function defineCreateMethod(owner: typeof BaseManager, typeid: string): void {
     writable: true,
     configurable: true,
   });
+}
+
+/**
+ * Proxies in `initargs` cannot travel as values: each becomes a transfer
+ * ticket the server process claims over its own connection to their
+ * manager (CPython's TestInitializers passes another manager's Namespace).
+ */
+async function shareInitargs(
+  initargs: readonly unknown[],
+): Promise<{ initargs: unknown[]; initargProxies: InitargProxy[] }> {
+  if (!Array.isArray(initargs)) throw new TypeError("initargs must be an array");
+  const values: unknown[] = [];
+  const initargProxies: InitargProxy[] = [];
+  for (const [index, arg] of initargs.entries()) {
+    const channel = arg instanceof BaseProxy ? channelOf(arg) : undefined;
+    if (channel instanceof Session && !arg._released) {
+      const ticket = await channel.share(arg._token.id, 60_000);
+      initargProxies.push({ index, address: channel.address, authkey: channel.authkey, ticket });
+      values.push(null);
+    } else {
+      values.push(arg);
+    }
+  }
+  return { initargs: values, initargProxies };
 }
 
 function moduleUrls(modules: readonly (string | URL)[] | undefined): string[] {

@@ -12,7 +12,9 @@
 // SyncManager known by name.
 import "./manager.ts";
 import "./sync_manager.ts";
+import { ControlMethod } from "./protocol.ts";
 import { allRegistrations, findManagerClass } from "./registry.ts";
+import { Session } from "./session.ts";
 import { Server } from "./server.ts";
 import { readConfig, type ServerStatus, STATUS_MARKER } from "./spawn.ts";
 import { removeStaleSocket } from "./transport.ts";
@@ -58,7 +60,12 @@ async function serve(): Promise<void> {
       if (typeof initializer !== "function") {
         throw new TypeError(`Initializer '${name}' of ${module} is not a function`);
       }
-      await initializer(...config.initargs);
+      const initargs = [...config.initargs];
+      for (const { index, address, authkey, ticket } of config.initargProxies ?? []) {
+        const session = await Session.open({ address, authkey, closeWhenIdle: true });
+        initargs[index] = await session.control(ControlMethod.claim, [ticket]);
+      }
+      await initializer(...initargs);
     }
     if (typeof config.address === "string") await removeStaleSocket(config.address);
     const registry = allRegistrations(owner);

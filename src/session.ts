@@ -37,6 +37,7 @@ interface Pending {
 /** One authenticated, multiplexed connection to a manager server. */
 export class Session implements CodecPeer, ProxyChannel {
   readonly address: Address;
+  readonly #authkey: Uint8Array;
   readonly #conn: Deno.Conn;
   readonly #reader: FrameReader;
   readonly #writer: FrameWriter;
@@ -83,6 +84,7 @@ export class Session implements CodecPeer, ProxyChannel {
 
   private constructor(options: SessionOptions, conn: Deno.Conn, reader: FrameReader) {
     this.address = options.address;
+    this.#authkey = options.authkey.slice();
     this.#conn = conn;
     this.#reader = reader;
     this.#proxyType = options.proxyType ?? (() => undefined);
@@ -91,6 +93,11 @@ export class Session implements CodecPeer, ProxyChannel {
     this.#codec = new Codec(this);
     this.#done = this.#readLoop();
     this.#setReferenced(false);
+  }
+
+  /** The authkey this session authenticated with. */
+  get authkey(): Uint8Array {
+    return this.#authkey.slice();
   }
 
   /** Resolves once the connection is gone. */

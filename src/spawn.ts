@@ -29,6 +29,17 @@ export interface ExportRef {
   readonly name: string;
 }
 
+/**
+ * A proxy of another manager passed in `initargs`: the server process
+ * claims it over its own connection to that manager.
+ */
+export interface InitargProxy {
+  readonly index: number;
+  readonly address: Address;
+  readonly authkey: Uint8Array;
+  readonly ticket: string;
+}
+
 /** Everything the server process learns from its parent, over stdin. */
 export interface ServerConfig {
   readonly address: Address;
@@ -37,6 +48,7 @@ export interface ServerConfig {
   readonly manager: string;
   readonly initializer: ExportRef | null;
   readonly initargs: readonly unknown[];
+  readonly initargProxies: readonly InitargProxy[];
   readonly handshakeTimeout: number;
 }
 
@@ -179,12 +191,15 @@ async function requiredPermissions(config: ServerConfig): Promise<RequiredPermis
   const read = [...files];
   const write: string[] = [];
   const net: string[] = [];
-  if (typeof config.address === "string") {
-    read.push(config.address);
-    write.push(config.address);
-    net.push(`unix:${config.address}`);
-  } else {
-    net.push(`${config.address.hostname}:${config.address.port}`);
+  // Its own address, and those of the managers whose proxies it is given.
+  for (const address of [config.address, ...config.initargProxies.map((p) => p.address)]) {
+    if (typeof address === "string") {
+      read.push(address);
+      write.push(address);
+      net.push(`unix:${address}`);
+    } else {
+      net.push(`${address.hostname}:${address.port}`);
+    }
   }
   return { read, write, net, import: hosts };
 }

@@ -27,6 +27,14 @@ export class IteratorProxy<T = unknown> extends BaseProxy {
   next(): Promise<IteratorResult<T, undefined>> {
     return this._callmethod("next") as Promise<IteratorResult<T, undefined>>;
   }
+  /** Consumes the remaining items, one call each. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    while (true) {
+      const step = await this.next();
+      if (step.done) return;
+      yield step.value;
+    }
+  }
 }
 
 async function* iterate<T>(proxy: BaseProxy): AsyncGenerator<T, void, undefined> {

@@ -313,3 +313,29 @@ Deno.test("a proxy dropped without disposing is released by garbage collection",
 function hexOf(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+Deno.test("a new server starts at once on the address of one just shut down (test_rapid_restart)", async () => {
+  const first = await new TestManager({ address: { hostname: "127.0.0.1", port: 0 }, modules })
+    .start();
+  const address = first.address;
+  await first.shutdown();
+  await using second = await new TestManager({ address, modules }).start();
+  assert.deepEqual(second.address, address);
+  await using dir = await tempDir();
+  const path = `${dir.path}/fixed.sock`;
+  await (await new TestManager({ address: path, modules }).start()).shutdown();
+  await using again = await new TestManager({ address: path, modules }).start();
+  assert.equal(await (await again.create(Counter, 3)).get(), 3);
+});
+
+Deno.test("a stale socket file left by a killed server does not block the next start()", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/stale.sock`;
+  const killed = await new TestManager({ address: path, modules }).start();
+  Deno.kill(killed.pid!, "SIGKILL");
+  await waitUntil(() => processGone(killed.pid!), 2000);
+  assert.ok((await Deno.lstat(path)).isSocket, "the dead server's socket file is still there");
+  await using next = await new TestManager({ address: path, modules }).start();
+  assert.equal(await (await next.create(Counter, 1)).increment(), 2);
+  await killed.shutdown();
+});

@@ -3,6 +3,7 @@ import {
   BaseProxy,
   ConnectionClosedError,
   defaultAuthkey,
+  type IteratorProxy,
   proxyFromString,
   proxyToString,
   RemoteError,
@@ -32,6 +33,14 @@ Deno.test("an auto proxy has exactly the exposed methods", async () => {
   assert.equal(await bar._callmethod("_h"), "_h()");
   await assert.rejects(bar._callmethod("g"), RemoteError);
   await assert.rejects(bar._callmethod("toString"), RemoteError);
+});
+
+Deno.test("a generator shared with an IteratorProxy iterates remotely (_TestMyManager baz)", async () => {
+  await using manager = await new TestManager({ modules }).start();
+  await using baz = await manager.create("baz") as IteratorProxy<number>;
+  const squares = [];
+  for await (const x of baz) squares.push(x);
+  assert.deepEqual(squares, [...Array(10).keys()].map((i) => i * i));
 });
 
 Deno.test("a proxy prints as CPython's repr and disposes once", async () => {

@@ -328,7 +328,13 @@ for (
   });
 }
 
-Deno.test("TestInitializers: start(1) is a TypeError", async () => {
+Deno.test("TestInitializers: the initializer runs in the new server with another manager's proxy", async () => {
+  await using ns = await manager.Namespace({ test: 0 });
+  const { incrementTest } = await import("./_fixtures/initializers.ts");
+  const modules = [new URL("./_fixtures/initializers.ts", import.meta.url).href];
+  const other = await new SyncManager({ modules }).start(incrementTest, [ns]);
+  assert.equal(await ns.get("test"), 1);
+  await other.shutdown();
   await assert.rejects(new SyncManager({ modules: [] }).start(1 as never), {
     name: "TypeError",
     message: "initializer must be a callable",

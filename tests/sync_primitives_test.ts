@@ -267,6 +267,17 @@ Deno.test("Condition: wait times out, waitFor across processes (test_timeout, te
   await cond.release();
 });
 
+Deno.test("Condition: a notify from another process ends a long wait (test_wait_result)", async () => {
+  await using cond = await manager.Condition();
+  await cond.acquire();
+  assert.equal(await cond.wait({ timeout: 0 }), false);
+  assert.equal(await cond.wait({ timeout: 100 }), false);
+  const child = await startSyncWorker(manager, "conditionNotify", { cond });
+  assert.equal(await cond.wait({ timeout: 60_000 }), true);
+  await cond.release();
+  await workerOk(child);
+});
+
 Deno.test("Condition over a given Lock", async () => {
   await using lock = await manager.Lock();
   await using cond = await manager.Condition(lock);

@@ -1,5 +1,5 @@
 /** Shared classes used by the tests; the server process imports this module. */
-import { BaseManager, BaseProxy, shared } from "../../mod.ts";
+import { BaseManager, BaseProxy, IteratorProxy, shared } from "../../mod.ts";
 
 /** A manager class of the tests' own, so registrations stay out of BaseManager. */
 export class TestManager extends BaseManager {}
@@ -166,3 +166,12 @@ export class Probe {
     return n;
   }
 }
+
+/** CPython's `baz`: a generator shared through an IteratorProxy (_TestMyManager). */
+TestManager.register(
+  "baz",
+  function* (): Generator<number> {
+    for (let i = 0; i < 10; i++) yield i * i;
+  },
+  { proxytype: IteratorProxy },
+);

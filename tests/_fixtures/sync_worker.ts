@@ -98,6 +98,14 @@ const scenarios: Record<string, () => Promise<void>> = {
     assert.equal(await state.get(), 4);
     await cond.release();
   },
+  // _TestCondition.test_wait_result's child: notify, then linger.
+  async conditionNotify(): Promise<void> {
+    const cond = p.cond as ConditionProxy;
+    await cond.acquire();
+    await cond.notify();
+    await cond.release();
+    await sleep(1000);
+  },
   // _TestBarrier's multipass(barrier, results, n).
   async barrierMultipass(): Promise<void> {
     const barrier = p.barrier as BarrierProxy;
