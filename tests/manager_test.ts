@@ -74,7 +74,7 @@ Deno.test("BaseManager: every proxy call rejects at once after shutdown", async 
     name: "ConnectionClosedError",
     message: /has shut down/,
   });
-  assert.ok(performance.now() - started < 100);
+  assert.ok(performance.now() - started < 1000, "rejected without waiting on the network");
 });
 
 Deno.test("BaseManager options are checked at construction", () => {
