@@ -16,8 +16,17 @@ import { startSyncWorker, waitUntil, workerOk } from "./_helpers.ts";
 const manager = await new SyncManager({ modules: [] }).start();
 
 /** Starts a worker that takes `acquirer` `times` times and waits to be killed. */
-async function holder(acquirer: BaseProxy, times = 1): Promise<Deno.ChildProcess> {
-  const child = await startSyncWorker(manager, "holdForever", { acquirer }, { times });
+function holder(acquirer: BaseProxy, times = 1): Promise<Deno.ChildProcess> {
+  return startAndWait("holdForever", { acquirer }, { times });
+}
+
+/** Starts a worker and waits until it prints "held". */
+async function startAndWait(
+  scenario: string,
+  proxies: Record<string, BaseProxy>,
+  args: Record<string, number> = {},
+): Promise<Deno.ChildProcess> {
+  const child = await startSyncWorker(manager, scenario, proxies, args);
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
   while (!text.includes("held")) {
@@ -118,16 +127,11 @@ Deno.test("100 clients waiting on one queue block nobody", async () => {
 
 Deno.test("a killed worker's pending get() does not swallow a later item", async () => {
   await using queue = await manager.Queue<number>();
-  await using gate = await manager.Event();
-  const child = await startSyncWorker(manager, "queueConsume", {
-    queue,
-    childCanStart: gate,
-    parentCanContinue: gate,
-  });
-  await gate.set(); // the worker now waits in get()
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  const child = await startAndWait("getForever", { queue });
   await kill(child);
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // Once the worker's reference is gone, the server has handled its connection's close.
+  const refcountOne = new RegExp(`^\\s*${queue._token.id}:\\s+refcount=1\\b`, "m");
+  assert.ok(await waitUntil(async () => refcountOne.test(await manager.debugInfo()), 5000));
   await queue.put(42);
   assert.equal(await queue.get({ timeout: 1000 }), 42);
 });
@@ -138,7 +142,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    assert.ok(await waitUntil(async () => (await manager.numberOfObjects()) === 0, 5000));
+    const empty = await waitUntil(async () => (await manager.numberOfObjects()) === 0, 5000);
+    assert.ok(empty, `objects left:\n${await manager.debugInfo()}`);
     await manager.shutdown();
   },
 });

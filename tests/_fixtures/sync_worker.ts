@@ -123,6 +123,14 @@ const scenarios: Record<string, () => Promise<void>> = {
   async barrierWaitReturn(): Promise<void> {
     await (p.queue as QueueProxy).put(await (p.barrier as BarrierProxy).wait());
   },
+  // Waits in get(), says so, and waits to be killed.
+  async getForever(): Promise<void> {
+    const pending = (p.queue as QueueProxy).get();
+    await sleep(50); // the request is on the wire well before this
+    console.log("held");
+    await pending;
+    throw new Error("this worker should have been killed before an item came");
+  },
   // Takes a lock or a permit (several times for an RLock), says so, then waits to be killed.
   async holdForever(): Promise<void> {
     for (let i = 0; i < (args.times ?? 1); i++) {
