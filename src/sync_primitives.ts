@@ -50,12 +50,15 @@ interface OwnedLock {
 }
 
 /**
- * A mutual-exclusion lock. Any caller may release it (as in Python), but
- * the server remembers who holds it, so it is released if the holder's
- * connection closes.
+ * What Lock and RLock share: a holder (the caller that acquired), a hold
+ * count, and a FIFO of waiters the lock is handed to in turn. A holder
+ * whose connection closes lets go of it entirely.
  */
-export class Lock implements OwnedLock {
-  #holder: Caller | undefined;
+abstract class HeldLock implements OwnedLock {
+  /** Whether the holder may acquire again (RLock) or blocks like anyone else (Lock). */
+  protected abstract readonly reentrant: boolean;
+  protected holder: Caller | undefined;
+  protected count = 0;
   #forget: () => void = () => {};
   readonly #waiters = new WaitList<true>();
 
@@ -69,11 +72,19 @@ export class Lock implements OwnedLock {
   }
 
   locked(): boolean {
-    return this.#holder !== undefined;
+    return this.holder !== undefined;
+  }
+
+  ownedBy(caller: Caller): boolean {
+    return this.holder === caller;
   }
 
   acquireAs(caller: Caller, blocking: boolean, timeout?: number): boolean | Promise<boolean> {
-    if (this.#holder === undefined) {
+    if (this.reentrant && this.holder === caller) {
+      this.count++;
+      return true;
+    }
+    if (this.holder === undefined) {
       this.#give(caller);
       return true;
     }
@@ -81,9 +92,42 @@ export class Lock implements OwnedLock {
     return this.#waiters.wait(caller, timeout).then((outcome) => outcome !== null);
   }
 
+  abstract releaseAs(caller: Caller): void;
+  abstract releaseAllAs(caller: Caller): number;
+  abstract restoreAs(caller: Caller, saved: number): Promise<void>;
+
+  /** Lets go entirely and hands the lock to the oldest waiter, if any. */
+  protected handOn(): void {
+    this.#forget();
+    this.holder = undefined;
+    this.count = 0;
+    const next = this.#waiters.peek();
+    if (next !== undefined) {
+      this.#give(next.caller);
+      this.#waiters.wakeOne(true);
+    }
+  }
+
+  #give(caller: Caller): void {
+    this.holder = caller;
+    this.count = 1;
+    this.#forget = onCallerGone(caller, () => {
+      if (this.holder === caller) this.handOn();
+    });
+  }
+}
+
+/**
+ * A mutual-exclusion lock. Any caller may release it (as in Python), but
+ * the server remembers who holds it, so it is released if the holder's
+ * connection closes.
+ */
+export class Lock extends HeldLock {
+  protected readonly reentrant = false;
+
   releaseAs(_caller: Caller): void {
-    if (this.#holder === undefined) throw new Error("release unlocked lock");
-    this.#handOn();
+    if (this.holder === undefined) throw new Error("release unlocked lock");
+    this.handOn();
   }
 
   releaseAllAs(caller: Caller): number {
@@ -94,100 +138,27 @@ export class Lock implements OwnedLock {
   async restoreAs(caller: Caller, _saved: number): Promise<void> {
     await this.acquireAs(caller, true);
   }
-
-  ownedBy(caller: Caller): boolean {
-    return this.#holder === caller;
-  }
-
-  #give(caller: Caller): void {
-    this.#holder = caller;
-    this.#forget = onCallerGone(caller, () => {
-      if (this.#holder === caller) this.#handOn();
-    });
-  }
-
-  #handOn(): void {
-    this.#forget();
-    this.#holder = undefined;
-    const next = this.#waiters.peek();
-    if (next !== undefined) {
-      this.#give(next.caller);
-      this.#waiters.wakeOne(true);
-    }
-  }
 }
 
 /** A re-entrant lock owned by the caller (connection) that acquired it. */
-export class RLock implements OwnedLock {
-  #owner: Caller | undefined;
-  #count = 0;
-  #forget: () => void = () => {};
-  readonly #waiters = new WaitList<true>();
-
-  acquire(options?: AcquireOptions): boolean | Promise<boolean> {
-    const { blocking, timeout } = checkBlocking(options);
-    return this.acquireAs(currentCaller(), blocking, timeout);
-  }
-
-  release(): void {
-    this.releaseAs(currentCaller());
-  }
-
-  locked(): boolean {
-    return this.#owner !== undefined;
-  }
-
-  acquireAs(caller: Caller, blocking: boolean, timeout?: number): boolean | Promise<boolean> {
-    if (this.#owner === caller) {
-      this.#count++;
-      return true;
-    }
-    if (this.#owner === undefined) {
-      this.#give(caller, 1);
-      return true;
-    }
-    if (!blocking) return false;
-    return this.#waiters.wait(caller, timeout).then((outcome) => outcome !== null);
-  }
+export class RLock extends HeldLock {
+  protected readonly reentrant = true;
 
   releaseAs(caller: Caller): void {
-    if (this.#owner !== caller) throw new Error("cannot release un-acquired lock");
-    if (--this.#count === 0) this.#handOn();
+    if (this.holder !== caller) throw new Error("cannot release un-acquired lock");
+    if (--this.count === 0) this.handOn();
   }
 
   releaseAllAs(caller: Caller): number {
-    if (this.#owner !== caller) throw new Error("cannot release un-acquired lock");
-    const saved = this.#count;
-    this.#handOn();
+    if (this.holder !== caller) throw new Error("cannot release un-acquired lock");
+    const saved = this.count;
+    this.handOn();
     return saved;
   }
 
   async restoreAs(caller: Caller, saved: number): Promise<void> {
     await this.acquireAs(caller, true);
-    this.#count = saved;
-  }
-
-  ownedBy(caller: Caller): boolean {
-    return this.#owner === caller;
-  }
-
-  #give(caller: Caller, count: number): void {
-    this.#owner = caller;
-    this.#count = count;
-    this.#forget = onCallerGone(caller, () => {
-      if (this.#owner === caller) this.#handOn();
-    });
-  }
-
-  #handOn(): void {
-    this.#forget();
-    this.#owner = undefined;
-    this.#count = 0;
-    const next = this.#waiters.peek();
-    if (next !== undefined) {
-      this.#give(next.caller, 1);
-      this.#waiters.wakeOne(true);
-    }
+    this.count = saved;
   }
 }
 
