@@ -610,8 +610,16 @@ class ServerConnection implements CodecPeer {
   }
 }
 
+/**
+ * A shared object may define this method to say what `_getvalue()` copies
+ * (SyncManager's dict gives a Map, its list an array); otherwise the
+ * object itself is sent.
+ */
+export const GET_VALUE_HOOK: unique symbol = Symbol.for("@multiprocess/managers.getvalue");
+
 function returnObject(this: unknown): unknown {
-  return this;
+  const hook = (this as { [GET_VALUE_HOOK]?: unknown } | null)?.[GET_VALUE_HOOK];
+  return typeof hook === "function" ? hook.call(this) : this;
 }
 
 function creationFailed(typeid: string, error: unknown): RemoteError {

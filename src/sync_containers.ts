@@ -13,6 +13,7 @@
  */
 
 import { BaseProxy } from "./proxy.ts";
+import { GET_VALUE_HOOK } from "./server.ts";
 
 /** One step of an iteration, as JavaScript's iterator protocol has it. */
 export type Step = { done: false; value: unknown } | { done: true; value: undefined };
@@ -113,6 +114,9 @@ export class Dict {
   copy(): Map<unknown, unknown> {
     return new Map(this.#map);
   }
+  [GET_VALUE_HOOK](): Map<unknown, unknown> {
+    return this.copy();
+  }
   /** An iterator over `[key, value]` entries; it fails if the size changes meanwhile. */
   iterate(): SharedIterator {
     return sizeChecked("dictionary", () => this.#map.size, this.#map.entries(), (e) => e);
@@ -201,6 +205,9 @@ export class List {
   copy(): unknown[] {
     return [...this.#items];
   }
+  [GET_VALUE_HOOK](): unknown[] {
+    return this.copy();
+  }
   /** A lazy iterator by index: it sees changes made while iterating, as CPython's does. */
   iterate(): SharedIterator {
     let i = 0;
@@ -268,6 +275,9 @@ export class SharedSet {
   copy(): Set<unknown> {
     return new Set(this.#set);
   }
+  [GET_VALUE_HOOK](): Set<unknown> {
+    return this.copy();
+  }
   iterate(): SharedIterator {
     return sizeChecked("Set", () => this.#set.size, this.#set.values(), (x) => x);
   }
@@ -301,6 +311,9 @@ export class Namespace {
   toObject(): Record<string, unknown> {
     return Object.fromEntries(this.#attributes);
   }
+  [GET_VALUE_HOOK](): Record<string, unknown> {
+    return this.toObject();
+  }
   /** CPython's `str(namespace)`: `Namespace(job='Builder', name='Bob')`. */
   repr(): string {
     const shown = [...this.#attributes].filter(([name]) => !name.startsWith("_"))
@@ -321,6 +334,9 @@ export class Value {
   }
   set(value: unknown): void {
     this.#value = value;
+  }
+  [GET_VALUE_HOOK](): unknown {
+    return this.#value;
   }
 }
 
@@ -347,6 +363,9 @@ export class SharedArray {
   }
   toArray(): unknown[] {
     return Array.from(this.#items as ArrayLike<unknown>);
+  }
+  [GET_VALUE_HOOK](): unknown[] {
+    return this.toArray();
   }
   iterate(): SharedIterator {
     let i = 0;

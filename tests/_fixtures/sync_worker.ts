@@ -57,6 +57,18 @@ const scenarios: Record<string, () => Promise<void>> = {
     for (const item of [2, 3, 4, 5]) await (p.queue as QueueProxy).put(item);
     await (p.parentCanContinue as EventProxy).set();
   },
+  // _TestRemoteManager.test_remote's child: one put of many kinds of value.
+  async queuePutValues(): Promise<void> {
+    await (p.queue as QueueProxy).put([
+      "hello world",
+      null,
+      true,
+      2.25,
+      "hallå världen",
+      "привіт світ",
+      new Uint8Array([0x68, 0x61, 0x6c, 0x6c, 0xe5]),
+    ]);
+  },
   // _TestQueue.test_fork's child.
   async queuePutRange(): Promise<void> {
     for (let i = args.from!; i < args.to!; i++) await (p.queue as QueueProxy).put(i);
