@@ -65,7 +65,7 @@ export {
   type Token,
 } from "./src/proxy.ts";
 export type { Callable, RegisterOptions, Registration } from "./src/registry.ts";
-export { Server, type ServerOptions } from "./src/server.ts";
+export { Server, type ServerLimits, type ServerOptions } from "./src/server.ts";
 export { shared, type SharedOptions } from "./src/shared.ts";
 export {
   proxyFromString,

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { AuthenticationError } from "./errors.ts";
+import { AuthenticationError, ConnectionClosedError } from "./errors.ts";
 import { type FrameReader, writeFrame } from "./framing.ts";
 
 const encoder = new TextEncoder();
@@ -124,7 +124,7 @@ async function readHandshakeFrame(reader: FrameReader): Promise<Uint8Array> {
     });
   }
   if (frame === null) {
-    throw new AuthenticationError("Handshake failed: the peer closed the connection");
+    throw new ConnectionClosedError("the peer closed the connection during the handshake");
   }
   return frame;
 }

@@ -19,6 +19,7 @@
  */
 
 import { Decoder, ExtensionCodec } from "@msgpack/msgpack";
+import { type DecodeLimits, scanLimits } from "./_msgpack_scan.ts";
 import { MsgpackWriter } from "./_msgpack_writer.ts";
 import {
   AuthenticationError,
@@ -39,8 +40,20 @@ const EXT_TYPED_ARRAY = 4;
 const EXT_ERROR = 5;
 const EXT_TOKEN = 6;
 
-/** Deepest nesting sent or accepted; deeper values are almost always cycles. */
+/** Deepest nesting sent or accepted by default; deeper values are almost always cycles. */
 export const MAX_DEPTH = 512;
+
+/** Most items in one collection accepted by default. */
+export const MAX_LENGTH = 1 << 22;
+
+/** A received message broke a decode limit or was not valid MessagePack. */
+export class DecodeError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DecodeError";
+  }
+}
 
 /** A token as it crosses the wire. */
 export type WireToken = readonly [typeid: string, id: number, exposed: readonly string[]];
@@ -150,11 +163,21 @@ export class Codec {
   readonly #peer: CodecPeer;
   readonly #writer = new MsgpackWriter();
   readonly #decoder: Decoder<Codec>;
+  readonly #limits: DecodeLimits;
 
-  /** A codec that maps tokens through `peer`. */
-  constructor(peer: CodecPeer) {
+  /** A codec that maps tokens through `peer` and refuses messages beyond `limits`. */
+  constructor(peer: CodecPeer, limits: Partial<DecodeLimits> = {}) {
     this.#peer = peer;
-    this.#decoder = new Decoder({ extensionCodec: extensions, context: this });
+    this.#limits = {
+      maxDepth: limits.maxDepth ?? MAX_DEPTH,
+      maxLength: limits.maxLength ?? MAX_LENGTH,
+    };
+    this.#decoder = new Decoder({
+      extensionCodec: extensions,
+      context: this,
+      maxArrayLength: this.#limits.maxLength,
+      maxMapLength: this.#limits.maxLength,
+    });
   }
 
   /** The peer that maps tokens for this codec. */
@@ -173,9 +196,18 @@ export class Codec {
     return writer.finish();
   }
 
-  /** The value in a frame's payload. Throws on malformed input. */
+  /** The value in a frame's payload. Throws {@linkcode DecodeError} on bad or excessive input. */
   decode(payload: Uint8Array): unknown {
-    return this.#decoder.decode(payload);
+    const problem = scanLimits(payload, this.#limits);
+    if (problem !== undefined) throw new DecodeError(`Refused a message: ${problem}`);
+    try {
+      return this.#decoder.decode(payload);
+    } catch (error) {
+      throw new DecodeError(
+        `Refused a message: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
   }
 
   /** Decodes the data of a nested extension (re-entrant). */
@@ -277,6 +309,10 @@ export class Codec {
       const keys = Object.keys(record);
       w.mapHeader(keys.length);
       for (const key of keys) {
+        if (key === "__proto__") {
+          // A receiver would refuse it (it could reach a prototype): refuse it here.
+          throw within(new UnsendableError('an object with an own "__proto__" key'), key);
+        }
         w.string(key);
         try {
           this.#write(record[key], next);

@@ -20,15 +20,10 @@ import {
   registryOwner,
   rememberManagerClass,
 } from "./registry.ts";
-import { Server } from "./server.ts";
+import { checkLimits, Server, type ServerLimits } from "./server.ts";
 import { Session } from "./session.ts";
-import {
-  type ExportRef,
-  type InitargProxy,
-  launchServer,
-  type ServerProcess,
-  settlesWithin,
-} from "./spawn.ts";
+import { type ExportRef, type InitargProxy, launchServer, type ServerProcess } from "./spawn.ts";
+import { settlesWithin } from "./_async.ts";
 
 const processAuthkey = crypto.getRandomValues(new Uint8Array(32));
 
@@ -79,6 +74,8 @@ export interface ManagerOptions {
   readonly permissions?: ServerPermissions;
   /** Milliseconds a peer has to finish the authentication handshake (default 5000). */
   readonly handshakeTimeout?: number;
+  /** What the server accepts from any peer: frame size, connections, nesting, collection sizes. */
+  readonly limits?: ServerLimits;
 }
 
 /**
@@ -206,6 +203,7 @@ export class BaseManager {
       }
     }
     checkPermissions(options.permissions);
+    checkLimits(options.limits);
     this.#options = options;
     this.#authkey = authkey?.slice() ?? defaultAuthkey();
     this.#address = address === undefined ? undefined : checkAddress(address);
@@ -257,6 +255,7 @@ export class BaseManager {
           initializer: initializer === undefined ? null : await findExport(initializer, modules),
           ...await shareInitargs(initargs),
           handshakeTimeout: this.#options.handshakeTimeout ?? 5000,
+          limits: this.#options.limits ?? null,
         },
         permissions: this.#options.permissions,
       });
@@ -315,6 +314,7 @@ export class BaseManager {
       address: this.#address,
       authkey: this.#authkey,
       handshakeTimeout: this.#options.handshakeTimeout ?? 5000,
+      ...(this.#options.limits === undefined ? {} : { limits: this.#options.limits }),
       ...(socketDir === undefined ? {} : { socketDir }),
     });
     this.#address = server.address;

@@ -7,11 +7,21 @@
  */
 
 import { type Address, formatAddress } from "./address.ts";
+import { settlesWithin } from "./_async.ts";
 import { type AuthKey, importAuthkey, serverHandshake } from "./auth.ts";
-import { Codec, type CodecPeer, Reference, UnsendableError, type WireToken } from "./codec.ts";
+import {
+  Codec,
+  type CodecPeer,
+  DecodeError,
+  MAX_DEPTH,
+  MAX_LENGTH,
+  Reference,
+  UnsendableError,
+  type WireToken,
+} from "./codec.ts";
 import { type Caller, runAs, SERVER_CALLER } from "./caller.ts";
 import { RemoteError } from "./errors.ts";
-import { DEFAULT_MAX_FRAME, FrameReader, FrameWriter } from "./framing.ts";
+import { DEFAULT_MAX_FRAME, FrameError, FrameReader, FrameWriter } from "./framing.ts";
 import { ObjectTable, type SharedEntry } from "./object_table.ts";
 import {
   ControlMethod,
@@ -51,10 +61,51 @@ export interface ServerOptions {
   readonly authkey: Uint8Array;
   /** Milliseconds a new connection has to finish the handshake (default 5000). */
   readonly handshakeTimeout?: number;
-  /** Largest frame accepted after the handshake, in bytes (default 64 MiB). */
-  readonly maxFrameSize?: number;
+  /** What a client may send; see {@linkcode ServerLimits}. */
+  readonly limits?: ServerLimits;
   /** A private directory made for the socket, removed when the server shuts down. */
   readonly socketDir?: string;
+}
+
+/**
+ * What the server accepts from any peer. A peer that goes beyond them is
+ * told why and disconnected; nothing it sent reaches a shared object.
+ *
+ * @example
+ * ```ts
+ * import { SyncManager, type ServerLimits } from "@multiprocess/managers";
+ *
+ * const limits: ServerLimits = { maxFrameSize: 1 << 20, maxConnections: 64 };
+ * const manager = new SyncManager({ limits });
+ * console.log(manager.state); // "initial"
+ * ```
+ */
+export interface ServerLimits {
+  /** Largest frame, in bytes; a larger declared length is refused before any allocation (default 64 MiB). */
+  readonly maxFrameSize?: number;
+  /** Most connections at once, authenticated or not; more are closed at once (default 1024). */
+  readonly maxConnections?: number;
+  /** Deepest nesting of a received value (default 512). */
+  readonly maxDepth?: number;
+  /** Most items in one received array, object, Map or Set (default 4,194,304). */
+  readonly maxLength?: number;
+}
+
+/** Checks limits given by a user. */
+export function checkLimits(limits: unknown): ServerLimits | undefined {
+  if (limits === undefined) return undefined;
+  if (typeof limits !== "object" || limits === null) {
+    throw new TypeError("limits must be an object such as { maxFrameSize: 1048576 }");
+  }
+  for (const [name, value] of Object.entries(limits)) {
+    if (!["maxFrameSize", "maxConnections", "maxDepth", "maxLength"].includes(name)) {
+      throw new TypeError(`Unknown limit '${name}'`);
+    }
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+      throw new RangeError(`Limit '${name}' must be a positive integer, got ${String(value)}`);
+    }
+  }
+  return limits as ServerLimits;
 }
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -81,7 +132,7 @@ export class Server {
   readonly #table = new ObjectTable();
   readonly #key: Promise<AuthKey>;
   readonly #handshakeTimeout: number;
-  readonly #maxFrameSize: number;
+  readonly #limits: Required<ServerLimits>;
   readonly #socketDir: string | undefined;
   readonly #connections = new Set<ServerConnection>();
   readonly #handshaking = new Set<Deno.Conn>();
@@ -97,7 +148,13 @@ export class Server {
   constructor(options: ServerOptions) {
     this.#registry = options.registry;
     this.#handshakeTimeout = options.handshakeTimeout ?? 5000;
-    this.#maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME;
+    const limits = checkLimits(options.limits) ?? {};
+    this.#limits = {
+      maxFrameSize: limits.maxFrameSize ?? DEFAULT_MAX_FRAME,
+      maxConnections: limits.maxConnections ?? 1024,
+      maxDepth: limits.maxDepth ?? MAX_DEPTH,
+      maxLength: limits.maxLength ?? MAX_LENGTH,
+    };
     this.#socketDir = options.socketDir;
     this.#key = importAuthkey(options.authkey);
     this.#key.catch(() => {});
@@ -162,6 +219,11 @@ export class Server {
   }
 
   async #admit(conn: Deno.Conn): Promise<void> {
+    if (this.#connections.size + this.#handshaking.size >= this.#limits.maxConnections) {
+      // Nothing is said to a peer that has not authenticated.
+      closeQuietly(conn);
+      return;
+    }
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     const reader = new FrameReader(conn);
     this.#handshaking.add(conn);
@@ -184,7 +246,7 @@ export class Server {
       this.#core(),
       conn,
       reader,
-      this.#maxFrameSize,
+      this.#limits,
       ++this.#callerIds,
     );
     this.#connections.add(connection);
@@ -399,7 +461,7 @@ class ServerConnection implements CodecPeer {
   readonly #reader: FrameReader;
   readonly #writer: FrameWriter;
   readonly #codec: Codec;
-  readonly #maxFrameSize: number;
+  readonly #limits: Required<ServerLimits>;
   /** Object id → references this connection holds. */
   readonly #refs = new Map<number, number>();
   readonly #aborter = new AbortController();
@@ -411,16 +473,16 @@ class ServerConnection implements CodecPeer {
     core: ServerCore,
     conn: Deno.Conn,
     reader: FrameReader,
-    maxFrameSize: number,
+    limits: Required<ServerLimits>,
     callerId: number,
   ) {
     this.#caller = Object.freeze({ id: callerId, signal: this.#aborter.signal });
     this.#core = core;
     this.#conn = conn;
     this.#reader = reader;
-    this.#maxFrameSize = maxFrameSize;
+    this.#limits = limits;
     this.#writer = new FrameWriter(conn, () => this.close());
-    this.#codec = new Codec(this);
+    this.#codec = new Codec(this, limits);
     this.done = this.#run();
   }
 
@@ -437,21 +499,31 @@ class ServerConnection implements CodecPeer {
   async #run(): Promise<void> {
     try {
       while (!this.#closed) {
-        const payload = await this.#reader.read(this.#maxFrameSize);
+        const payload = await this.#reader.read(this.#limits.maxFrameSize);
         if (payload === null) break;
         this.#receive(payload);
       }
-    } catch {
-      // A broken frame or a reset connection ends this client only.
+    } catch (error) {
+      // A broken or excessive message ends this client only; it is told why.
+      if (error instanceof FrameError || error instanceof DecodeError) {
+        await this.#notice(error.message);
+      }
     } finally {
       this.close();
     }
   }
 
+  /** The last frame a misbehaving client gets: request id 0, a Failure saying why. */
+  async #notice(message: string): Promise<void> {
+    if (this.#closed) return;
+    this.#writer.send(this.#codec.encode([0, Reply.Failure, [message, undefined]]));
+    await settlesWithin(this.#writer.flush(), 1000);
+  }
+
   #receive(payload: Uint8Array): void {
     this.#decodeProblem = undefined;
     const request = parseRequest(this.#codec.decode(payload));
-    if (typeof request === "string") throw new Error(`Malformed request: ${request}`);
+    if (typeof request === "string") throw new DecodeError(`Malformed request: ${request}`);
     if (this.#decodeProblem !== undefined) {
       return this.#reply(request.requestId, Reply.Failure, [this.#decodeProblem, undefined]);
     }

@@ -74,6 +74,7 @@ async function serve(): Promise<void> {
       address: config.address,
       authkey: config.authkey,
       handshakeTimeout: config.handshakeTimeout,
+      ...(config.limits ? { limits: config.limits } : {}),
     });
     const typeids = [...registry.values()].filter((r) => r.callable !== undefined)
       .map((r) => r.typeid);

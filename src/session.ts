@@ -60,7 +60,11 @@ export class Session implements CodecPeer, ProxyChannel {
     const conn = await connect(options.address);
     const reader = new FrameReader(conn);
     const timeout = options.handshakeTimeout ?? 5000;
-    const timer = setTimeout(() => conn.close(), timeout);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      conn.close();
+    }, timeout);
     try {
       await clientHandshake(conn, reader, key);
     } catch (error) {
@@ -73,7 +77,9 @@ export class Session implements CodecPeer, ProxyChannel {
         throw error;
       }
       throw new ConnectionClosedError(
-        `${where}: the handshake did not complete within ${timeout} ms or the server closed the connection`,
+        timedOut
+          ? `${where}: the handshake did not complete within ${timeout} ms`
+          : `${where}: the server closed the connection during the handshake (is it at its connection limit?)`,
         { cause: error },
       );
     } finally {
@@ -202,6 +208,15 @@ export class Session implements CodecPeer, ProxyChannel {
   #receive(payload: Uint8Array): void {
     const reply = parseReply(this.#codec.decode(payload));
     if (typeof reply === "string") throw new Error(`Malformed reply from server: ${reply}`);
+    if (reply.requestId === 0) {
+      // The server's last word before it drops this connection: say why.
+      this.#expected = new ConnectionClosedError(
+        `The manager at ${formatAddress(this.address)} closed the connection: ${
+          remoteFailure(reply.value).message
+        }`,
+      );
+      return;
+    }
     const pending = this.#pending.get(reply.requestId);
     if (pending === undefined) return;
     this.#pending.delete(reply.requestId);

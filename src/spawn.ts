@@ -9,8 +9,10 @@
  */
 
 import type { Address } from "./address.ts";
+import { settlesWithin } from "./_async.ts";
 import { Codec, reviveError, UnsendableError } from "./codec.ts";
 import { HEADER_SIZE } from "./framing.ts";
+import type { ServerLimits } from "./server.ts";
 import {
   permissionFlags,
   type RequiredPermissions,
@@ -50,6 +52,7 @@ export interface ServerConfig {
   readonly initargs: readonly unknown[];
   readonly initargProxies: readonly InitargProxy[];
   readonly handshakeTimeout: number;
+  readonly limits: ServerLimits | null;
 }
 
 /** The child's status line. */
@@ -293,15 +296,4 @@ function signal(child: Deno.ChildProcess, name: Deno.Signal): void {
   try {
     child.kill(name);
   } catch { /* already exited */ }
-}
-
-/** True if `promise` settles within `ms`; the timer never outlives the call. */
-export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
