@@ -40,15 +40,15 @@ async function rawClient(manager: TestManager, authenticate = true): Promise<{
   return {
     conn,
     reader,
-    async send(bytes) {
+    async send(bytes: Uint8Array): Promise<void> {
       let offset = 0;
       while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
     },
-    async next() {
+    async next(): Promise<unknown> {
       const data = await reader.read(1 << 26);
       return data === null ? null : codec.decode(data);
     },
-    [Symbol.dispose]() {
+    [Symbol.dispose](): void {
       try {
         conn.close();
       } catch { /* closed by the server */ }
