@@ -67,6 +67,7 @@ export {
 export type { Callable, RegisterOptions, Registration } from "./src/registry.ts";
 export { Server, type ServerLimits, type ServerOptions } from "./src/server.ts";
 export { shared, type SharedOptions } from "./src/shared.ts";
+export type { TlsOptions } from "./src/transport.ts";
 export {
   proxyFromString,
   type ProxyFromStringOptions,

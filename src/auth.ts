@@ -119,9 +119,10 @@ async function readHandshakeFrame(reader: FrameReader): Promise<Uint8Array> {
   try {
     frame = await reader.read(HANDSHAKE_MAX_FRAME);
   } catch (error) {
-    throw new AuthenticationError("Handshake failed: the peer sent a malformed message", {
-      cause: error,
-    });
+    throw new AuthenticationError(
+      "Handshake failed: the peer sent a malformed message (is it a manager? with TLS on one side only?)",
+      { cause: error },
+    );
   }
   if (frame === null) {
     throw new ConnectionClosedError("the peer closed the connection during the handshake");

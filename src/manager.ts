@@ -21,6 +21,7 @@ import {
   rememberManagerClass,
 } from "./registry.ts";
 import { checkLimits, Server, type ServerLimits } from "./server.ts";
+import { checkTls, type TlsOptions } from "./transport.ts";
 import { Session } from "./session.ts";
 import { type ExportRef, type InitargProxy, launchServer, type ServerProcess } from "./spawn.ts";
 import { settlesWithin } from "./_async.ts";
@@ -76,6 +77,8 @@ export interface ManagerOptions {
   readonly handshakeTimeout?: number;
   /** What the server accepts from any peer: frame size, connections, nesting, collection sizes. */
   readonly limits?: ServerLimits;
+  /** TLS for a TCP address: `cert` and `key` to serve, `caCerts` to verify the server. */
+  readonly tls?: TlsOptions;
 }
 
 /**
@@ -204,6 +207,7 @@ export class BaseManager {
     }
     checkPermissions(options.permissions);
     checkLimits(options.limits);
+    checkTls(options.tls, options.address);
     this.#options = options;
     this.#authkey = authkey?.slice() ?? defaultAuthkey();
     this.#address = address === undefined ? undefined : checkAddress(address);
@@ -256,6 +260,7 @@ export class BaseManager {
           ...await shareInitargs(initargs),
           handshakeTimeout: this.#options.handshakeTimeout ?? 5000,
           limits: this.#options.limits ?? null,
+          tls: this.#options.tls ?? null,
         },
         permissions: this.#options.permissions,
       });
@@ -315,6 +320,7 @@ export class BaseManager {
       authkey: this.#authkey,
       handshakeTimeout: this.#options.handshakeTimeout ?? 5000,
       ...(this.#options.limits === undefined ? {} : { limits: this.#options.limits }),
+      ...(this.#options.tls === undefined ? {} : { tls: this.#options.tls }),
       ...(socketDir === undefined ? {} : { socketDir }),
     });
     this.#address = server.address;
@@ -454,6 +460,7 @@ export class BaseManager {
       ...(this.#options.handshakeTimeout === undefined
         ? {}
         : { handshakeTimeout: this.#options.handshakeTimeout }),
+      ...(this.#options.tls === undefined ? {} : { tls: this.#options.tls }),
     });
   }
 

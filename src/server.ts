@@ -34,7 +34,7 @@ import {
 } from "./protocol.ts";
 import { BaseProxy, createProxy, type ProxyChannel, type ProxyClass } from "./proxy.ts";
 import { publicMethods, type Registration } from "./registry.ts";
-import { listen } from "./transport.ts";
+import { listen, type TlsOptions } from "./transport.ts";
 
 /**
  * How to build a {@linkcode Server}. Managers fill this in; most code gets
@@ -63,6 +63,8 @@ export interface ServerOptions {
   readonly handshakeTimeout?: number;
   /** What a client may send; see {@linkcode ServerLimits}. */
   readonly limits?: ServerLimits;
+  /** TLS (TCP only): the server's `cert` and `key`. */
+  readonly tls?: TlsOptions;
   /** A private directory made for the socket, removed when the server shuts down. */
   readonly socketDir?: string;
 }
@@ -158,7 +160,7 @@ export class Server {
     this.#socketDir = options.socketDir;
     this.#key = importAuthkey(options.authkey);
     this.#key.catch(() => {});
-    const bound = listen(options.address);
+    const bound = listen(options.address, options.tls);
     this.#listener = bound.listener;
     this.address = bound.address;
     this.#local = this.#localChannel();

@@ -75,6 +75,7 @@ async function serve(): Promise<void> {
       authkey: config.authkey,
       handshakeTimeout: config.handshakeTimeout,
       ...(config.limits ? { limits: config.limits } : {}),
+      ...(config.tls ? { tls: config.tls } : {}),
     });
     const typeids = [...registry.values()].filter((r) => r.callable !== undefined)
       .map((r) => r.typeid);

@@ -13,7 +13,7 @@ import { ConnectionClosedError, RemoteError } from "./errors.ts";
 import { DEFAULT_MAX_FRAME, FrameReader, FrameWriter } from "./framing.ts";
 import { ControlMethod, parseReply, Reply, SERVER_ID } from "./protocol.ts";
 import { type BaseProxy, createProxy, type ProxyChannel, type ProxyClass } from "./proxy.ts";
-import { connect } from "./transport.ts";
+import { connect, type TlsOptions } from "./transport.ts";
 
 /** How a session is opened. */
 export interface SessionOptions {
@@ -27,6 +27,8 @@ export interface SessionOptions {
   readonly closeWhenIdle?: boolean;
   /** Milliseconds the server has to complete the handshake (default 5000). */
   readonly handshakeTimeout?: number;
+  /** TLS for a TCP address. */
+  readonly tls?: TlsOptions;
 }
 
 interface Pending {
@@ -57,7 +59,7 @@ export class Session implements CodecPeer, ProxyChannel {
   /** Connects and authenticates. */
   static async open(options: SessionOptions): Promise<Session> {
     const key = await importAuthkey(options.authkey);
-    const conn = await connect(options.address);
+    const conn = await connect(options.address, options.tls);
     const reader = new FrameReader(conn);
     const timeout = options.handshakeTimeout ?? 5000;
     let timedOut = false;

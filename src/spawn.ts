@@ -13,6 +13,7 @@ import { settlesWithin } from "./_async.ts";
 import { Codec, reviveError, UnsendableError } from "./codec.ts";
 import { HEADER_SIZE } from "./framing.ts";
 import type { ServerLimits } from "./server.ts";
+import type { TlsOptions } from "./transport.ts";
 import {
   permissionFlags,
   type RequiredPermissions,
@@ -53,6 +54,7 @@ export interface ServerConfig {
   readonly initargProxies: readonly InitargProxy[];
   readonly handshakeTimeout: number;
   readonly limits: ServerLimits | null;
+  readonly tls: TlsOptions | null;
 }
 
 /** The child's status line. */

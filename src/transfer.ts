@@ -14,6 +14,7 @@ import { ControlMethod } from "./protocol.ts";
 import { type BaseManager, sessionOf } from "./manager.ts";
 import { type BaseProxy, channelOf } from "./proxy.ts";
 import { Session } from "./session.ts";
+import type { TlsOptions } from "./transport.ts";
 
 const PREFIX = "mpproxy1.";
 
@@ -53,6 +54,8 @@ export interface ProxyFromStringOptions {
    * closed again once its last proxy is released.
    */
   readonly manager?: BaseManager;
+  /** TLS for a TCP manager: the certificates to trust (`caCerts`). */
+  readonly tls?: TlsOptions;
 }
 
 /**
@@ -140,7 +143,7 @@ export async function proxyFromString<T extends BaseProxy = BaseProxy>(
     }
     session = own;
   } else {
-    session = await sharedSession(address, options.authkey);
+    session = await sharedSession(address, options.authkey, options.tls);
   }
   return await session.control(ControlMethod.claim, [ticket]) as T;
 }
@@ -160,7 +163,11 @@ function parse(text: string): { address: Address; ticket: string } {
 /** Sessions opened for strings, one per address and key; each closes when idle. */
 const sessions = new Map<string, { authkey: Uint8Array; session: Promise<Session> }[]>();
 
-function sharedSession(address: Address, authkey: Uint8Array): Promise<Session> {
+function sharedSession(
+  address: Address,
+  authkey: Uint8Array,
+  tls: TlsOptions | undefined,
+): Promise<Session> {
   const key = formatAddress(address);
   const entries = sessions.get(key) ?? [];
   const found = entries.find((entry) => equalBytes(entry.authkey, authkey));
@@ -175,7 +182,12 @@ function sharedSession(address: Address, authkey: Uint8Array): Promise<Session> 
       if (list.length > 0) sessions.set(key, list);
       else sessions.delete(key);
     };
-    const session = Session.open({ address, authkey, closeWhenIdle: true });
+    const session = Session.open({
+      address,
+      authkey,
+      closeWhenIdle: true,
+      ...(tls === undefined ? {} : { tls }),
+    });
     const entry = { authkey: authkey.slice(), session };
     const list = (sessions.get(key) ?? []).filter((e) => !equalBytes(e.authkey, authkey));
     sessions.set(key, [...list, entry]);

@@ -7,6 +7,56 @@
 
 import { type Address, formatAddress } from "./address.ts";
 
+/**
+ * TLS for a TCP manager. The server needs `cert` and `key`; clients check
+ * the server's certificate against `caCerts` (default: the system's roots)
+ * and the address's hostname. All are PEM text.
+ *
+ * @example
+ * ```ts
+ * import { SyncManager, type TlsOptions } from "@multiprocess/managers";
+ *
+ * const tls: TlsOptions = { caCerts: ["-----BEGIN CERTIFICATE-----\n..."] };
+ * const client = new SyncManager({ address: { hostname: "db.internal", port: 50000 }, tls });
+ * console.log(client.state); // "initial"
+ * ```
+ */
+export interface TlsOptions {
+  /** The server's certificate chain (PEM); needed to serve. */
+  readonly cert?: string;
+  /** The server's private key (PEM); needed to serve. */
+  readonly key?: string;
+  /** Certificates a client trusts for the server (PEM); default the system's roots. */
+  readonly caCerts?: readonly string[];
+}
+
+/** Checks TLS options against the address they go with. */
+export function checkTls(tls: unknown, address: Address | undefined): TlsOptions | undefined {
+  if (tls === undefined) return undefined;
+  if (typeof tls !== "object" || tls === null) {
+    throw new TypeError("tls must be an object such as { cert, key, caCerts }");
+  }
+  if (address === undefined || typeof address === "string") {
+    throw new TypeError("tls needs a TCP address ({ hostname, port }); Unix sockets are local");
+  }
+  const { cert, key, caCerts } = tls as Record<string, unknown>;
+  for (const [name, value] of [["cert", cert], ["key", key]] as const) {
+    if (value !== undefined && typeof value !== "string") {
+      throw new TypeError(`tls.${name} must be PEM text`);
+    }
+  }
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new TypeError("tls.cert and tls.key go together");
+  }
+  if (
+    caCerts !== undefined &&
+    (!Array.isArray(caCerts) || !caCerts.every((c) => typeof c === "string"))
+  ) {
+    throw new TypeError("tls.caCerts must be a list of PEM certificates");
+  }
+  return tls as TlsOptions;
+}
+
 /** A listening socket and the address it really bound. */
 export interface BoundListener {
   readonly listener: Deno.Listener;
@@ -17,13 +67,23 @@ export interface BoundListener {
  * Listens on `address`. TCP without an explicit hostname would bind
  * 0.0.0.0, so addresses always carry one.
  */
-export function listen(address: Address): BoundListener {
+export function listen(address: Address, tls?: TlsOptions): BoundListener {
   try {
     if (typeof address === "string") {
       const listener = Deno.listen({ transport: "unix", path: address });
       return { listener, address };
     }
-    const listener = Deno.listen({ hostname: address.hostname, port: address.port });
+    if (tls !== undefined && (tls.cert === undefined || tls.key === undefined)) {
+      throw new TypeError("A TLS server needs tls.cert and tls.key");
+    }
+    const listener = tls === undefined
+      ? Deno.listen({ hostname: address.hostname, port: address.port })
+      : Deno.listenTls({
+        hostname: address.hostname,
+        port: address.port,
+        cert: tls.cert!,
+        key: tls.key!,
+      });
     const bound = listener.addr as Deno.NetAddr;
     return { listener, address: Object.freeze({ hostname: address.hostname, port: bound.port }) };
   } catch (error) {
@@ -32,10 +92,25 @@ export function listen(address: Address): BoundListener {
 }
 
 /** Connects to `address`; TCP connections have Nagle's algorithm off. */
-export async function connect(address: Address): Promise<Deno.Conn> {
+export async function connect(address: Address, tls?: TlsOptions): Promise<Deno.Conn> {
   try {
     if (typeof address === "string") {
       return await Deno.connect({ transport: "unix", path: address });
+    }
+    if (tls !== undefined) {
+      const conn = await Deno.connectTls({
+        hostname: address.hostname,
+        port: address.port,
+        ...(tls.caCerts === undefined ? {} : { caCerts: [...tls.caCerts] }),
+      });
+      // The TLS handshake is lazy; do it now so a bad certificate fails here.
+      try {
+        await conn.handshake();
+      } catch (error) {
+        conn.close();
+        throw error;
+      }
+      return conn;
     }
     const conn = await Deno.connect({ hostname: address.hostname, port: address.port });
     conn.setNoDelay(true);

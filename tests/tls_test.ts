@@ -1,0 +1,79 @@
+/**
+ * TLS for TCP managers, with a certificate made for the test by openssl.
+ * The server's key reaches its process on stdin, never as a file.
+ */
+import assert from "node:assert/strict";
+import { SyncManager } from "../mod.ts";
+import { tempDir } from "./_helpers.ts";
+
+async function makeCertificate(dir: string): Promise<{ cert: string; key: string }> {
+  const { success, stderr } = await new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      `${dir}/key.pem`,
+      "-out",
+      `${dir}/cert.pem`,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(success, new TextDecoder().decode(stderr));
+  return {
+    cert: await Deno.readTextFile(`${dir}/cert.pem`),
+    key: await Deno.readTextFile(`${dir}/key.pem`),
+  };
+}
+
+Deno.test("a TCP manager over TLS serves clients that trust its certificate", async () => {
+  await using dir = await tempDir();
+  const { cert, key } = await makeCertificate(dir.path);
+  await Deno.remove(`${dir.path}/key.pem`); // the server never needs the file
+  await using manager = await new SyncManager({
+    address: { hostname: "127.0.0.1", port: 0 },
+    tls: { cert, key, caCerts: [cert] },
+    modules: [],
+  }).start();
+  await using queue = await manager.Queue<string>();
+  await queue.put("over tls");
+  {
+    await using client = await new SyncManager({
+      address: manager.address,
+      tls: { caCerts: [cert] },
+    }).connect();
+    await using same = await client.Queue<string>();
+    await same.put("second");
+    assert.equal(await same.get(), "second");
+  }
+  assert.equal(await queue.get(), "over tls");
+
+  // Verification is on by default: without the certificate the client refuses the server.
+  const untrusting = new SyncManager({ address: manager.address, tls: {} });
+  await assert.rejects(untrusting.connect(), /invalid peer certificate|UnknownIssuer/);
+  // A client speaking plain TCP to a TLS server gets nowhere, and the server carries on.
+  await assert.rejects(
+    new SyncManager({ address: manager.address, handshakeTimeout: 1000 }).connect(),
+    { name: "AuthenticationError", message: /malformed message .*TLS on one side only/ },
+  );
+  assert.equal(await manager.numberOfObjects(), 1);
+});
+
+Deno.test("tls options are checked at construction", () => {
+  assert.throws(() => new SyncManager({ tls: { caCerts: [] } }), /needs a TCP address/);
+  assert.throws(
+    () => new SyncManager({ address: { hostname: "127.0.0.1", port: 0 }, tls: { cert: "x" } }),
+    /go together/,
+  );
+});
