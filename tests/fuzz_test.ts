@@ -14,7 +14,7 @@ import { clientHandshake, importAuthkey } from "../src/auth.ts";
 import { Codec, type CodecPeer } from "../src/codec.ts";
 import { frame, FrameReader } from "../src/framing.ts";
 import { connect } from "../src/transport.ts";
-import { type Address } from "../mod.ts";
+import type { Address } from "../mod.ts";
 import { Counter, TestManager } from "./_fixtures/counter.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20261122);
