@@ -151,6 +151,32 @@ const scenarios: Record<string, () => Promise<void>> = {
     console.log("held");
     await new Promise(() => setInterval(() => {}, 1000));
   },
+  // 1,000 mixed operations on shared objects; every item names its worker.
+  async mixed(): Promise<void> {
+    const lock = p.lock as AcquirerProxy;
+    const dict = p.dict as DictProxy<string, number>;
+    const list = p.list as ListProxy<string>;
+    const queue = p.queue as QueueProxy<string>;
+    const me = args.worker!;
+    for (let i = 0; i < 1000; i++) {
+      const item = `${me}-${i}`;
+      switch (i % 4) {
+        case 0: {
+          await using _held = await lock.hold();
+          await dict.set("counter", (await dict.get("counter", 0)) + 1);
+          break;
+        }
+        case 1:
+          await list.append(item);
+          break;
+        case 2:
+          await queue.put(item);
+          break;
+        default:
+          await dict.set(item, i);
+      }
+    }
+  },
   // Increments a dict entry under a lock.
   async incrementUnderLock(): Promise<void> {
     const lock = p.lock as AcquirerProxy;
