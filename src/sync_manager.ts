@@ -88,7 +88,11 @@ export class SyncManager extends BaseManager {
   Queue<T = unknown>(maxsize = 0): Promise<QueueProxy<T>> {
     return this.create("Queue", maxsize) as Promise<QueueProxy<T>>;
   }
-  /** A queue with `taskDone()` and `join()` (every queue here has them, as in CPython). */
+  /**
+   * A queue for work: items a process took and had not marked done with
+   * `taskDone()` when it died are put back at the head, so `join()` still
+   * returns (every queue has `taskDone()` and `join()`, as in CPython).
+   */
   JoinableQueue<T = unknown>(maxsize = 0): Promise<QueueProxy<T>> {
     return this.create("JoinableQueue", maxsize) as Promise<QueueProxy<T>>;
   }
@@ -163,7 +167,7 @@ SyncManager.register("Queue", (maxsize?: number) => new Queue(maxsize), {
   proxytype: QueueProxy,
   ...noMethod,
 });
-SyncManager.register("JoinableQueue", (maxsize?: number) => new Queue(maxsize), {
+SyncManager.register("JoinableQueue", (maxsize?: number) => new Queue(maxsize, true), {
   proxytype: QueueProxy,
   ...noMethod,
 });

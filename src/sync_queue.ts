@@ -4,10 +4,15 @@
  * `join()`. Items go straight to the oldest waiting `get()`, and a full
  * queue admits the oldest waiting `put()` as soon as there is room.
  *
+ * A JoinableQueue also remembers which caller took which item: items a
+ * caller took and had not marked done when its connection closed are put
+ * back at the head of the queue, so another worker gets them and `join()`
+ * still returns. (CPython's `join()` waits forever for them.)
+ *
  * @module
  */
 
-import { currentCaller } from "./caller.ts";
+import { type Caller, currentCaller, SERVER_CALLER } from "./caller.ts";
 import { Empty, Full } from "./errors.ts";
 import { checkTimeout, WaitList } from "./_wait_list.ts";
 
@@ -34,17 +39,20 @@ export class Queue {
   readonly #getters = new WaitList<unknown>();
   readonly #putters = new WaitList<true>();
   readonly #joiners = new WaitList<true>();
+  /** Items each caller took and has not marked done; undefined for a plain Queue. */
+  readonly #taken: Map<Caller, unknown[]> | undefined;
 
-  constructor(maxsize = 0) {
+  constructor(maxsize = 0, requeueOnDeath = false) {
     if (!Number.isInteger(maxsize)) throw new TypeError("maxsize must be an integer");
     this.#maxsize = maxsize;
+    this.#taken = requeueOnDeath ? new Map() : undefined;
   }
 
   put(item: unknown, options?: QueueWaitOptions): void | Promise<void> {
     const { block, timeout } = checkQueueWait(options);
     if (this.#getters.size > 0) {
       this.#unfinished++;
-      this.#getters.wakeOne(item);
+      this.#handToGetter(item);
       return;
     }
     if (!this.full()) {
@@ -71,6 +79,7 @@ export class Queue {
         this.#head = 0;
       }
       this.#admitPutter();
+      this.#noteTaken(currentCaller(), item);
       return item;
     }
     if (!block) throw new Empty();
@@ -99,6 +108,11 @@ export class Queue {
   /** Marks one item taken with `get()` as processed. */
   taskDone(): void {
     if (this.#unfinished <= 0) throw new RangeError("taskDone() called too many times");
+    const mine = this.#taken?.get(currentCaller());
+    if (mine !== undefined) {
+      mine.shift();
+      if (mine.length === 0) this.#taken!.delete(currentCaller());
+    }
     if (--this.#unfinished === 0) this.#joiners.wakeAll(true);
   }
 
@@ -106,6 +120,38 @@ export class Queue {
   join(): void | Promise<void> {
     if (this.#unfinished === 0) return;
     return this.#joiners.wait(currentCaller()).then(() => {});
+  }
+
+  #handToGetter(item: unknown): void {
+    this.#noteTaken(this.#getters.peek()!.caller, item);
+    this.#getters.wakeOne(item);
+  }
+
+  /** Remembers that `caller` holds `item` until it calls taskDone(). */
+  #noteTaken(caller: Caller, item: unknown): void {
+    if (this.#taken === undefined || caller === SERVER_CALLER) return;
+    let mine = this.#taken.get(caller);
+    if (mine === undefined) {
+      this.#taken.set(caller, mine = []);
+      caller.signal.addEventListener("abort", () => this.#requeue(caller), { once: true });
+    }
+    mine.push(item);
+  }
+
+  /** Puts back, at the head and in order, what a dead caller took and never finished. */
+  #requeue(caller: Caller): void {
+    const mine = this.#taken?.get(caller);
+    if (mine === undefined) return;
+    this.#taken!.delete(caller);
+    const rest: unknown[] = [];
+    for (const item of mine) {
+      if (this.#getters.size > 0) this.#handToGetter(item);
+      else rest.push(item);
+    }
+    for (const item of rest.reverse()) {
+      if (this.#head > 0) this.#items[--this.#head] = item;
+      else this.#items.unshift(item);
+    }
   }
 
   #push(item: unknown): void {

@@ -7,6 +7,7 @@ import {
   type AcquirerProxy,
   type BaseProxy,
   defaultAuthkey,
+  Empty,
   proxyFromString,
   proxyToString,
   SyncManager,
@@ -134,6 +135,27 @@ Deno.test("a killed worker's pending get() does not swallow a later item", async
   assert.ok(await waitUntil(async () => refcountOne.test(await manager.debugInfo()), 5000));
   await queue.put(42);
   assert.equal(await queue.get({ timeout: 1000 }), 42);
+});
+
+Deno.test("JoinableQueue: items a killed worker took but never finished go back; join() returns", async () => {
+  await using queue = await manager.JoinableQueue<string>();
+  for (const item of ["a", "b", "c"]) await queue.put(item);
+  const child = await startAndWait("takeAndHold", { queue }, { times: 2 }); // takes a and b
+  const joined = queue.join();
+  await kill(child);
+  const seen = [];
+  for (let i = 0; i < 3; i++) {
+    seen.push(await queue.get({ timeout: 5000 }));
+    await queue.taskDone();
+  }
+  assert.deepEqual(seen, ["a", "b", "c"], "the dead worker's items first, in order");
+  await joined;
+  assert.equal(await queue.qsize(), 0);
+  // A plain Queue keeps CPython's behaviour: what was taken is gone.
+  await using plain = await manager.Queue<string>();
+  await plain.put("x");
+  await kill(await startAndWait("takeAndHold", { queue: plain }, { times: 1 }));
+  await assert.rejects(plain.get({ timeout: 200 }), Empty);
 });
 
 Deno.test({

@@ -35,6 +35,16 @@ export class Counter {
   echo<T>(value: T): T {
     return value;
   }
+  /** Never settles. */
+  hang(): Promise<never> {
+    return new Promise(() => {});
+  }
+  /** Blocks the server's event loop for `ms` milliseconds, then answers. */
+  block(ms: number): number {
+    const until = performance.now() + ms;
+    while (performance.now() < until) { /* busy */ }
+    return this.#value;
+  }
   fail(message: string): never {
     throw new RangeError(message, { cause: { code: 42 } });
   }

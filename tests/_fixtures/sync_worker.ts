@@ -135,6 +135,12 @@ const scenarios: Record<string, () => Promise<void>> = {
   async barrierWaitReturn(): Promise<void> {
     await (p.queue as QueueProxy).put(await (p.barrier as BarrierProxy).wait());
   },
+  // Takes items and dies processing the last (it is killed after saying "held").
+  async takeAndHold(): Promise<void> {
+    for (let i = 0; i < (args.times ?? 1); i++) await (p.queue as QueueProxy).get();
+    console.log("held");
+    await new Promise(() => setInterval(() => {}, 1000));
+  },
   // Waits in get(), says so, and waits to be killed.
   async getForever(): Promise<void> {
     const pending = (p.queue as QueueProxy).get();
