@@ -11,8 +11,9 @@
  * runs in its own process (`getServer().serveForever()`), as in Python's
  * docs; `get` waits for an item without blocking other clients.
  *
- * Across machines, listen on a reachable hostname and keep the authkey
- * secret; without TLS (a later release) the traffic itself is not encrypted.
+ * Across machines, listen on a reachable hostname, keep the authkey secret,
+ * and add `tls: { cert, key }` (server) and `tls: { caCerts }` (clients) so
+ * the traffic is encrypted too.
  */
 import { BaseManager, type BaseProxy } from "../mod.ts";
 

@@ -242,19 +242,33 @@ Deno.test("a proxy string can be claimed once, with a clear error the second tim
   await assert.rejects(proxyFromString("garbage", { authkey: new Uint8Array() }), TypeError);
 });
 
-Deno.test("pending calls reject promptly when the server dies", async () => {
+Deno.test("pending calls in every client reject within 1 s when the server dies", async () => {
   const manager = await new TestManager({ modules }).start();
-  const counter = await manager.create(Counter);
-  const pending = Array.from({ length: 10 }, () => counter.later(10_000, "never"));
-  const checks = pending.map((p) => assert.rejects(p, ConnectionClosedError));
+  const clients = await Promise.all(
+    [0, 1].map(() => new TestManager({ address: manager.address }).connect()),
+  );
+  const counters = [
+    await manager.create(Counter),
+    ...await Promise.all(clients.map((client) => client.create(Counter))),
+  ];
+  const checks = counters.flatMap((counter) =>
+    Array.from(
+      { length: 10 },
+      () => assert.rejects(counter.later(10_000, "never"), ConnectionClosedError),
+    )
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50)); // all calls are on the server
   const started = performance.now();
   Deno.kill(manager.pid!, "SIGKILL");
   await Promise.all(checks);
-  assert.ok(performance.now() - started < 1000, "rejected within 1 s");
-  await assert.rejects(counter.get(), {
-    name: "ConnectionClosedError",
-    message: /closed by the server|lost/,
-  });
+  assert.ok(performance.now() - started < 1000, "all 30 rejected within 1 s");
+  for (const counter of counters) {
+    await assert.rejects(counter.get(), {
+      name: "ConnectionClosedError",
+      message: /closed by the server|lost/,
+    });
+  }
+  for (const client of clients) await client.disconnect();
   await manager.shutdown();
   assert.ok(processGone(manager.pid!));
 });
