@@ -1,0 +1,1 @@
+// An empty script: the floor for starting a Deno process.

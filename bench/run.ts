@@ -1,0 +1,176 @@
+/**
+ * The side-by-side benchmark: each workload on this library and on
+ * CPython's own managers, alternating several rounds in one run, plus the
+ * floors (a raw length-prefixed request/reply between two Deno processes;
+ * a bare `deno run`). Prints a Markdown table of medians and ratios.
+ *
+ *     deno task bench                (rounds=3, 1000 ms per measurement)
+ *     deno run -A bench/run.ts --rounds=5 --ms=2000
+ */
+
+const args = Object.fromEntries(
+  Deno.args.filter((a) => a.startsWith("--")).map((a) => a.slice(2).split("=") as [string, string]),
+);
+const ROUNDS = Number(args.rounds ?? 3);
+const MS = Number(args.ms ?? 1000);
+const here = (file: string): string => new URL(file, import.meta.url).pathname;
+const PYTHON_ENV = { PYENV_VERSION: Deno.env.get("BENCH_PYTHON") ?? "3.13.0" };
+
+type Result = Record<string, number>;
+
+async function run(
+  command: string,
+  commandArgs: string[],
+  env: Record<string, string> = {},
+): Promise<Result> {
+  const output = await new Deno.Command(command, {
+    args: commandArgs,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(output.stdout).trim().split("\n").at(-1) ?? "";
+  if (!output.success) {
+    throw new Error(
+      `${command} ${commandArgs.join(" ")} failed: ${new TextDecoder().decode(output.stderr)}`,
+    );
+  }
+  return JSON.parse(text);
+}
+
+const ours = (workload: string, transport: string): Promise<Result> =>
+  run(Deno.execPath(), [
+    "run",
+    "-A",
+    "--quiet",
+    here("deno_side.ts"),
+    workload,
+    transport,
+    String(MS),
+  ]);
+const cpython = (workload: string, transport: string): Promise<Result> =>
+  run("python3", [here("cpython_side.py"), workload, transport, String(MS)], PYTHON_ENV);
+const floor = (transport: string): Promise<Result> =>
+  run(Deno.execPath(), ["run", "-A", "--quiet", here("raw_floor.ts"), transport, String(MS)]);
+
+const rate = (r: Result): number => r.ops! / r.seconds!;
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number): string => n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(1);
+
+interface Row {
+  workload: string;
+  transport: string;
+  target: string;
+  ours: number[];
+  theirs: number[];
+  floor?: number[];
+  unit: string;
+}
+
+const WORKLOADS: [string, string, string][] = [
+  ["sequential", "1: sequential trivial calls", "≥ 1.0× CPython, ≥ 0.8× floor"],
+  ["inflight64", "2: 64 in flight (CPython: in a row)", "≥ 10×"],
+  ["echo1k", "3: echo ~1 KiB object", ""],
+  ["echo1m", "3: echo 1 MiB of bytes", "≥ 2×"],
+  ["dict", "4: dict set+get", ""],
+  ["create", "5: proxy create+release", "≥ 20×"],
+  ["clients8", "6: 8 client processes, one counter", "≥ 2×"],
+];
+
+const rows: Row[] = [];
+for (const transport of ["unix", "tcp"]) {
+  for (const [workload, name, target] of WORKLOADS) {
+    rows.push(
+      {
+        workload,
+        transport,
+        target,
+        ours: [],
+        theirs: [],
+        unit: "ops/s",
+        ...(workload === "sequential" ? { floor: [] } : {}),
+      } as Row & { name?: string },
+    );
+    (rows.at(-1) as Row & { name: string }).name = name;
+  }
+}
+const startRow = {
+  ours: [] as number[],
+  spawn: [] as number[],
+  fork: [] as number[],
+  bare: [] as number[],
+};
+
+const started = performance.now();
+for (let round = 0; round < ROUNDS; round++) {
+  for (const row of rows) {
+    // Alternate who goes first, so drift on a noisy machine hits both sides.
+    const pair = round % 2 === 0
+      ? [() => ours(row.workload, row.transport), () => cpython(row.workload, row.transport)]
+      : [() => cpython(row.workload, row.transport), () => ours(row.workload, row.transport)];
+    const first = await pair[0]!();
+    const second = await pair[1]!();
+    const [mine, theirs] = round % 2 === 0 ? [first, second] : [second, first];
+    row.ours.push(rate(mine));
+    row.theirs.push(rate(theirs));
+    if (row.floor) row.floor.push(rate(await floor(row.transport)));
+  }
+  startRow.ours.push((await ours("start", "unix")).ms!);
+  startRow.spawn.push((await cpython("start", "unix")).ms!);
+  startRow.fork.push((await cpython("start-fork", "unix")).ms!);
+  const bare = performance.now();
+  for (let i = 0; i < 2; i++) {
+    await new Deno.Command(Deno.execPath(), { args: ["run", "--quiet", here("empty.ts")] })
+      .output();
+  }
+  startRow.bare.push((performance.now() - bare) / 2);
+}
+const memory = await ours("memory", "unix");
+const cpythonMemory = await cpython("memory", "unix");
+
+const lines = [
+  `Rounds: ${ROUNDS}, ${MS} ms per measurement, CPython ${PYTHON_ENV.PYENV_VERSION}, ${Deno.build.target}, Deno ${Deno.version.deno}; took ${
+    ((performance.now() - started) / 1000).toFixed(0)
+  } s.`,
+  "",
+  "| workload | transport | ours (median) | CPython (median) | ours / CPython: median (min – max) | target |",
+  "| --- | --- | ---: | ---: | ---: | --- |",
+];
+for (const row of rows as (Row & { name: string })[]) {
+  const ratios = row.ours.map((x, i) => x / row.theirs[i]!);
+  lines.push(
+    `| ${row.name} | ${row.transport} | ${fmt(median(row.ours))} ${row.unit} | ${
+      fmt(median(row.theirs))
+    } ${row.unit} | ${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)} – ${
+      Math.max(...ratios).toFixed(2)
+    }) | ${row.target} |`,
+  );
+  if (row.floor) {
+    const toFloor = row.ours.map((x, i) => x / row.floor![i]!);
+    lines.push(
+      `| 1: floor, raw request/reply Deno↔Deno | ${row.transport} | ${
+        fmt(median(row.floor))
+      } ${row.unit} | | ours / floor: ${median(toFloor).toFixed(2)}× (${
+        Math.min(...toFloor).toFixed(2)
+      } – ${Math.max(...toFloor).toFixed(2)}) | |`,
+    );
+  }
+}
+const startRatio = startRow.ours.map((x, i) => x / startRow.spawn[i]!);
+const bareRatio = startRow.ours.map((x, i) => x / startRow.bare[i]!);
+lines.push(
+  `| 7: start() until the first call returns | unix | ${fmt(median(startRow.ours))} ms | spawn ${
+    fmt(median(startRow.spawn))
+  } ms, fork ${fmt(median(startRow.fork))} ms | vs spawn ${median(startRatio).toFixed(2)}× (${
+    Math.min(...startRatio).toFixed(2)
+  } – ${Math.max(...startRatio).toFixed(2)}); vs bare \`deno run\` (${
+    fmt(median(startRow.bare))
+  } ms) ${median(bareRatio).toFixed(2)}× | ≤ 1.0× spawn, ≤ 2× bare run |`,
+  `| 8: server memory per shared object (100,000 Values) | unix | ${fmt(memory.perObject!)} B | ${
+    fmt(cpythonMemory.perObject!)
+  } B (5,000 Values) | | ≤ 300 B beyond the object |`,
+  `| 8: idle server RSS | unix | ${fmt(memory.idle! / 1048576)} MiB | ${
+    fmt(cpythonMemory.idle! / 1048576)
+  } MiB | | |`,
+);
+console.log(lines.join("\n"));
