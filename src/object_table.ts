@@ -24,10 +24,18 @@ export interface SharedEntry {
   refs: number;
 }
 
+/** What objects of one typeid with one exposed list share. */
+interface Shape {
+  readonly exposed: ReadonlySet<string>;
+  readonly exposedList: readonly string[];
+}
+
 /** Shared objects by id. */
 export class ObjectTable {
   #nextId = 1;
   readonly #entries = new Map<number, SharedEntry>();
+  /** One exposed set per distinct list, not one per object. */
+  readonly #shapes = new Map<string, Shape>();
 
   /** Adds an object with no references yet; the caller gives it one at once. */
   add(
@@ -36,12 +44,18 @@ export class ObjectTable {
     exposed: readonly string[],
     methodToTypeid: Readonly<Record<string, string>>,
   ): SharedEntry {
+    const key = exposed.join("\0");
+    let shape = this.#shapes.get(key);
+    if (shape === undefined) {
+      shape = { exposed: new Set(exposed), exposedList: Object.freeze([...exposed]) };
+      this.#shapes.set(key, shape);
+    }
     const entry: SharedEntry = {
       id: this.#nextId++,
       typeid,
       object,
-      exposed: new Set(exposed),
-      exposedList: Object.freeze([...exposed]),
+      exposed: shape.exposed,
+      exposedList: shape.exposedList,
       methodToTypeid,
       refs: 0,
     };
