@@ -39,8 +39,8 @@ export class MsgpackWriter {
   #ensure(extra: number): void {
     const needed = this.#pos + extra;
     if (needed <= this.#bytes.length) return;
-    let size = this.#bytes.length * 2;
-    while (size < needed) size *= 2;
+    // Double for many small writes; for one large one (a 1 MiB payload) take just what it needs.
+    const size = Math.max(needed, this.#bytes.length * 2);
     const grown = new Uint8Array(size);
     grown.set(this.#bytes.subarray(0, this.#pos));
     this.#bytes = grown;
@@ -111,7 +111,25 @@ export class MsgpackWriter {
 
   /** A UTF-8 string. */
   string(value: string): void {
-    const max = value.length * 3;
+    const length = value.length;
+    if (length < 32) {
+      // Short strings, mostly ASCII (keys, method names): a loop beats a native call.
+      this.#ensure(1 + length);
+      const b = this.#bytes;
+      const start = this.#pos;
+      let i = 0;
+      for (; i < length; i++) {
+        const code = value.charCodeAt(i);
+        if (code >= 0x80) break;
+        b[start + 1 + i] = code;
+      }
+      if (i === length) {
+        b[start] = 0xa0 | length;
+        this.#pos = start + 1 + length;
+        return;
+      }
+    }
+    const max = length * 3;
     this.#ensure(5 + max);
     // Write after the largest header, then move the bytes if a smaller one fits.
     const headerAt = this.#pos;
