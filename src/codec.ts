@@ -153,11 +153,6 @@ for (const [name, cls] of Object.entries(Deno.errors)) {
   errorClasses.set(name, cls as ErrorClass);
 }
 
-/** Adds a library error class to the allowlist (for classes defined by later modules). */
-export function allowErrorClass(cls: ErrorClass, name: string = cls.name): void {
-  errorClasses.set(name, cls);
-}
-
 /** Encodes and decodes the messages of one connection. */
 export class Codec {
   readonly #peer: CodecPeer;

@@ -508,11 +508,6 @@ export function sessionOf(manager: BaseManager): Session | undefined {
   return sessionAccess.get(manager)?.();
 }
 
-/** The typeid a decorated or registered class was registered under. */
-export function typeidOfClass(cls: object): string | undefined {
-  return classTypeids.get(cls);
-}
-
 /** Records the typeid of a class registered through `@shared`. */
 export function rememberClassTypeid(cls: object, typeid: string): void {
   classTypeids.set(cls, typeid);

@@ -54,9 +54,6 @@ export const ControlMethod = {
   claim: "claim",
 } as const;
 
-/** A control method name. */
-export type ControlMethodName = typeof ControlMethod[keyof typeof ControlMethod];
-
 /** The object id that addresses the server itself. */
 export const SERVER_ID = 0;
 
