@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { type BaseProxy, type ListProxy, SyncManager } from "../mod.ts";
 import { startSyncWorker, waitUntil, workerOk } from "./_helpers.ts";
+import { REMOTE_VALUES } from "./_fixtures/values.ts";
 
 const manager = await new SyncManager({ modules: [] }).start();
 
@@ -81,15 +82,7 @@ Deno.test("list: lists of lists (test_list_proxy_in_list)", async () => {
 Deno.test("values of many kinds from another process through a queue (test_remote)", async () => {
   await using queue = await manager.Queue();
   await workerOk(await startSyncWorker(manager, "queuePutValues", { queue }));
-  assert.deepEqual(await queue.get(), [
-    "hello world",
-    null,
-    true,
-    2.25,
-    "hallå världen",
-    "привіт світ",
-    new Uint8Array([0x68, 0x61, 0x6c, 0x6c, 0xe5]),
-  ]);
+  assert.deepEqual(await queue.get(), REMOTE_VALUES);
   await assert.rejects(queue.put(setTimeout as never), TypeError); // queue.put(time.sleep)
 });
 

@@ -21,6 +21,7 @@ import {
   SyncManager,
   type ValueProxy,
 } from "../../mod.ts";
+import { REMOTE_VALUES } from "./values.ts";
 
 interface Command {
   scenario: string;
@@ -59,15 +60,7 @@ const scenarios: Record<string, () => Promise<void>> = {
   },
   // _TestRemoteManager.test_remote's child: one put of many kinds of value.
   async queuePutValues(): Promise<void> {
-    await (p.queue as QueueProxy).put([
-      "hello world",
-      null,
-      true,
-      2.25,
-      "hallå världen",
-      "привіт світ",
-      new Uint8Array([0x68, 0x61, 0x6c, 0x6c, 0xe5]),
-    ]);
+    await (p.queue as QueueProxy).put(REMOTE_VALUES);
   },
   // _TestQueue.test_fork's child.
   async queuePutRange(): Promise<void> {
