@@ -51,9 +51,17 @@ def timed(batch, step, duration):
     return {"ops": ops, "seconds": time.perf_counter() - started}
 
 
-def hammer(counter, count):
-    for _ in range(count):
+def hammer(counter, ready, go, results, duration):
+    """Workload 6's client process, as in bench/deno_side.ts: ready, wait, then count."""
+    counter.increment()  # warm
+    ready.put(1)
+    go.wait()
+    calls = 0
+    started = time.perf_counter()
+    while time.perf_counter() - started < duration:
         counter.increment()
+        calls += 1
+    results.put((calls, time.perf_counter() - started))
 
 
 def rss(pid):
@@ -105,14 +113,22 @@ def main(workload, transport, duration):
 
             return timed(1, step, duration)
         if workload == "clients8":
-            per = 2000
-            started = time.perf_counter()
-            workers = [mp.Process(target=hammer, args=(counter, per)) for _ in range(8)]
+            # Steady state: all 8 processes are up and connected before the clock starts.
+            ready, go, results = manager.Queue(), manager.Event(), manager.Queue()
+            args = (counter, ready, go, results, duration)
+            workers = [mp.Process(target=hammer, args=args) for _ in range(8)]
             for worker in workers:
                 worker.start()
+            for _ in workers:
+                ready.get()
+            go.set()
+            rate = 0.0
+            for _ in workers:
+                calls, seconds = results.get()
+                rate += calls / seconds
             for worker in workers:
                 worker.join()
-            return {"ops": 8 * per, "seconds": time.perf_counter() - started}
+            return {"ops": rate, "seconds": 1}
         if workload == "memory":
             pid = manager._process.pid
             manager._number_of_objects()

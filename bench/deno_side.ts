@@ -10,8 +10,10 @@
 import {
   type BaseProxy,
   defaultAuthkey,
+  type EventProxy,
   proxyFromString,
   proxyToString,
+  type QueueProxy,
   type Remote,
   shared,
   SyncManager,
@@ -69,13 +71,33 @@ const KIB_OBJECT = {
 };
 const MIB = new Uint8Array(1024 * 1024).fill(7);
 
-async function worker(count: number): Promise<void> {
-  // The proxy string and the authkey arrive on stdin.
-  const { proxy, authkey } = JSON.parse(await new Response(Deno.stdin.readable).text());
-  await using counter = await proxyFromString<Remote<Counter>>(proxy, {
-    authkey: Uint8Array.from(authkey as number[]),
-  });
-  for (let i = 0; i < count; i++) await counter.increment();
+/**
+ * Workload 6's client process: claims its proxies, says it is ready, waits
+ * for the start signal, then calls `increment()` for `duration` ms and
+ * reports how many calls it made and in how long.
+ */
+async function worker(): Promise<void> {
+  // The proxy strings and the authkey arrive on stdin.
+  const message = JSON.parse(await new Response(Deno.stdin.readable).text()) as {
+    proxies: Record<"counter" | "ready" | "go" | "results", string>;
+    authkey: number[];
+  };
+  const options = { authkey: Uint8Array.from(message.authkey) };
+  const counter = await proxyFromString<Remote<Counter>>(message.proxies.counter, options);
+  const ready = await proxyFromString<QueueProxy<number>>(message.proxies.ready, options);
+  const go = await proxyFromString<EventProxy>(message.proxies.go, options);
+  const results = await proxyFromString<QueueProxy<number[]>>(message.proxies.results, options);
+  await counter.increment(); // warm
+  await ready.put(1);
+  await go.wait();
+  let calls = 0;
+  const started = performance.now();
+  while (performance.now() - started < duration) {
+    await counter.increment();
+    calls++;
+  }
+  await results.put([calls, (performance.now() - started) / 1000]);
+  for (const proxy of [counter, ready, go, results]) await proxy[Symbol.asyncDispose]();
 }
 
 async function main(): Promise<void> {
@@ -120,23 +142,49 @@ async function main(): Promise<void> {
         }),
       );
     case "clients8": {
-      // 8 client processes hammer one counter; aggregate operations per second.
-      const per = 2000;
-      const started = performance.now();
+      // 8 client processes hammer one counter. Measured in steady state: every
+      // process has started and connected before the clock starts; the result
+      // is the sum of the 8 processes' own rates over the same `duration`.
+      const ready = await manager.Queue<number>();
+      const go = await manager.Event();
+      const results = await manager.Queue<number[]>();
       const children = await Promise.all(Array.from({ length: 8 }, async () => {
         const child = new Deno.Command(Deno.execPath(), {
-          args: ["run", "-A", import.meta.filename!, "worker", String(per)],
+          args: ["run", "-A", import.meta.filename!, "worker", transport, String(duration)],
           stdin: "piped",
         }).spawn();
-        const message = { proxy: await proxyToString(counter), authkey: [...defaultAuthkey()] };
+        // A proxy string can be claimed once: each process gets its own.
+        const proxies = {
+          counter: await proxyToString(counter),
+          ready: await proxyToString(ready),
+          go: await proxyToString(go),
+          results: await proxyToString(results),
+        };
+        const message = JSON.stringify({ proxies, authkey: [...defaultAuthkey()] });
         const writer = child.stdin.getWriter();
-        await writer.write(new TextEncoder().encode(JSON.stringify(message)));
+        await writer.write(new TextEncoder().encode(message));
         await writer.close();
         return child;
       }));
-      const statuses = await Promise.all(children.map((child) => child.status));
-      if (!statuses.every((s) => s.success)) throw new Error("a worker failed");
-      return report({ ops: 8 * per, seconds: (performance.now() - started) / 1000 });
+      // Fails fast if a worker dies, instead of waiting for its result forever.
+      const failure = new Promise<never>((_, reject) => {
+        for (const child of children) {
+          child.status.then((status) => status.success || reject(new Error("a worker failed")));
+        }
+      });
+      const measure = async (): Promise<number> => {
+        for (let i = 0; i < 8; i++) await ready.get();
+        await go.set();
+        let rate = 0;
+        for (let i = 0; i < 8; i++) {
+          const [calls, seconds] = await results.get();
+          rate += calls! / seconds!;
+        }
+        return rate;
+      };
+      const rate = await Promise.race([measure(), failure]);
+      await Promise.all(children.map((child) => child.status));
+      return report({ ops: rate, seconds: 1 });
     }
     case "memory": {
       // Server RSS with 100,000 live objects, and idle.
@@ -161,7 +209,7 @@ async function main(): Promise<void> {
 
 if (import.meta.main) {
   if (Deno.args[0] === "worker") {
-    await worker(Number(Deno.args[1]));
+    await worker();
   } else {
     await main();
   }

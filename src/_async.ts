@@ -15,3 +15,17 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
     clearTimeout(timer);
   }
 }
+
+/**
+ * Calls `onExpire` after `ms` unless the returned function is called first.
+ * The timer does not keep the process alive.
+ *
+ * Built on `AbortSignal.timeout`, not `setTimeout`: in Deno 2.9 a process's
+ * first `setTimeout` loads Deno's Node-compatible timers (about 6 ms here),
+ * and the handshake deadlines sit on `start()`'s path in both processes.
+ */
+export function deadline(ms: number, onExpire: () => void): () => void {
+  const signal = AbortSignal.timeout(ms);
+  signal.addEventListener("abort", onExpire, { once: true });
+  return () => signal.removeEventListener("abort", onExpire);
+}

@@ -18,8 +18,7 @@
  * @module
  */
 
-import { Decoder, ExtensionCodec } from "@msgpack/msgpack";
-import { type DecodeLimits, scanLimits } from "./_msgpack_scan.ts";
+import { type DecodeLimits, MsgpackError, MsgpackReader } from "./_msgpack_reader.ts";
 import { MsgpackWriter } from "./_msgpack_writer.ts";
 import {
   AuthenticationError,
@@ -32,6 +31,7 @@ import {
 } from "./errors.ts";
 import { BaseProxy } from "./proxy.ts";
 
+const EXT_TIMESTAMP = -1;
 const EXT_UNDEFINED = 0;
 const EXT_BIGINT = 1;
 const EXT_MAP = 2;
@@ -157,22 +157,15 @@ for (const [name, cls] of Object.entries(Deno.errors)) {
 export class Codec {
   readonly #peer: CodecPeer;
   readonly #writer = new MsgpackWriter();
-  readonly #decoder: Decoder<Codec>;
-  readonly #limits: DecodeLimits;
+  readonly #reader: MsgpackReader;
 
   /** A codec that maps tokens through `peer` and refuses messages beyond `limits`. */
   constructor(peer: CodecPeer, limits: Partial<DecodeLimits> = {}) {
     this.#peer = peer;
-    this.#limits = {
-      maxDepth: limits.maxDepth ?? MAX_DEPTH,
-      maxLength: limits.maxLength ?? MAX_LENGTH,
-    };
-    this.#decoder = new Decoder({
-      extensionCodec: extensions,
-      context: this,
-      maxArrayLength: this.#limits.maxLength,
-      maxMapLength: this.#limits.maxLength,
-    });
+    this.#reader = new MsgpackReader(
+      { maxDepth: limits.maxDepth ?? MAX_DEPTH, maxLength: limits.maxLength ?? MAX_LENGTH },
+      (reader, type, size, depth) => this.#readExtension(reader, type, size, depth),
+    );
   }
 
   /** The peer that maps tokens for this codec. */
@@ -193,21 +186,42 @@ export class Codec {
 
   /** The value in a frame's payload. Throws {@linkcode DecodeError} on bad or excessive input. */
   decode(payload: Uint8Array): unknown {
-    const problem = scanLimits(payload, this.#limits);
-    if (problem !== undefined) throw new DecodeError(`Refused a message: ${problem}`);
     try {
-      return this.#decoder.decode(payload);
+      return this.#reader.decode(payload);
     } catch (error) {
       throw new DecodeError(
         `Refused a message: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error },
+        error instanceof MsgpackError ? undefined : { cause: error },
       );
     }
   }
 
-  /** Decodes the data of a nested extension (re-entrant). */
-  decodeNested(data: Uint8Array): unknown {
-    return this.#decoder.decode(data);
+  #readExtension(reader: MsgpackReader, type: number, size: number, depth: number): unknown {
+    switch (type) {
+      case EXT_TIMESTAMP:
+        return readTimestamp(reader.take(size));
+      case EXT_UNDEFINED:
+        reader.take(size);
+        return undefined;
+      case EXT_BIGINT:
+        return readBigint(reader.take(size));
+      case EXT_MAP: {
+        const items = expectArray(reader.nested(size, depth), "Map");
+        const map = new Map<unknown, unknown>();
+        for (let i = 0; i + 1 < items.length; i += 2) map.set(items[i], items[i + 1]);
+        return map;
+      }
+      case EXT_SET:
+        return new Set(expectArray(reader.nested(size, depth), "Set"));
+      case EXT_TYPED_ARRAY:
+        return readTypedArray(reader.take(size));
+      case EXT_ERROR:
+        return reviveError(reader.nested(size, depth));
+      case EXT_TOKEN:
+        return this.#peer.decodeToken(expectToken(reader.nested(size, depth)));
+      default:
+        throw new MsgpackError(`unknown extension type ${type}`);
+    }
   }
 
   #write(value: unknown, depth: number): void {
@@ -370,80 +384,56 @@ const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 const ERROR_FIELDS = new Set(["name", "message", "stack", "cause", "errors"]);
 
-const extensions = new ExtensionCodec<Codec>();
+function readTimestamp(data: Uint8Array): Date {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let seconds: number;
+  let nanoseconds = 0;
+  if (data.length === 4) {
+    seconds = view.getUint32(0);
+  } else if (data.length === 8) {
+    // 30 bits of nanoseconds, then 34 bits of seconds.
+    const high = view.getUint32(0);
+    nanoseconds = high >>> 2;
+    seconds = (high & 0x3) * 4294967296 + view.getUint32(4);
+  } else if (data.length === 12) {
+    nanoseconds = view.getUint32(0);
+    seconds = Number(view.getBigInt64(4));
+  } else {
+    throw new TypeError(`Malformed timestamp of ${data.length} bytes`);
+  }
+  return new Date(seconds * 1000 + Math.floor(nanoseconds / 1e6));
+}
 
-extensions.register({
-  type: EXT_UNDEFINED,
-  encode: () => null,
-  decode: () => undefined,
-});
+function readBigint(data: Uint8Array): bigint {
+  const text = textDecoder.decode(data);
+  if (!/^-?[0-9a-f]+$/.test(text)) throw new TypeError("Malformed bigint");
+  return text.startsWith("-") ? -BigInt(`0x${text.slice(1)}`) : BigInt(`0x${text}`);
+}
 
-extensions.register({
-  type: EXT_BIGINT,
-  encode: () => null,
-  decode: (data) => {
-    const text = textDecoder.decode(data);
-    if (!/^-?[0-9a-f]+$/.test(text)) throw new TypeError("Malformed bigint");
-    return text.startsWith("-") ? -BigInt(`0x${text.slice(1)}`) : BigInt(`0x${text}`);
-  },
-});
+function readTypedArray(data: Uint8Array): ArrayBuffer | ArrayBufferView {
+  const kind = data[0];
+  // Copy: the new buffer is aligned and owned by the value.
+  const copy = data.slice(1);
+  if (kind === KIND_ARRAY_BUFFER) return copy.buffer;
+  if (kind === KIND_DATA_VIEW) return new DataView(copy.buffer);
+  const Class = kind === undefined ? undefined : TYPED_ARRAYS[kind];
+  if (Class === undefined) throw new TypeError(`Unknown typed array kind ${kind}`);
+  if (copy.length % Class.BYTES_PER_ELEMENT !== 0) {
+    throw new TypeError(`Malformed ${Class.name}`);
+  }
+  return new Class(copy.buffer);
+}
 
-extensions.register({
-  type: EXT_MAP,
-  encode: () => null,
-  decode: (data, _type, codec) => {
-    const items = expectArray(codec.decodeNested(data), "Map");
-    const map = new Map<unknown, unknown>();
-    for (let i = 0; i + 1 < items.length; i += 2) map.set(items[i], items[i + 1]);
-    return map;
-  },
-});
-
-extensions.register({
-  type: EXT_SET,
-  encode: () => null,
-  decode: (data, _type, codec) => new Set(expectArray(codec.decodeNested(data), "Set")),
-});
-
-extensions.register({
-  type: EXT_TYPED_ARRAY,
-  encode: () => null,
-  decode: (data) => {
-    const kind = data[0];
-    // Copy: the new buffer is aligned and owned by the value.
-    const copy = data.slice(1);
-    if (kind === KIND_ARRAY_BUFFER) return copy.buffer;
-    if (kind === KIND_DATA_VIEW) return new DataView(copy.buffer);
-    const Class = kind === undefined ? undefined : TYPED_ARRAYS[kind];
-    if (Class === undefined) throw new TypeError(`Unknown typed array kind ${kind}`);
-    if (copy.length % Class.BYTES_PER_ELEMENT !== 0) {
-      throw new TypeError(`Malformed ${Class.name}`);
-    }
-    return new Class(copy.buffer);
-  },
-});
-
-extensions.register({
-  type: EXT_ERROR,
-  encode: () => null,
-  decode: (data, _type, codec) => reviveError(codec.decodeNested(data)),
-});
-
-extensions.register({
-  type: EXT_TOKEN,
-  encode: () => null,
-  decode: (data, _type, codec) => {
-    const raw = codec.decodeNested(data);
-    if (
-      !Array.isArray(raw) || raw.length !== 3 || typeof raw[0] !== "string" ||
-      !Number.isSafeInteger(raw[1]) || !Array.isArray(raw[2]) ||
-      !raw[2].every((name: unknown) => typeof name === "string")
-    ) {
-      throw new TypeError("Malformed proxy token");
-    }
-    return codec.peer.decodeToken(raw as unknown as WireToken);
-  },
-});
+function expectToken(raw: unknown): WireToken {
+  if (
+    !Array.isArray(raw) || raw.length !== 3 || typeof raw[0] !== "string" ||
+    !Number.isSafeInteger(raw[1]) || !Array.isArray(raw[2]) ||
+    !raw[2].every((name: unknown) => typeof name === "string")
+  ) {
+    throw new TypeError("Malformed proxy token");
+  }
+  return raw as unknown as WireToken;
+}
 
 function expectArray(value: unknown, what: string): unknown[] {
   if (!Array.isArray(value)) throw new TypeError(`Malformed ${what}`);

@@ -7,7 +7,7 @@
  */
 
 import { type Address, formatAddress } from "./address.ts";
-import { settlesWithin } from "./_async.ts";
+import { deadline, settlesWithin } from "./_async.ts";
 import { type AuthKey, importAuthkey, serverHandshake } from "./auth.ts";
 import {
   Codec,
@@ -229,7 +229,7 @@ export class Server {
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     const reader = new FrameReader(conn);
     this.#handshaking.add(conn);
-    const timer = setTimeout(() => closeQuietly(conn), this.#handshakeTimeout);
+    const cancelDeadline = deadline(this.#handshakeTimeout, () => closeQuietly(conn));
     try {
       await serverHandshake(conn, reader, await this.#key);
     } catch {
@@ -237,7 +237,7 @@ export class Server {
       closeQuietly(conn);
       return;
     } finally {
-      clearTimeout(timer);
+      cancelDeadline();
       this.#handshaking.delete(conn);
     }
     if (this.#stopping) {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { deadline } from "./_async.ts";
 import { type Address, formatAddress } from "./address.ts";
 import { clientHandshake, importAuthkey } from "./auth.ts";
 import { Codec, type CodecPeer, type Reference, UnsendableError, type WireToken } from "./codec.ts";
@@ -63,10 +64,12 @@ export class Session implements CodecPeer, ProxyChannel {
     const reader = new FrameReader(conn);
     const timeout = options.handshakeTimeout ?? 5000;
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const cancelDeadline = deadline(timeout, () => {
       timedOut = true;
-      conn.close();
-    }, timeout);
+      try {
+        conn.close();
+      } catch { /* closed already */ }
+    });
     try {
       await clientHandshake(conn, reader, key);
     } catch (error) {
@@ -85,7 +88,7 @@ export class Session implements CodecPeer, ProxyChannel {
         { cause: error },
       );
     } finally {
-      clearTimeout(timer);
+      cancelDeadline();
     }
     return new Session(options, conn, reader);
   }

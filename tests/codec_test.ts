@@ -68,3 +68,103 @@ Deno.test("codec never lets a __proto__ key reach an object's prototype", () => 
   assert.throws(() => roundTrip(hostile), /__proto__/);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });
+
+// An independent MessagePack implementation checks ours, in both directions.
+import { decode as theirDecode, encode as theirEncode } from "@msgpack/msgpack";
+
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A random value MessagePack carries natively (no extension types). */
+function randomValue(random: () => number, depth: number): unknown {
+  const int = (n: number): number => Math.floor(random() * n);
+  const pick = int(depth > 2 ? 8 : 10);
+  const integers = [0, 1, 127, 128, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1];
+  switch (pick) {
+    case 0:
+      return null;
+    case 1:
+      return random() < 0.5;
+    case 2: {
+      const magnitude = integers[int(integers.length)]! + int(3) - 1;
+      return Math.max(0, magnitude) * (random() < 0.5 ? -1 : 1) || 0;
+    }
+    case 3:
+      return (random() - 0.5) * 10 ** int(30);
+    case 4: {
+      const alphabet = ["a", "Z", "0", " ", "é", "✓", "😀", "\u0000"];
+      const length = [0, 1, 31, 32, 47, 48, 49, 255, 256, 3000][int(10)]!;
+      let s = "";
+      for (let i = 0; i < length; i++) s += alphabet[int(alphabet.length)];
+      return s;
+    }
+    case 5:
+      return Uint8Array.from({ length: [0, 1, 255, 256, 65536][int(5)]! }, () => int(256));
+    case 6:
+      return new Date(int(2 ** 36) * 1000 + int(1000) - 2 ** 34 * 1000);
+    case 7:
+      return `k${int(100)}`;
+    case 8:
+      return Array.from(
+        { length: [0, 1, 15, 16, 40][int(5)]! },
+        () => randomValue(random, depth + 1),
+      );
+    default: {
+      const out: Record<string, unknown> = {};
+      for (let i = 0, n = [0, 1, 15, 16, 20][int(5)]!; i < n; i++) {
+        out[`key${int(50)}`] = randomValue(random, depth + 1);
+      }
+      return out;
+    }
+  }
+}
+
+Deno.test("codec agrees with @msgpack/msgpack on 1,000 random values, both ways", () => {
+  const codec = new Codec(peer);
+  const random = seeded(5);
+  for (let i = 0; i < 1000; i++) {
+    const value = randomValue(random, 0);
+    // Theirs encodes (choosing every integer, string and timestamp width), ours decodes.
+    assert.deepStrictEqual(codec.decode(theirEncode(value)), value, `case ${i}`);
+    // Ours encodes, theirs decodes (Dates travel in our 96-bit form).
+    assert.deepStrictEqual(theirDecode(codec.encode(value).subarray(4)), value, `case ${i}`);
+  }
+});
+
+Deno.test("codec refuses malformed and excessive messages with the reason", () => {
+  const codec = new Codec(peer, { maxDepth: 4, maxLength: 10 });
+  const refusals: [string, number[], RegExp][] = [
+    ["too deep", [0x91, 0x91, 0x91, 0x91, 0x01], /nest deeper than the limit of 4 levels/],
+    ["too long", [0x9b, ...new Array(11).fill(0)], /11 items exceeds the limit of 10/],
+    ["a claim the message cannot hold", [0x99, 1], /declares 9 items but only 1 bytes follow/],
+    ["extra bytes", [0x01, 0x02], /1 extra bytes after the message/],
+    ["an array as a map key", [0x81, 0x90, 0x01], /map key must be a string or a number/],
+    ["a truncated string", [0xa5, 0x61], /ends in the middle of a value/],
+    ["an unknown extension", [0xd4, 0x63, 0x00], /unknown extension type 99/],
+    [
+      "a Map whose data runs past it",
+      [0xc7, 0x01, 0x02, 0x92, 0x01],
+      /declares 2 items but only 0 bytes follow/,
+    ],
+    ["a Map with bytes to spare", [0xc7, 0x02, 0x02, 0x90, 0x01], /longer than its value/],
+    ["a reserved byte", [0xc1], /invalid MessagePack byte 0xc1/],
+    ["a timestamp of 5 bytes", [0xc7, 0x05, 0xff, 0, 0, 0, 0, 0], /Malformed timestamp/],
+  ];
+  for (const [what, bytes, reason] of refusals) {
+    assert.throws(
+      () => codec.decode(Uint8Array.from(bytes)),
+      (error: Error) => error.name === "DecodeError" && reason.test(error.message),
+      what,
+    );
+  }
+  // The codec keeps working after each refusal.
+  assert.deepStrictEqual(codec.decode(Uint8Array.from([0x92, 0x01, 0xa1, 0x61])), [1, "a"]);
+});
