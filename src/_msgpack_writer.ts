@@ -9,15 +9,23 @@
 import { HEADER_SIZE, sealFrame } from "./framing.ts";
 
 const INITIAL_SIZE = 2048;
-/** Buffers that grew past this are handed off instead of copied and kept. */
+/** Frames up to this size are copied out of the writer's buffer; larger ones take it along. */
 const KEEP_LIMIT = 256 * 1024;
+/** A large buffer given back by {@linkcode MsgpackWriter.recycle} is kept up to this size. */
+const SPARE_LIMIT = 16 * 1024 * 1024;
 const utf8 = new TextEncoder();
 
 /** Writes MessagePack values into a growable buffer. */
 export class MsgpackWriter {
-  #bytes = new Uint8Array(INITIAL_SIZE);
-  #view = new DataView(this.#bytes.buffer);
+  #bytes: Uint8Array<ArrayBuffer> = new Uint8Array(INITIAL_SIZE);
+  #view: DataView<ArrayBuffer> = new DataView(this.#bytes.buffer);
   #pos = HEADER_SIZE;
+  /** The buffer for frames up to KEEP_LIMIT, kept while a larger one is in use. */
+  #small = this.#bytes;
+  /** The last large buffer a frame took along; only it is taken back. */
+  #lent: ArrayBuffer | undefined;
+  /** A large buffer taken back, used the next time a frame outgrows #small. */
+  #spare: Uint8Array<ArrayBuffer> | undefined;
 
   /** Starts a new frame, forgetting anything written before. */
   reset(): void {
@@ -26,14 +34,36 @@ export class MsgpackWriter {
 
   /** The frame written since {@linkcode MsgpackWriter.reset}, length header filled in. */
   finish(): Uint8Array {
-    if (this.#bytes.length > KEEP_LIMIT) {
+    if (this.#bytes !== this.#small) {
+      // A large frame takes its buffer along instead of copying it.
       const out = this.#bytes.subarray(0, this.#pos);
-      this.#bytes = new Uint8Array(INITIAL_SIZE);
-      this.#view = new DataView(this.#bytes.buffer);
+      this.#lent = out.buffer;
+      this.#use(this.#small);
       this.#pos = HEADER_SIZE;
       return sealFrame(out);
     }
     return sealFrame(this.#bytes.slice(0, this.#pos));
+  }
+
+  /**
+   * Takes back the buffer of a frame from {@linkcode MsgpackWriter.finish}
+   * once its bytes were written: the next large frame reuses it instead of
+   * fresh memory (whose first touch costs more than the copy). Buffers this
+   * writer did not lend are ignored.
+   */
+  recycle(frame: Uint8Array): void {
+    const buffer = frame.buffer;
+    if (buffer !== this.#lent || !(buffer instanceof ArrayBuffer)) return;
+    this.#lent = undefined;
+    if (buffer.byteLength > SPARE_LIMIT) return;
+    if (this.#spare === undefined || this.#spare.length < buffer.byteLength) {
+      this.#spare = new Uint8Array(buffer);
+    }
+  }
+
+  #use(bytes: Uint8Array<ArrayBuffer>): void {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer);
   }
 
   #ensure(extra: number): void {
@@ -41,10 +71,18 @@ export class MsgpackWriter {
     if (needed <= this.#bytes.length) return;
     // Double for many small writes; for one large one (a 1 MiB payload) take just what it needs.
     const size = Math.max(needed, this.#bytes.length * 2);
-    const grown = new Uint8Array(size);
+    let grown: Uint8Array<ArrayBuffer>;
+    if (size <= KEEP_LIMIT) {
+      grown = new Uint8Array(size);
+      if (this.#bytes === this.#small) this.#small = grown;
+    } else if (this.#spare !== undefined && this.#spare.length >= needed) {
+      grown = this.#spare;
+      this.#spare = undefined;
+    } else {
+      grown = new Uint8Array(size);
+    }
     grown.set(this.#bytes.subarray(0, this.#pos));
-    this.#bytes = grown;
-    this.#view = new DataView(grown.buffer);
+    this.#use(grown);
   }
 
   /** nil */

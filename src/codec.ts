@@ -184,6 +184,11 @@ export class Codec {
     return writer.finish();
   }
 
+  /** Gives back a frame from {@linkcode Codec.encode} once it was written, so its buffer is reused. */
+  recycle(frame: Uint8Array): void {
+    this.#writer.recycle(frame);
+  }
+
   /** The value in a frame's payload. Throws {@linkcode DecodeError} on bad or excessive input. */
   decode(payload: Uint8Array): unknown {
     try {

@@ -115,30 +115,42 @@ export class FrameReader {
   }
 }
 
+/** Frames queued together are joined into one write up to this size. */
+const COALESCE_LIMIT = 64 * 1024;
+
 /**
  * Queues sealed frames and writes everything queued in one tick with a
- * single write, so a burst of calls costs one system call.
+ * single write, so a burst of calls costs one system call. A frame larger
+ * than {@linkcode COALESCE_LIMIT} is written on its own, not copied.
  */
 export class FrameWriter {
   readonly #conn: Deno.Conn;
   readonly #onError: (error: unknown) => void;
+  readonly #onWritten: (frame: Uint8Array) => void;
   #queue: Uint8Array[] = [];
-  #queuedBytes = 0;
   #writing = false;
   #failed = false;
   #drained: Promise<void> = Promise.resolve();
 
-  /** `onError` hears of the first failed write; later frames are dropped. */
-  constructor(conn: Deno.Conn, onError: (error: unknown) => void) {
+  /**
+   * `onError` hears of the first failed write; later frames are dropped.
+   * `onWritten` gets each frame back once the writer is done with it (its
+   * bytes were written or copied), so its buffer can be reused.
+   */
+  constructor(
+    conn: Deno.Conn,
+    onError: (error: unknown) => void,
+    onWritten: (frame: Uint8Array) => void = () => {},
+  ) {
     this.#conn = conn;
     this.#onError = onError;
+    this.#onWritten = onWritten;
   }
 
   /** Queues a sealed frame (header included) for writing. */
   send(sealed: Uint8Array): void {
     if (this.#failed) return;
     this.#queue.push(sealed);
-    this.#queuedBytes += sealed.length;
     if (!this.#writing) {
       this.#writing = true;
       this.#drained = Promise.resolve().then(() => this.#drain());
@@ -153,10 +165,23 @@ export class FrameWriter {
   async #drain(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
-        const chunk = this.#take();
-        let offset = 0;
-        while (offset < chunk.length) {
-          offset += await this.#conn.write(chunk.subarray(offset));
+        const queue = this.#queue;
+        this.#queue = [];
+        let i = 0;
+        while (i < queue.length) {
+          // A run of small frames joined into one write, or one large frame alone.
+          let end = i + 1;
+          let size = queue[i]!.length;
+          while (end < queue.length && size + queue[end]!.length <= COALESCE_LIMIT) {
+            size += queue[end++]!.length;
+          }
+          const chunk = end === i + 1 ? queue[i]! : this.#join(queue, i, end, size);
+          let offset = 0;
+          while (offset < chunk.length) {
+            offset += await this.#conn.write(chunk.subarray(offset));
+          }
+          if (end === i + 1) this.#onWritten(chunk);
+          i = end;
         }
       }
     } catch (error) {
@@ -168,17 +193,13 @@ export class FrameWriter {
     }
   }
 
-  #take(): Uint8Array {
-    const queue = this.#queue;
-    const total = this.#queuedBytes;
-    this.#queue = [];
-    this.#queuedBytes = 0;
-    if (queue.length === 1) return queue[0]!;
-    const chunk = new Uint8Array(total);
+  #join(queue: Uint8Array[], start: number, end: number, size: number): Uint8Array {
+    const chunk = new Uint8Array(size);
     let offset = 0;
-    for (const part of queue) {
-      chunk.set(part, offset);
-      offset += part.length;
+    for (let i = start; i < end; i++) {
+      chunk.set(queue[i]!, offset);
+      offset += queue[i]!.length;
+      this.#onWritten(queue[i]!);
     }
     return chunk;
   }

@@ -483,7 +483,7 @@ class ServerConnection implements CodecPeer {
     this.#conn = conn;
     this.#reader = reader;
     this.#limits = limits;
-    this.#writer = new FrameWriter(conn, () => this.close());
+    this.#writer = new FrameWriter(conn, () => this.close(), (frame) => this.#codec.recycle(frame));
     this.#codec = new Codec(this, limits);
     this.done = this.#run();
   }

@@ -100,7 +100,11 @@ export class Session implements CodecPeer, ProxyChannel {
     this.#reader = reader;
     this.#proxyType = options.proxyType ?? (() => undefined);
     this.#closeWhenIdle = options.closeWhenIdle ?? false;
-    this.#writer = new FrameWriter(conn, (error) => this.close(this.#lost(error)));
+    this.#writer = new FrameWriter(
+      conn,
+      (error) => this.close(this.#lost(error)),
+      (frame) => this.#codec.recycle(frame),
+    );
     this.#codec = new Codec(this);
     this.#done = this.#readLoop();
     this.#setReferenced(false);

@@ -168,3 +168,20 @@ Deno.test("codec refuses malformed and excessive messages with the reason", () =
   // The codec keeps working after each refusal.
   assert.deepStrictEqual(codec.decode(Uint8Array.from([0x92, 0x01, 0xa1, 0x61])), [1, "a"]);
 });
+
+Deno.test("a large frame's buffer is reused only after it is given back", () => {
+  const codec = new Codec(peer);
+  const big = (fill: number): Uint8Array => new Uint8Array(300_000).fill(fill);
+  const a = codec.encode(big(1));
+  const b = codec.encode(big(2));
+  codec.recycle(a); // not the buffer lent last: ignored
+  codec.recycle(new Uint8Array(400_000)); // never lent: ignored
+  const c = codec.encode(big(3));
+  assert.ok(c.buffer !== a.buffer && c.buffer !== b.buffer);
+  codec.recycle(c);
+  const d = codec.encode(big(4));
+  assert.equal(d.buffer, c.buffer, "the given-back buffer is reused");
+  assert.deepStrictEqual(codec.decode(a.subarray(4)), big(1));
+  assert.deepStrictEqual(codec.decode(b.subarray(4)), big(2));
+  assert.deepStrictEqual(codec.decode(d.subarray(4)), big(4));
+});

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { SyncManager } from "../mod.ts";
-import { Counter, TestManager } from "./_fixtures/counter.ts";
+import { Counter, Store, TestManager } from "./_fixtures/counter.ts";
 import { COUNTER_MODULE, startSyncWorker, workerOk } from "./_helpers.ts";
 
 function rssOf(pid: number): number {
@@ -93,4 +93,33 @@ Deno.test("16 processes × 1,000 mixed operations: exact totals, nothing lost or
     );
     assert.deepEqual(mine, [...mine].sort((a, b) => a - b), "each worker's items in its order");
   }
+});
+
+Deno.test("large and small calls in flight together all arrive intact, both ways", async () => {
+  // Frames over 64 KiB are written on their own and their buffers reused once
+  // written; nothing may be overwritten while it is still in flight or stored.
+  await using manager = await new TestManager({ modules: [COUNTER_MODULE] }).start();
+  const store = await manager.create(Store);
+  const sizes = [300_000, 70_000, 2_000_000, 65_536, 1_048_576, 500_000];
+  const payload = (i: number): Uint8Array => {
+    const bytes = new Uint8Array(sizes[i % sizes.length]!);
+    for (let j = 0; j < bytes.length; j += 997) bytes[j] = (i * 31 + j) & 255;
+    bytes[bytes.length - 1] = i;
+    return bytes;
+  };
+  const writes: Promise<unknown>[] = [];
+  for (let i = 0; i < 24; i++) {
+    writes.push(store.set(`big${i}`, payload(i)), store.set(`small${i}`, i));
+  }
+  await Promise.all(writes);
+  const reads = await Promise.all(
+    Array.from(
+      { length: 24 },
+      (_, i) => Promise.all([store.get(`big${i}`), store.get(`small${i}`)]),
+    ),
+  );
+  reads.forEach(([big, small], i) => {
+    assert.deepStrictEqual(big, payload(i), `payload ${i}`);
+    assert.equal(small, i);
+  });
 });
