@@ -18,6 +18,7 @@ import {
   shared,
   SyncManager,
 } from "../mod.ts";
+import { Value } from "../src/sync_containers.ts";
 
 /** The benchmark's manager: SyncManager's types plus a counter. */
 export class BenchManager extends SyncManager {}
@@ -30,6 +31,26 @@ export class Counter {
   }
   echo<T>(value: T): T {
     return value;
+  }
+}
+
+/**
+ * Workload 8's view from inside the server process: its heap after a full
+ * GC (the server runs with `--expose-gc`), and what 100,000 bare `Value`
+ * objects take there without any manager bookkeeping.
+ */
+@shared({ manager: BenchManager })
+export class HeapProbe {
+  heapAfterGc(): number {
+    (globalThis as { gc?: () => void }).gc?.();
+    return Deno.memoryUsage().heapUsed;
+  }
+  bareValues(count: number): number {
+    const before = this.heapAfterGc();
+    const values = Array.from({ length: count }, () => new Value(0));
+    const after = this.heapAfterGc();
+    values.length = count; // keeps them alive until measured
+    return (after - before) / count - 8; // less the array slot holding each
   }
 }
 
@@ -187,20 +208,28 @@ async function main(): Promise<void> {
       return report({ ops: rate, seconds: 1 });
     }
     case "memory": {
-      // Server RSS with 100,000 live objects, and idle.
+      // Server memory with 100,000 live objects: RSS (comparable with CPython's),
+      // and the heap after a full GC, less what the bare objects take.
       const rss = (): number =>
         Number(
           Deno.readTextFileSync(`/proc/${manager.pid}/status`).match(/VmRSS:\s+(\d+) kB/)![1],
         ) * 1024;
-      await manager.numberOfObjects();
+      const probe = await manager.create(HeapProbe);
+      const bare = await probe.bareValues(100_000);
       const idle = rss();
+      const heapBefore = await probe.heapAfterGc();
       const held: BaseProxy[] = [];
       for (let i = 0; i < 100_000; i += 500) {
         held.push(...await Promise.all(Array.from({ length: 500 }, () => manager.Value(0))));
       }
-      await manager.numberOfObjects();
+      const heapAfter = await probe.heapAfterGc();
       const full = rss();
-      return report({ idle, perObject: (full - idle) / 100_000 });
+      return report({
+        idle,
+        perObject: (full - idle) / 100_000,
+        heapPerObject: (heapAfter - heapBefore) / 100_000,
+        bareObject: bare,
+      });
     }
     default:
       throw new Error(`Unknown workload ${workload}`);

@@ -6,36 +6,58 @@
  * @module
  */
 
-/** One shared object. */
-export interface SharedEntry {
-  /** Its id, unique for the life of the server. */
-  readonly id: number;
-  /** Its registered type. */
+/** What the objects of one typeid with one exposed list share. */
+interface Kind {
   readonly typeid: string;
-  /** The object itself. */
-  readonly object: unknown;
-  /** Methods proxies may call. */
   readonly exposed: ReadonlySet<string>;
-  /** The same, in order, as sent to clients. */
   readonly exposedList: readonly string[];
-  /** Methods whose results become new shared objects. */
   readonly methodToTypeid: Readonly<Record<string, string>>;
-  /** References held by connections, server-side proxies and transfer tickets. */
-  refs: number;
 }
 
-/** What objects of one typeid with one exposed list share. */
-interface Shape {
-  readonly exposed: ReadonlySet<string>;
-  readonly exposedList: readonly string[];
+/**
+ * One shared object. Four fields each: what objects of a kind have in
+ * common lives once, in their {@linkcode Kind}.
+ */
+export class SharedEntry {
+  /** Its id, unique for the life of the server. */
+  readonly id: number;
+  /** The object itself. */
+  readonly object: unknown;
+  readonly #kind: Kind;
+  /** References held by connections, server-side proxies and transfer tickets. */
+  refs = 0;
+
+  /** An entry with no references yet. */
+  constructor(id: number, object: unknown, kind: Kind) {
+    this.id = id;
+    this.object = object;
+    this.#kind = kind;
+  }
+
+  /** Its registered type. */
+  get typeid(): string {
+    return this.#kind.typeid;
+  }
+  /** Methods proxies may call. */
+  get exposed(): ReadonlySet<string> {
+    return this.#kind.exposed;
+  }
+  /** The same, in order, as sent to clients. */
+  get exposedList(): readonly string[] {
+    return this.#kind.exposedList;
+  }
+  /** Methods whose results become new shared objects. */
+  get methodToTypeid(): Readonly<Record<string, string>> {
+    return this.#kind.methodToTypeid;
+  }
 }
 
 /** Shared objects by id. */
 export class ObjectTable {
   #nextId = 1;
   readonly #entries = new Map<number, SharedEntry>();
-  /** One exposed set per distinct list, not one per object. */
-  readonly #shapes = new Map<string, Shape>();
+  /** One kind per typeid, exposed list and methodToTypeid, not one per object. */
+  readonly #kinds = new Map<string, Kind>();
 
   /** Adds an object with no references yet; the caller gives it one at once. */
   add(
@@ -44,21 +66,18 @@ export class ObjectTable {
     exposed: readonly string[],
     methodToTypeid: Readonly<Record<string, string>>,
   ): SharedEntry {
-    const key = exposed.join("\0");
-    let shape = this.#shapes.get(key);
-    if (shape === undefined) {
-      shape = { exposed: new Set(exposed), exposedList: Object.freeze([...exposed]) };
-      this.#shapes.set(key, shape);
+    const key = `${typeid}\0${exposed.join("\0")}`;
+    let kind = this.#kinds.get(key);
+    if (kind === undefined || kind.methodToTypeid !== methodToTypeid) {
+      kind = {
+        typeid,
+        exposed: new Set(exposed),
+        exposedList: Object.freeze([...exposed]),
+        methodToTypeid,
+      };
+      this.#kinds.set(key, kind);
     }
-    const entry: SharedEntry = {
-      id: this.#nextId++,
-      typeid,
-      object,
-      exposed: shape.exposed,
-      exposedList: shape.exposedList,
-      methodToTypeid,
-      refs: 0,
-    };
+    const entry = new SharedEntry(this.#nextId++, object, kind);
     this.#entries.set(entry.id, entry);
     return entry;
   }

@@ -112,6 +112,9 @@ export function checkLimits(limits: unknown): ServerLimits | undefined {
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;
 
+/** One object for every unregistered typeid, so their objects share a kind. */
+const NO_METHOD_TYPEIDS: Readonly<Record<string, string>> = Object.freeze({});
+
 /**
  * A manager server running in this process, as returned by
  * `manager.getServer()`. It listens as soon as it is created.
@@ -311,7 +314,7 @@ export class Server {
   #add(typeid: string, object: unknown): SharedEntry {
     const registration = this.#registry.get(typeid);
     const exposed = registration?.exposed ?? publicMethods(object);
-    const methodToTypeid = registration?.methodToTypeid ?? {};
+    const methodToTypeid = registration?.methodToTypeid ?? NO_METHOD_TYPEIDS;
     const all = [...new Set([...exposed, ...Object.keys(methodToTypeid)])];
     return this.#table.add(typeid, object, all, methodToTypeid);
   }
