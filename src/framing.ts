@@ -91,6 +91,22 @@ export class FrameReader {
     return payload;
   }
 
+  /**
+   * The next frame's payload if it is already buffered whole, else
+   * `undefined` with nothing consumed. Lets a reader handle every frame one
+   * read brought in the same turn, so their replies share one write. Frames
+   * that break a rule are left for {@linkcode FrameReader.read} to refuse.
+   */
+  takeBuffered(maxSize: number): Uint8Array | undefined {
+    const available = this.#end - this.#start;
+    if (available < HEADER_SIZE) return undefined;
+    const size = new DataView(this.#buffer.buffer, this.#start).getInt32(0);
+    if (size < 0 || size > maxSize || size > available - HEADER_SIZE) return undefined;
+    const start = this.#start + HEADER_SIZE;
+    this.#start = start + size;
+    return this.#buffer.slice(start, start + size);
+  }
+
   /** Ensures `count` bytes are buffered; false at a clean end of stream. */
   async #fill(count: number, eofAllowed: boolean): Promise<boolean> {
     while (this.#end - this.#start < count) {

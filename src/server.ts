@@ -503,10 +503,16 @@ class ServerConnection implements CodecPeer {
 
   async #run(): Promise<void> {
     try {
+      const max = this.#limits.maxFrameSize;
       while (!this.#closed) {
-        const payload = await this.#reader.read(this.#limits.maxFrameSize);
+        const payload = await this.#reader.read(max);
         if (payload === null) break;
         this.#receive(payload);
+        // Every request this read brought in is handled now: the replies share one write.
+        let next: Uint8Array | undefined;
+        while (!this.#closed && (next = this.#reader.takeBuffered(max)) !== undefined) {
+          this.#receive(next);
+        }
       }
     } catch (error) {
       // A broken or excessive message ends this client only; it is told why.

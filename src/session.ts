@@ -198,6 +198,13 @@ export class Session implements CodecPeer, ProxyChannel {
         const payload = await this.#reader.read(DEFAULT_MAX_FRAME);
         if (payload === null) break;
         this.#receive(payload);
+        let next: Uint8Array | undefined;
+        while (
+          this.#closedBy === undefined &&
+          (next = this.#reader.takeBuffered(DEFAULT_MAX_FRAME)) !== undefined
+        ) {
+          this.#receive(next);
+        }
       }
     } catch (error) {
       reason = this.#lost(error);
