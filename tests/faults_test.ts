@@ -47,7 +47,9 @@ Deno.test("after a restart on the same address, a new connect() works at once", 
   await using second = await new TestManager({ address: bound, modules }).start();
   // CPython keeps a dead cached connection here (cpython#87495); a new connect is fresh.
   await using fresh = await new TestManager({ address: bound }).connect();
-  assert.equal(await (await fresh.create(Counter, 5)).increment(), 6);
+  // Held until the end: an unreferenced proxy may be collected, and its object released, at any GC.
+  await using counter = await fresh.create(Counter, 5);
+  assert.equal(await counter.increment(), 6);
   await assert.rejects(stale.get(), ConnectionClosedError, "old proxies stay dead, clearly");
   await client.disconnect();
   assert.equal(await second.numberOfObjects(), 1);
