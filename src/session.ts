@@ -77,13 +77,14 @@ export class Session implements CodecPeer, ProxyChannel {
         conn.close();
       } catch { /* closed by the timer */ }
       const where = `Cannot connect to manager at ${formatAddress(options.address)}`;
-      if (error instanceof Error && error.name === "AuthenticationError") {
+      // Closing the connection at the deadline can surface as any read error: say why it closed.
+      if (!timedOut && error instanceof Error && error.name === "AuthenticationError") {
         error.message = `${where}: ${error.message}`;
         throw error;
       }
       throw new ConnectionClosedError(
         timedOut
-          ? `${where}: the handshake did not complete within ${timeout} ms`
+          ? `${where}: the handshake did not complete within ${timeout} ms (is it a manager, is it overloaded, or is TLS on at one side only?)`
           : `${where}: the server closed the connection during the handshake (is it at its connection limit?)`,
         { cause: error },
       );

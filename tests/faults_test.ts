@@ -54,3 +54,25 @@ Deno.test("after a restart on the same address, a new connect() works at once", 
   await client.disconnect();
   assert.equal(await second.numberOfObjects(), 1);
 });
+
+Deno.test("a server that accepts but never answers the handshake fails connect() at handshakeTimeout", async () => {
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of silent) accepted.push(conn);
+  })();
+  try {
+    const started = performance.now();
+    await assert.rejects(
+      new TestManager({ address: silent.addr, handshakeTimeout: 300 }).connect(),
+      (error: Error) =>
+        error instanceof ConnectionClosedError &&
+        /the handshake did not complete within 300 ms/.test(error.message),
+    );
+    assert.ok(performance.now() - started >= 290, "it waited for the deadline");
+  } finally {
+    silent.close();
+    await accepting.catch(() => {});
+    for (const conn of accepted) conn.close();
+  }
+});
