@@ -49,8 +49,8 @@ export class HeapProbe {
     const before = this.heapAfterGc();
     const values = Array.from({ length: count }, () => new Value(0));
     const after = this.heapAfterGc();
-    values.length = count; // keeps them alive until measured
-    return (after - before) / count - 8; // less the array slot holding each
+    // `values` is read after the measurement, so it is alive during it.
+    return (after - before) / values.length - 8; // less the array slot holding each
   }
 }
 

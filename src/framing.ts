@@ -191,12 +191,13 @@ export class FrameWriter {
           while (end < queue.length && size + queue[end]!.length <= COALESCE_LIMIT) {
             size += queue[end++]!.length;
           }
-          const chunk = end === i + 1 ? queue[i]! : this.#join(queue, i, end, size);
+          const alone = end === i + 1;
+          const chunk = alone ? queue[i]! : this.#join(queue, i, end, size);
           let offset = 0;
           while (offset < chunk.length) {
             offset += await this.#conn.write(chunk.subarray(offset));
           }
-          if (end === i + 1) this.#onWritten(chunk);
+          if (alone) this.#onWritten(chunk);
           i = end;
         }
       }

@@ -142,3 +142,15 @@ export async function workerOk(child: Deno.ChildProcess): Promise<string> {
   if (code !== 0) throw new Error(`worker exited with code ${code}: ${text}`);
   return text;
 }
+
+/** mulberry32: a small seeded random number generator, good enough to pick test cases. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
+// An independent MessagePack implementation checks ours, in both directions.
+import { decode as theirDecode, encode as theirEncode } from "@msgpack/msgpack";
 import { Codec, type CodecPeer } from "../src/codec.ts";
+import { seededRandom } from "./_helpers.ts";
 
 const peer: CodecPeer = {
   encodeToken: () => {
@@ -69,20 +72,6 @@ Deno.test("codec never lets a __proto__ key reach an object's prototype", () => 
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });
 
-// An independent MessagePack implementation checks ours, in both directions.
-import { decode as theirDecode, encode as theirEncode } from "@msgpack/msgpack";
-
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A random value MessagePack carries natively (no extension types). */
 function randomValue(random: () => number, depth: number): unknown {
   const int = (n: number): number => Math.floor(random() * n);
@@ -129,7 +118,7 @@ function randomValue(random: () => number, depth: number): unknown {
 
 Deno.test("codec agrees with @msgpack/msgpack on 1,000 random values, both ways", () => {
   const codec = new Codec(peer);
-  const random = seeded(5);
+  const random = seededRandom(5);
   for (let i = 0; i < 1000; i++) {
     const value = randomValue(random, 0);
     // Theirs encodes (choosing every integer, string and timestamp width), ours decodes.

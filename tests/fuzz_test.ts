@@ -16,23 +16,12 @@ import { frame, FrameReader } from "../src/framing.ts";
 import { connect } from "../src/transport.ts";
 import type { Address } from "../mod.ts";
 import { Counter, TestManager } from "./_fixtures/counter.ts";
+import { seededRandom } from "./_helpers.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20261122);
 const CASES = Number(Deno.env.get("FUZZ_CASES") ?? 600);
 const SECONDS = Number(Deno.env.get("FUZZ_SECONDS") ?? 30);
 const BATCH = 50;
-
-/** mulberry32: small, seeded, good enough to pick test cases. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const noTokens: CodecPeer = {
   encodeToken: () => {
@@ -155,7 +144,7 @@ Deno.test(`fuzz: ${CASES} hostile inputs (seed ${SEED}) leave the server serving
     const releasedId = released._token.id;
     await released[Symbol.asyncDispose]();
     const baseline = await client.numberOfObjects();
-    const rand = random(SEED);
+    const rand = seededRandom(SEED);
     const started = performance.now();
     const seen = new Map<string, number>();
     let done = 0;
