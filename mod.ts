@@ -97,3 +97,6 @@ export {
   SetProxy,
   ValueProxy,
 } from "./src/sync_proxies.ts";
+// Keeps the server process's entry in every program's module graph, so that
+// `deno cache`, lockfiles and offline starts include it. Importing it starts nothing.
+import "./src/server_main.ts";

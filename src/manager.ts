@@ -8,6 +8,7 @@
 import { type Address, checkAddress, formatAddress } from "./address.ts";
 import { ConnectionClosedError, ManagerStateError } from "./errors.ts";
 import { checkPermissions, type ServerPermissions } from "./permissions.ts";
+import { checkProjectOptions } from "./project.ts";
 import { ControlMethod } from "./protocol.ts";
 import { BaseProxy, channelOf, type Remote } from "./proxy.ts";
 import {
@@ -23,7 +24,13 @@ import {
 import { checkLimits, Server, type ServerLimits } from "./server.ts";
 import { checkTls, type TlsOptions } from "./transport.ts";
 import { Session } from "./session.ts";
-import { type ExportRef, type InitargProxy, launchServer, type ServerProcess } from "./spawn.ts";
+import {
+  type ExportRef,
+  type InitargProxy,
+  launchServer,
+  refuseInServerProcess,
+  type ServerProcess,
+} from "./spawn.ts";
 import { settlesWithin } from "./_async.ts";
 
 const processAuthkey = crypto.getRandomValues(new Uint8Array(32));
@@ -79,6 +86,20 @@ export interface ManagerOptions {
   readonly limits?: ServerLimits;
   /** TLS for a TCP address: `cert` and `key` to serve, `caCerts` to verify the server. */
   readonly tls?: TlsOptions;
+  /**
+   * The config file (`deno.json`) the server process runs with, or `false`
+   * for none. Default: the one this process runs with, so the server
+   * resolves your import map, lockfile and `nodeModulesDir` as you do.
+   */
+  readonly config?: string | URL | false;
+  /**
+   * Further `deno run` flags for the server process, such as
+   * `["--unstable-kv", "--v8-flags=--max-old-space-size=256"]`. Resolution
+   * flags this process was started with (`--lock`, `--frozen`,
+   * `--import-map`, `--node-modules-dir`, `--cached-only`, `--unstable-*`)
+   * are passed on without being listed. Permissions go in `permissions`.
+   */
+  readonly denoFlags?: readonly string[];
 }
 
 /**
@@ -206,6 +227,7 @@ export class BaseManager {
       }
     }
     checkPermissions(options.permissions);
+    checkProjectOptions(options);
     checkLimits(options.limits);
     checkTls(options.tls, options.address);
     this.#options = options;
@@ -243,6 +265,7 @@ export class BaseManager {
     initializer?: (...args: never[]) => unknown,
     initargs: readonly unknown[] = [],
   ): Promise<this> {
+    refuseInServerProcess();
     this.#claim("start");
     try {
       if (initializer !== undefined && typeof initializer !== "function") {
@@ -253,6 +276,7 @@ export class BaseManager {
       const process = await launchServer({
         config: {
           address,
+          socketDir: this.#socketDir ?? null,
           authkey: this.#authkey,
           modules,
           manager: registryOwner(this.constructor, BaseManager).name,
@@ -263,6 +287,10 @@ export class BaseManager {
           tls: this.#options.tls ?? null,
         },
         permissions: this.#options.permissions,
+        project: {
+          ...(this.#options.config === undefined ? {} : { config: this.#options.config }),
+          ...(this.#options.denoFlags === undefined ? {} : { denoFlags: this.#options.denoFlags }),
+        },
       });
       this.#process = process;
       this.#address = process.address;

@@ -7,16 +7,22 @@
  * @module
  */
 
-// Importing the library keeps it in this process's static module graph, so
-// loading it needs no read permission, and makes BaseManager and
-// SyncManager known by name.
-import "./manager.ts";
-import "./sync_manager.ts";
+// Importing the whole library keeps it in this process's static module
+// graph, so loading it needs no read or import permission, and makes
+// BaseManager and SyncManager known by name. `mod.ts` imports this file in
+// turn, so that `deno cache` of a user's program fetches it too.
+import "../mod.ts";
 import { ControlMethod } from "./protocol.ts";
 import { allRegistrations, findManagerClass } from "./registry.ts";
 import { Session } from "./session.ts";
 import { Server } from "./server.ts";
-import { readConfig, type ServerStatus, STATUS_MARKER } from "./spawn.ts";
+import {
+  markImporting,
+  readConfig,
+  type ServerConfig,
+  type ServerStatus,
+  STATUS_MARKER,
+} from "./spawn.ts";
 import { removeStaleSocket } from "./transport.ts";
 
 async function report(status: ServerStatus): Promise<void> {
@@ -29,6 +35,7 @@ async function report(status: ServerStatus): Promise<void> {
 const ANSI_COLOR = /\x1b\[[0-9;]*m/g;
 
 async function importModule(url: string): Promise<Record<string, unknown>> {
+  markImporting(url);
   try {
     return await import(url);
   } catch (error) {
@@ -36,6 +43,8 @@ async function importModule(url: string): Promise<Record<string, unknown>> {
     const reason = (error instanceof Error ? error.message : String(error))
       .replace(ANSI_COLOR, "");
     throw new Error(`The server process cannot import ${url}: ${reason}`, { cause: error });
+  } finally {
+    markImporting(undefined);
   }
 }
 
@@ -43,8 +52,9 @@ async function serve(): Promise<void> {
   // Ctrl-C in a terminal reaches the whole process group; the owner decides.
   Deno.addSignalListener("SIGINT", () => {});
   let server: Server;
+  let config: ServerConfig | undefined;
   try {
-    const config = await readConfig(Deno.stdin);
+    config = await readConfig(Deno.stdin);
     for (const url of config.modules) await importModule(url);
     const owner = findManagerClass(config.manager);
     if (typeof owner === "string") {
@@ -85,12 +95,22 @@ async function serve(): Promise<void> {
       ? error
       : { name: "Error", message: String(error), stack: undefined };
     await report({ error: { name, message, ...(stack ? { stack } : {}) } });
+    await removeSocketDir(config);
     Deno.exit(1);
   }
   Deno.addSignalListener("SIGTERM", () => server.shutdown());
   watchParent().then(() => server.shutdown());
   await server.serveForever();
+  await removeSocketDir(config);
   Deno.exit(0);
+}
+
+/**
+ * The private socket directory goes with the server, however its owner
+ * ended (Ctrl-C, SIGTERM, `Deno.exit`, SIGKILL): each of those closes stdin.
+ */
+async function removeSocketDir(config: ServerConfig | undefined): Promise<void> {
+  if (config?.socketDir) await Deno.remove(config.socketDir, { recursive: true }).catch(() => {});
 }
 
 /** Resolves when stdin reaches end of file: the parent closed it or died. */

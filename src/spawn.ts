@@ -14,6 +14,7 @@ import { Codec, reviveError, UnsendableError } from "./codec.ts";
 import { HEADER_SIZE } from "./framing.ts";
 import type { ServerLimits } from "./server.ts";
 import type { TlsOptions } from "./transport.ts";
+import { projectFlags, type ProjectOptions } from "./project.ts";
 import {
   permissionFlags,
   type RequiredPermissions,
@@ -46,6 +47,8 @@ export interface InitargProxy {
 /** Everything the server process learns from its parent, over stdin. */
 export interface ServerConfig {
   readonly address: Address;
+  /** The private directory of a default Unix socket, which the server removes when it ends. */
+  readonly socketDir: string | null;
   readonly authkey: Uint8Array;
   readonly modules: readonly string[];
   readonly manager: string;
@@ -123,6 +126,29 @@ async function readExactly(input: ByteReader, size: number): Promise<Uint8Array>
 export interface LaunchOptions {
   readonly config: ServerConfig;
   readonly permissions: ServerPermissions | undefined;
+  /** The config file and flags to run it with (default: this process's). */
+  readonly project: ProjectOptions;
+}
+
+let importing: string | undefined;
+
+/** Marks this process as a server process about to import `module` (undefined when done). */
+export function markImporting(module: string | undefined): void {
+  importing = module;
+}
+
+/**
+ * `start()` reached in a server process while it imports the user's module:
+ * the module starts its manager at the top level, with no
+ * `if (import.meta.main)` guard, so every server would start another.
+ */
+export function refuseInServerProcess(): void {
+  if (importing === undefined) return;
+  throw new Error(
+    `start() was called while the manager's server process was importing ${importing}: ` +
+      "start the manager inside `if (import.meta.main) { ... }` so that it runs only in your program, " +
+      "not when the server process imports the module to find your @shared classes",
+  );
 }
 
 /** A running server process. */
@@ -140,13 +166,19 @@ export interface ServerProcess {
 }
 
 /** Starts the server process and waits until it listens. */
-export async function launchServer({ config, permissions }: LaunchOptions): Promise<ServerProcess> {
-  const required = await requiredPermissions(config);
+export async function launchServer(
+  { config, permissions, project }: LaunchOptions,
+): Promise<ServerProcess> {
+  refuseStandalone();
+  const flags = projectFlags(project);
+  const required = await requiredPermissions(config, flags.resolution);
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--quiet",
-      "--v8-flags=--expose-gc",
+      ...flags.resolution,
+      ...flags.runtime,
+      `--v8-flags=${["--expose-gc", ...flags.v8].join(",")}`,
       ...permissionFlags(required, permissions),
       SERVER_MAIN,
     ],
@@ -190,12 +222,33 @@ export async function launchServer({ config, permissions }: LaunchOptions): Prom
   }
 }
 
+/**
+ * A program built with `deno compile` has no `deno` to start a server
+ * process with: `Deno.execPath()` is the program itself.
+ */
+export function refuseStandalone(standalone: boolean = Deno.build.standalone): void {
+  if (!standalone) return;
+  throw new Error(
+    "start() cannot launch a server process from a program built with `deno compile`: " +
+      "run the manager's server with `deno run` (getServer().serveForever()) and connect() to it " +
+      "from the compiled program, or call getServer() in this process",
+  );
+}
+
 /** Read access to the modules' files, import access to their hosts, and the address. */
-async function requiredPermissions(config: ServerConfig): Promise<RequiredPermissions> {
-  const { files, hosts } = await moduleGraph(config.modules);
+async function requiredPermissions(
+  config: ServerConfig,
+  resolution: readonly string[],
+): Promise<RequiredPermissions> {
+  const { files, hosts } = await moduleGraph(config.modules, resolution);
   const read = [...files];
   const write: string[] = [];
   const net: string[] = [];
+  if (config.socketDir !== null) {
+    // The whole private directory, so that the server can remove it.
+    read.push(config.socketDir);
+    write.push(config.socketDir);
+  }
   // Its own address, and those of the managers whose proxies it is given.
   for (const address of [config.address, ...config.initargProxies.map((p) => p.address)]) {
     if (typeof address === "string") {
@@ -216,6 +269,7 @@ async function requiredPermissions(config: ServerConfig): Promise<RequiredPermis
  */
 async function moduleGraph(
   modules: readonly string[],
+  resolution: readonly string[],
 ): Promise<{ files: string[]; hosts: string[] }> {
   const files = new Set<string>();
   const hosts = new Set<string>();
@@ -229,7 +283,7 @@ async function moduleGraph(
   await Promise.all(modules.map(async (module) => {
     try {
       const output = await new Deno.Command(Deno.execPath(), {
-        args: ["info", "--json", module],
+        args: ["info", "--json", ...resolution, module],
         stdout: "piped",
         stderr: "null",
         stdin: "null",

@@ -1,0 +1,172 @@
+/**
+ * The package in someone else's project, as a new user gets it: a
+ * throw-away project in a temp directory runs `deno add
+ * jsr:@multiprocess/managers` against a loopback registry that serves this
+ * checkout as jsr.io serves a published version, so its import map names
+ * the package by its bare name and its lockfile pins it. Its shared class
+ * imports an npm package through the same import map. The README
+ * quickstart then runs from the project directory and from its parent,
+ * with a frozen lockfile, and after `deno cache` with no network at all.
+ */
+import assert from "node:assert/strict";
+import { serveAsJsr } from "./_jsr_registry.ts";
+import { tempDir } from "./_helpers.ts";
+
+const README = new URL("../README.md", import.meta.url);
+
+/** The first TypeScript block under "## Quickstart" in the README. */
+async function readmeQuickstart(): Promise<string> {
+  const readme = await Deno.readTextFile(README);
+  const section = readme.slice(readme.indexOf("## Quickstart"));
+  const match = section.match(/```ts\n([\s\S]*?)```/);
+  assert.ok(match, "the README has a Quickstart with a ts block");
+  return match[1]!;
+}
+
+/** A shared class that imports an npm package through the project's import map. */
+const PARITY = `import { BaseManager, shared } from "@multiprocess/managers";
+import isNumber from "is-number";
+
+@shared()
+export class Checker {
+  #seen = 0;
+  check(value: unknown): boolean {
+    this.#seen++;
+    return isNumber(value);
+  }
+  seen(): number {
+    return this.#seen;
+  }
+}
+
+if (import.meta.main) {
+  await using manager = await new BaseManager({ modules: [import.meta.url] }).start();
+  const checker = await manager.create(Checker);
+  const results = [await checker.check(5), await checker.check("7"), await checker.check("x")];
+  console.log(JSON.stringify({ results, seen: await checker.seen() }));
+}
+`;
+
+const PERMISSIONS = ["--allow-run", "--allow-read", "--allow-write", "--allow-net"];
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function deno(
+  args: string[],
+  options: { cwd: string; env: Record<string, string>; offline?: boolean },
+): Promise<Run> {
+  const [program, programArgs] = options.offline
+    ? ["unshare", ["-rn", Deno.execPath(), ...args]]
+    : [Deno.execPath(), args];
+  return new Deno.Command(program, {
+    args: programArgs,
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output().then((output) => ({
+    code: output.code,
+    stdout: new TextDecoder().decode(output.stdout),
+    stderr: new TextDecoder().decode(output.stderr),
+  }));
+}
+
+function assertRan(run: Run, what: string): void {
+  assert.equal(run.code, 0, `${what} failed:\n${run.stderr}${run.stdout}`);
+}
+
+async function unshareWorks(): Promise<boolean> {
+  try {
+    const output = await new Deno.Command("unshare", {
+      args: ["-rn", "true"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return output.success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("a project that installed the package from JSR runs the README quickstart", async (t) => {
+  await using registry = await serveAsJsr();
+  await using root = await tempDir();
+  const app = `${root.path}/app`;
+  await Deno.mkdir(app);
+  const env = { JSR_URL: registry.url, DENO_DIR: `${root.path}/deno_dir` };
+  await Deno.writeTextFile(`${app}/deno.json`, "{}\n");
+  assertRan(
+    await deno(["add", `jsr:${registry.name}`, "npm:is-number@^7.0.0"], { cwd: app, env }),
+    "deno add",
+  );
+  const config = JSON.parse(await Deno.readTextFile(`${app}/deno.json`));
+  assert.equal(config.imports[registry.name], `jsr:${registry.name}@^${registry.version}`);
+  await Deno.writeTextFile(`${app}/quickstart.ts`, await readmeQuickstart());
+  await Deno.writeTextFile(`${app}/parity.ts`, PARITY);
+  const parity = { results: [true, true, false], seen: 3 };
+
+  await t.step("from the project directory", async () => {
+    const run = await deno(["run", ...PERMISSIONS, "quickstart.ts"], { cwd: app, env });
+    assertRan(run, "the quickstart");
+    assert.equal(run.stdout.trim(), "4");
+    const npm = await deno(["run", ...PERMISSIONS, "parity.ts"], { cwd: app, env });
+    assertRan(npm, "the npm-importing class");
+    assert.deepEqual(JSON.parse(npm.stdout), parity);
+  });
+
+  await t.step("from the project's parent directory", async () => {
+    const run = await deno(["run", ...PERMISSIONS, "app/quickstart.ts"], {
+      cwd: root.path,
+      env,
+    });
+    assertRan(run, "the quickstart run from the parent");
+    assert.equal(run.stdout.trim(), "4");
+  });
+
+  await t.step("with a frozen lockfile", async () => {
+    const lockfile = await Deno.readTextFile(`${app}/deno.lock`);
+    assert.match(lockfile, /"jsr"/);
+    for (const script of ["quickstart.ts", "parity.ts"]) {
+      const run = await deno(["run", "--frozen", ...PERMISSIONS, script], { cwd: app, env });
+      assertRan(run, `${script} with --frozen`);
+    }
+    assert.equal(
+      await Deno.readTextFile(`${app}/deno.lock`),
+      lockfile,
+      "the lockfile is unchanged",
+    );
+  });
+
+  await t.step("offline after deno cache", async () => {
+    const cold = { ...env, DENO_DIR: `${root.path}/deno_dir_offline` };
+    assertRan(
+      await deno(["cache", "quickstart.ts", "parity.ts"], { cwd: app, env: cold }),
+      "deno cache",
+    );
+    await registry.close();
+    const offline = await unshareWorks();
+    if (!offline) {
+      console.log("unshare -rn is unavailable: the offline run only has the registry stopped");
+    }
+    const flags = offline ? [] : ["--cached-only"];
+    const run = await deno(["run", ...flags, ...PERMISSIONS, "quickstart.ts"], {
+      cwd: app,
+      env: cold,
+      offline,
+    });
+    assertRan(run, "the quickstart offline");
+    assert.equal(run.stdout.trim(), "4");
+    const npm = await deno(["run", ...flags, ...PERMISSIONS, "parity.ts"], {
+      cwd: app,
+      env: cold,
+      offline,
+    });
+    assertRan(npm, "the npm-importing class offline");
+    assert.deepEqual(JSON.parse(npm.stdout), parity);
+  });
+});
