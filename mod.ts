@@ -62,6 +62,7 @@ export {
   type ProxyClass,
   type ProxyInit,
   type Remote,
+  type RemoteOf,
   type Token,
 } from "./src/proxy.ts";
 export type { Callable, RegisterOptions, Registration } from "./src/registry.ts";

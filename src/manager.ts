@@ -10,7 +10,7 @@ import { ConnectionClosedError, ManagerStateError } from "./errors.ts";
 import { checkPermissions, type ServerPermissions } from "./permissions.ts";
 import { checkProjectOptions } from "./project.ts";
 import { ControlMethod } from "./protocol.ts";
-import { BaseProxy, channelOf, type Remote } from "./proxy.ts";
+import { BaseProxy, channelOf, type RemoteOf } from "./proxy.ts";
 import {
   addRegistration,
   allRegistrations,
@@ -140,7 +140,7 @@ export type ManagerState = "initial" | "started" | "shutdown";
  */
 export type Factory<C extends new (...args: never[]) => object> = (
   ...args: ConstructorParameters<C>
-) => Promise<Remote<InstanceType<C>>>;
+) => Promise<RemoteOf<C>>;
 
 const createMethods = new WeakSet<object>();
 const classTypeids = new WeakMap<object, string>();
@@ -181,12 +181,12 @@ export class BaseManager {
     callable?: Callable | (new (...args: never[]) => unknown),
     options: RegisterOptions = {},
   ): void {
-    const factory: Callable | undefined = callable !== undefined && isClass(callable)
-      ? (...args: unknown[]) => new (callable as new (...a: unknown[]) => unknown)(...args)
-      : callable as Callable | undefined;
-    if (callable !== undefined && isClass(callable)) classTypeids.set(callable, typeid);
+    if (callable !== undefined && isClass(callable)) {
+      registerClass(this, typeid, callable as new (...args: never[]) => unknown, options);
+      return;
+    }
     if (options.createMethod ?? true) defineCreateMethod(this, typeid);
-    addRegistration(this, typeid, factory, options);
+    addRegistration(this, typeid, callable as Callable | undefined, options);
   }
 
   /** Every registration visible from this manager class. */
@@ -359,7 +359,7 @@ export class BaseManager {
   create<C extends new (...args: never[]) => object>(
     cls: C,
     ...args: ConstructorParameters<C>
-  ): Promise<Remote<InstanceType<C>>>;
+  ): Promise<RemoteOf<C>>;
   /** Creates a shared object of a registered typeid. */
   create(typeid: string, ...args: unknown[]): Promise<BaseProxy>;
   create(
@@ -536,8 +536,29 @@ export function sessionOf(manager: BaseManager): Session | undefined {
   return sessionAccess.get(manager)?.();
 }
 
-/** Records the typeid of a class registered through `@shared`. */
-export function rememberClassTypeid(cls: object, typeid: string): void {
+/**
+ * Registers a class: the server makes objects with `new cls(...args)`, and
+ * `create(cls)` finds the typeid. The exposed methods default to the
+ * class's `static _exposed_`, if it has one.
+ */
+export function registerClass(
+  owner: typeof BaseManager,
+  typeid: string,
+  cls: new (...args: never[]) => unknown,
+  options: RegisterOptions,
+): void {
+  const declared = (cls as { _exposed_?: unknown })._exposed_;
+  const exposed = options.exposed ??
+    (options.proxytype as { _exposed_?: readonly string[] } | undefined)?._exposed_ ??
+    (Array.isArray(declared) ? declared as readonly string[] : undefined);
+  if (options.createMethod ?? true) defineCreateMethod(owner, typeid);
+  addRegistration(
+    owner,
+    typeid,
+    (...args: never[]) => new cls(...args),
+    exposed === undefined ? options : { ...options, exposed },
+    cls,
+  );
   classTypeids.set(cls, typeid);
 }
 

@@ -287,9 +287,10 @@ export type ExposedKeys<T> = {
 }[keyof T];
 
 /**
- * The proxy type of a shared class: each public method of `T` becomes one
+ * The proxy type of a shared class: each exposed method of `T` becomes one
  * that returns a promise of its awaited result; fields and `_`-prefixed
- * members are not there.
+ * members are not there. `K` narrows it to the exposed names (see
+ * {@linkcode RemoteOf}).
  *
  * @example
  * ```ts
@@ -307,10 +308,38 @@ export type ExposedKeys<T> = {
  * console.log(call);
  * ```
  */
-export type Remote<T> =
+export type Remote<T, K extends ExposedKeys<T> = ExposedKeys<T>> =
   & {
-    [K in ExposedKeys<T>]: T[K] extends (...args: infer A) => infer R
-      ? (...args: A) => Promise<Awaited<R>>
+    [P in K]: T[P] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>>
       : never;
   }
   & BaseProxy;
+
+/**
+ * The proxy type of a shared class `C`, as `manager.create(C)` returns it:
+ * when the class lists its exposed methods in `static _exposed_` (with
+ * `as const`), only those; otherwise every public method.
+ *
+ * @example
+ * ```ts
+ * import type { RemoteOf } from "@multiprocess/managers";
+ *
+ * class Store {
+ *   static readonly _exposed_ = ["get"] as const;
+ *   #data = new Map<string, number>();
+ *   get(key: string): number | undefined {
+ *     return this.#data.get(key);
+ *   }
+ *   clear(): void {
+ *     this.#data.clear();
+ *   }
+ * }
+ * // Only `get` is on the proxy type: `clear` is not exposed.
+ * const name: keyof RemoteOf<typeof Store> = "get";
+ * console.log(name);
+ * ```
+ */
+export type RemoteOf<C extends new (...args: never[]) => object> = C extends
+  { readonly _exposed_: readonly (infer E)[] }
+  ? Remote<InstanceType<C>, Extract<E, ExposedKeys<InstanceType<C>>>>
+  : Remote<InstanceType<C>>;

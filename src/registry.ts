@@ -1,8 +1,10 @@
 /**
  * Registrations: which typeids a manager class can create, and how their
- * proxies look. Each manager class has its own table; lookups walk up the
- * class chain, so a subclass sees its parent's registrations and
- * registering on a subclass never changes the parent's.
+ * proxies look. As in CPython, a manager class uses the table of the
+ * nearest class in its chain that has one; its first registration copies
+ * that table, so registering on a subclass never changes the parent's, and
+ * later registrations on the parent (a `@shared()` class on `BaseManager`)
+ * do not reach a subclass that already has its own (`SyncManager`).
  *
  * @module
  */
@@ -78,14 +80,34 @@ export interface Registration {
 // deno-lint-ignore ban-types
 type AnyClass = Function;
 
-const tables = new WeakMap<AnyClass, Map<string, Registration>>();
+interface Entry {
+  readonly registration: Registration;
+  /** The class registered, when a class was (for telling two apart). */
+  readonly source: AnyClass | undefined;
+}
 
-/** Checks and stores a registration on `owner` (a manager class). */
+const tables = new WeakMap<AnyClass, Map<string, Entry>>();
+
+/** The table `owner` uses: its own, or that of the nearest class above it with one. */
+function tableOf(owner: AnyClass): Map<string, Entry> | undefined {
+  for (let cls: unknown = owner; typeof cls === "function"; cls = Object.getPrototypeOf(cls)) {
+    const table = tables.get(cls);
+    if (table !== undefined) return table;
+  }
+  return undefined;
+}
+
+/**
+ * Checks and stores a registration on `owner` (a manager class). `source`
+ * is the class being registered, if it is one: a different class under a
+ * typeid already taken on the same manager class is refused.
+ */
 export function addRegistration(
   owner: AnyClass,
   typeid: string,
   callable: Callable | undefined,
   options: RegisterOptions,
+  source?: AnyClass,
 ): Registration {
   if (typeof typeid !== "string" || typeid.length === 0) {
     throw new TypeError(`A typeid must be a non-empty string, got ${String(typeid)}`);
@@ -120,9 +142,17 @@ export function addRegistration(
     exposed: exposed === undefined ? undefined : Object.freeze([...exposed]),
     methodToTypeid: Object.freeze(methodToTypeid),
   });
+  const previous = tableOf(owner)?.get(typeid)?.source;
+  if (previous !== undefined && source !== undefined && previous !== source) {
+    const same = previous.name === source.name ? " another" : "";
+    throw new TypeError(
+      `Cannot register class ${source.name} as '${typeid}' on ${owner.name}:${same} class ${previous.name} is already registered under that typeid; give one of them its own typeid, such as @shared({ typeid: "${source.name}2" }) or register("${source.name}2", ${source.name})`,
+    );
+  }
   let table = tables.get(owner);
-  if (table === undefined) tables.set(owner, table = new Map());
-  table.set(typeid, registration);
+  // First registration on this class: copy what it saw until now.
+  if (table === undefined) tables.set(owner, table = new Map(tableOf(owner)));
+  table.set(typeid, { registration, source });
   rememberManagerClass(owner);
   return registration;
 }
@@ -142,23 +172,15 @@ function checkNames(typeid: string, what: string, names: readonly unknown[]): vo
   }
 }
 
-/** The registration for `typeid` as seen from `owner` and its parents. */
+/** The registration for `typeid` as seen from `owner`. */
 export function findRegistration(owner: AnyClass, typeid: string): Registration | undefined {
-  for (let cls: unknown = owner; typeof cls === "function"; cls = Object.getPrototypeOf(cls)) {
-    const found = tables.get(cls)?.get(typeid);
-    if (found !== undefined) return found;
-  }
-  return undefined;
+  return tableOf(owner)?.get(typeid)?.registration;
 }
 
-/** Every registration visible from `owner`, nearest class first. */
+/** Every registration visible from `owner`. */
 export function allRegistrations(owner: AnyClass): Map<string, Registration> {
   const all = new Map<string, Registration>();
-  for (let cls: unknown = owner; typeof cls === "function"; cls = Object.getPrototypeOf(cls)) {
-    for (const [typeid, registration] of tables.get(cls) ?? []) {
-      if (!all.has(typeid)) all.set(typeid, registration);
-    }
-  }
+  for (const [typeid, entry] of tableOf(owner) ?? []) all.set(typeid, entry.registration);
   return all;
 }
 

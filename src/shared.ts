@@ -4,7 +4,7 @@
  * @module
  */
 
-import { BaseManager, rememberClassTypeid } from "./manager.ts";
+import { BaseManager, registerClass } from "./manager.ts";
 import type { ProxyClass } from "./proxy.ts";
 import { publicMethods, type RegisterOptions } from "./registry.ts";
 
@@ -73,20 +73,25 @@ export function shared(
     throw new TypeError("@shared() takes a typeid string or an options object");
   }
   return (target, context) => {
+    if (typeof context !== "object" || context === null) {
+      // A legacy (experimentalDecorators) class decorator gets the class alone.
+      throw new TypeError(
+        `@shared() on ${
+          (target as { name?: string })?.name ?? "a class"
+        } was called as a legacy decorator: @shared needs standard (TC39) decorators, so remove "experimentalDecorators": true from compilerOptions in deno.json`,
+      );
+    }
     if (context.kind !== "class") throw new TypeError("@shared() decorates classes only");
     const typeid = settings.typeid ?? String(context.name ?? target.name);
     const manager = settings.manager ?? BaseManager;
     const { typeid: _typeid, manager: _manager, ...registerOptions } = settings;
-    manager.register(
-      typeid,
-      (...args: never[]) => new target(...args),
-      {
-        ...registerOptions,
-        exposed: settings.exposed ??
-          (settings.proxytype as { _exposed_?: readonly string[] } | undefined)?._exposed_ ??
-          publicMethods(target.prototype),
-      },
-    );
-    rememberClassTypeid(target, typeid);
+    const declared = (target as { _exposed_?: unknown })._exposed_;
+    registerClass(manager, typeid, target, {
+      ...registerOptions,
+      exposed: settings.exposed ??
+        (settings.proxytype as { _exposed_?: readonly string[] } | undefined)?._exposed_ ??
+        (Array.isArray(declared) ? declared as readonly string[] : undefined) ??
+        publicMethods(target.prototype),
+    });
   };
 }

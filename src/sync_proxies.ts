@@ -408,11 +408,12 @@ export class DictProxy<K = unknown, V = unknown> extends BaseProxy {
     "copy",
     "iterate",
   ];
-  /** The value of `key`, or `fallback` (default undefined) when absent. */
-  get<F = undefined>(key: K, fallback?: F): Promise<V | F> {
-    return this._callmethod("get", fallback === undefined ? [key] : [key, fallback]) as Promise<
-      V | F
-    >;
+  /** The value of `key`, or undefined when absent. */
+  get(key: K): Promise<V | undefined>;
+  /** The value of `key`, or `fallback` when absent. */
+  get<F>(key: K, fallback: F): Promise<V | F>;
+  get(key: K, ...fallback: unknown[]): Promise<unknown> {
+    return this._callmethod("get", [key, ...fallback.slice(0, 1)]);
   }
   /** Sets `key` to `value`. */
   set(key: K, value: V): Promise<void> {

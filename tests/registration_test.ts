@@ -13,7 +13,12 @@ Deno.test("registrations are inherited by subclasses and never leak upward", () 
   assert.ok(!Parent.registrations().has("ChildOnly"), "the parent is unchanged");
   assert.ok(!BaseManager.registrations().has("Shared"));
   Parent.register("Later", () => ({}));
-  assert.ok(Child.registrations().has("Later"), "later parent registrations show through");
+  assert.ok(
+    !Child.registrations().has("Later"),
+    "a subclass with registrations of its own copied its parent's at its first (as CPython does)",
+  );
+  class Plain extends Parent {}
+  assert.ok(Plain.registrations().has("Later"), "one without uses its parent's table as it is");
   assert.equal(
     typeof (Child.prototype as unknown as Record<string, unknown>).ChildOnly,
     "function",
@@ -77,4 +82,103 @@ Deno.test("a create method named after the typeid makes objects: manager.Counter
   assert.equal(await counter.increment(), 6);
   const byName = await manager.create("Counter", 1);
   assert.equal(await byName._callmethod("get"), 1);
+});
+
+Deno.test("two different classes under one typeid on one manager class are refused, naming both", () => {
+  class M extends BaseManager {}
+  @shared({ manager: M })
+  class Counter {
+    up(): number {
+      return 1;
+    }
+  }
+  void Counter;
+  assert.throws(
+    () => {
+      // A second Counter, as from another file.
+      @shared({ manager: M })
+      class Counter {
+        down(): number {
+          return -1;
+        }
+      }
+      void Counter;
+    },
+    {
+      name: "TypeError",
+      message:
+        `Cannot register class Counter as 'Counter' on M: another class Counter is already registered under that typeid; give one of them its own typeid, such as @shared({ typeid: "Counter2" }) or register("Counter2", Counter)`,
+    },
+  );
+  assert.deepEqual(M.registrations().get("Counter")?.exposed, ["up"], "the first one is kept");
+  class Other {}
+  assert.throws(() => M.register("Counter", Other), /class Other as 'Counter' on M: class Counter/);
+  // The same class again, or under a second typeid, is fine.
+  M.register("Counter", Counter);
+  M.register("Tally", Counter);
+});
+
+Deno.test("a SyncManager starts in a module that also declares a @shared() class", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mpt-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/main.ts`,
+      `import { shared, SyncManager } from "${new URL("../mod.ts", import.meta.url).href}";
+@shared()
+export class Scheduler {
+  plan(): string { return "planned"; }
+}
+if (import.meta.main) {
+  // The second imports nothing: it must not need to know Scheduler.
+  for (const options of [{}, { modules: [] }]) {
+    await using manager = await new SyncManager(options).start();
+    const queue = await manager.Queue();
+    await queue.put("job");
+    console.log(await queue.get());
+  }
+}
+`,
+    );
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "--no-lock", "-A", `${dir}/main.ts`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    assert.equal(new TextDecoder().decode(output.stdout).trim(), "job\njob");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("@shared under experimentalDecorators says it needs standard decorators", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mpt-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/deno.json`,
+      JSON.stringify({ compilerOptions: { experimentalDecorators: true } }),
+    );
+    await Deno.writeTextFile(
+      `${dir}/main.ts`,
+      `import { shared } from "${new URL("../mod.ts", import.meta.url).href}";
+@shared()
+export class Counter {
+  up(): number { return 1; }
+}
+`,
+    );
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-lock", "-A", `${dir}/main.ts`],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.notEqual(output.code, 0);
+    assert.match(
+      new TextDecoder().decode(output.stderr),
+      /TypeError: @shared\(\) on Counter was called as a legacy decorator: @shared needs standard \(TC39\) decorators, so remove "experimentalDecorators": true from compilerOptions in deno.json/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -2,7 +2,7 @@
  * Type-level tests: `deno check` must accept this file, and each
  * `@ts-expect-error` line must really be an error.
  */
-import type { BaseProxy, Remote } from "../mod.ts";
+import type { BaseManager, BaseProxy, DictProxy, Remote, RemoteOf } from "../mod.ts";
 import type { Counter, Store } from "./_fixtures/counter.ts";
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
@@ -44,6 +44,44 @@ Deno.test("Remote<T> leaves out fields", () => {
     expectType<Equals<ReturnType<typeof remote.bump>, Promise<number>>>(true);
     // @ts-expect-error: a field, not a method
     remote.count;
+  };
+  void check;
+});
+
+Deno.test("create() of a class with static _exposed_ types only the exposed methods", () => {
+  class Account {
+    static readonly _exposed_ = ["balance", "deposit"] as const;
+    #cents = 0;
+    balance(): number {
+      return this.#cents;
+    }
+    deposit(cents: number): number {
+      return (this.#cents += cents);
+    }
+    wipe(): void {
+      this.#cents = 0;
+    }
+  }
+  const check = async (manager: BaseManager): Promise<void> => {
+    const account = await manager.create(Account);
+    expectType<Equals<typeof account, RemoteOf<typeof Account>>>(true);
+    expectType<Equals<ReturnType<typeof account.deposit>, Promise<number>>>(true);
+    // @ts-expect-error: wipe is a public method but not in _exposed_
+    account.wipe();
+  };
+  void check;
+});
+
+Deno.test("DictProxy.get does not take its type from the assignment target", () => {
+  const check = async (dict: DictProxy<string, number>): Promise<void> => {
+    expectType<Equals<Awaited<ReturnType<typeof dict.get<string>>>, number | string>>(true);
+    const plain = await dict.get("k");
+    expectType<Equals<typeof plain, number | undefined>>(true);
+    const withFallback = await dict.get("k", 0);
+    expectType<Equals<typeof withFallback, number>>(true);
+    // @ts-expect-error: the value may be undefined; the target cannot widen it to string
+    const wrong: string = await dict.get("k");
+    void wrong;
   };
   void check;
 });
