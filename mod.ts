@@ -37,7 +37,7 @@
  * @module
  */
 
-export type { Address, TcpAddress } from "./src/address.ts";
+export type { Address, AddressInput, TcpAddress } from "./src/address.ts";
 export { type Caller, currentCaller } from "./src/caller.ts";
 export {
   AuthenticationError,

@@ -38,13 +38,48 @@ export interface TcpAddress {
  */
 export type Address = string | TcpAddress;
 
+/**
+ * An address as a user may give it: an {@linkcode Address}, or Python's
+ * `(hostname, port)` pair written as an array.
+ *
+ * @example
+ * ```ts
+ * import { BaseManager, type AddressInput } from "@multiprocess/managers";
+ *
+ * const address: AddressInput = ["127.0.0.1", 0]; // as Python's ("127.0.0.1", 0)
+ * const manager = new BaseManager({ address });
+ * console.log(manager.address); // { hostname: "127.0.0.1", port: 0 }
+ * ```
+ */
+export type AddressInput = Address | readonly [hostname: string, port: number];
+
 /** Checks an address given by a user and returns a frozen copy. */
 export function checkAddress(address: unknown, what = "address"): Address {
   if (typeof address === "string") {
     if (address.length === 0) {
       throw new TypeError(`Invalid ${what}: a Unix socket path must not be empty`);
     }
+    const tcp = address.match(/^\[?([^/\[\]]*?)\]?:(\d{1,5})$/);
+    if (tcp) {
+      throw new TypeError(
+        `Invalid ${what} ${
+          JSON.stringify(address)
+        }: a string is a Unix socket path; for TCP pass { hostname: ${
+          JSON.stringify(tcp[1] || "127.0.0.1")
+        }, port: ${Number(tcp[2])} } (or ["${tcp[1] || "127.0.0.1"}", ${
+          Number(tcp[2])
+        }]), and for a socket file whose name has a colon write "./${address}"`,
+      );
+    }
     return address;
+  }
+  if (Array.isArray(address)) {
+    if (address.length !== 2) {
+      throw new TypeError(
+        `Invalid ${what}: an array address must be [hostname, port], as Python's (hostname, port), got ${address.length} items`,
+      );
+    }
+    return checkAddress({ hostname: address[0], port: address[1] }, what);
   }
   if (typeof address === "object" && address !== null) {
     const { hostname, port } = address as Record<string, unknown>;

@@ -87,18 +87,88 @@ export class UnsendableError extends TypeError {
     this.name = "TypeError";
     this.what = what;
   }
-  /** Renders the path after a root label: `args[0].handler`. */
+  /**
+   * Renders the path after a root label: `args[0].handler`. A very long
+   * path keeps its first and last steps.
+   */
   describePath(root: string): string {
-    let out = root;
-    for (const key of this.path) {
-      out += typeof key === "number"
+    const steps = this.path.map((key) =>
+      typeof key === "number"
         ? `[${key}]`
         : /^[A-Za-z_$][\w$]*$/.test(key)
         ? `.${key}`
-        : `[${JSON.stringify(key)}]`;
-    }
-    return out;
+        : `[${JSON.stringify(key)}]`
+    );
+    if (steps.length <= PATH_SHOWN) return root + steps.join("");
+    const head = steps.slice(0, PATH_SHOWN - 3).join("");
+    return `${root}${head}…(${steps.length - PATH_SHOWN + 1} more)…${steps.slice(-2).join("")}`;
   }
+}
+
+/** Steps of a path shown in full; longer ones are cut in the middle. */
+const PATH_SHOWN = 12;
+
+/** Thrown past MAX_DEPTH; `encode()` then looks for a cycle to name instead. */
+class TooDeepError extends UnsendableError {}
+
+/**
+ * The path to the first place where `value` contains one of its own
+ * ancestors, or undefined. Runs only after an encode went too deep.
+ */
+function findCycle(value: unknown): (string | number)[] | undefined {
+  const ancestors = new Set<object>();
+  const path: (string | number)[] = [];
+  const visit = (node: unknown): boolean => {
+    if (typeof node !== "object" || node === null) return false;
+    if (ancestors.has(node)) return true;
+    if (ancestors.size > MAX_DEPTH) return false;
+    ancestors.add(node);
+    const children: [string | number, unknown][] = Array.isArray(node)
+      ? node.map((item, i) => [i, item])
+      : node instanceof Map
+      ? [...node].flatMap(([k, v], i) => [[`<Map entry ${i}>`, k], [`<Map entry ${i}>`, v]])
+      : node instanceof Set
+      ? [...node].map((item, i) => [`<Set item ${i}>`, item])
+      : Object.entries(node);
+    for (const [key, child] of children) {
+      path.push(key);
+      if (visit(child)) return true;
+      path.pop();
+    }
+    ancestors.delete(node);
+    return false;
+  };
+  return visit(value) ? path : undefined;
+}
+
+/** What to send instead of a class instance whose data is not in own properties. */
+const SEND_INSTEAD: Readonly<Record<string, string>> = {
+  URL: "send url.href",
+  URLSearchParams: "send params.toString()",
+  RegExp: "send its source and flags",
+  Blob: "send await blob.bytes()",
+  File: "send await file.bytes() and its name",
+  Headers: "send Object.fromEntries(headers)",
+  FormData: "send Object.fromEntries(formData)",
+};
+
+/**
+ * Class instances travel as their own enumerable properties. One with none
+ * (a `URL`, a `RegExp`, a `Blob`: their data lives in internal slots) would
+ * arrive as `{}`, so it is refused here instead.
+ */
+function refuseOpaque(value: object): void {
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype === Object.prototype || prototype === null) return;
+  const name = (prototype as { constructor?: { name?: unknown } }).constructor?.name;
+  const label = typeof name === "string" && name.length > 0 ? name : "class instance";
+  const instead = SEND_INSTEAD[label];
+  throw new UnsendableError(
+    `a ${label}`,
+    ` (class instances travel as their own enumerable properties, and it has none${
+      instead === undefined ? "" : `: ${instead}`
+    })`,
+  );
 }
 
 function within(error: unknown, key: string | number): unknown {
@@ -180,7 +250,19 @@ export class Codec {
   encode(value: unknown): Uint8Array {
     const writer = this.#writer;
     writer.reset();
-    this.#write(value, 0);
+    try {
+      this.#write(value, 0);
+    } catch (error) {
+      if (!(error instanceof TooDeepError)) throw error;
+      const cycle = findCycle(value);
+      if (cycle === undefined) throw error;
+      const named = new UnsendableError(
+        "a cycle",
+        " (an object that contains itself; send a copy without the back reference)",
+      );
+      named.path.push(...cycle);
+      throw named;
+    }
     return writer.finish();
   }
 
@@ -251,10 +333,7 @@ export class Codec {
         throw new UnsendableError(`a ${typeof value}`);
     }
     if (depth >= MAX_DEPTH) {
-      throw new UnsendableError(
-        `a value nested deeper than ${MAX_DEPTH} levels`,
-        " (does it contain a cycle?)",
-      );
+      throw new TooDeepError(`a value nested deeper than ${MAX_DEPTH} levels`);
     }
     const next = depth + 1;
     if (Array.isArray(value)) {
@@ -321,6 +400,7 @@ export class Codec {
     } else {
       const record = value as Record<string, unknown>;
       const keys = Object.keys(record);
+      if (keys.length === 0) refuseOpaque(record);
       w.mapHeader(keys.length);
       for (const key of keys) {
         if (key === "__proto__") {

@@ -5,9 +5,9 @@
  * @module
  */
 
-import { type Address, checkAddress, formatAddress } from "./address.ts";
+import { type Address, type AddressInput, checkAddress, formatAddress } from "./address.ts";
 import { ConnectionClosedError, ManagerStateError } from "./errors.ts";
-import { checkPermissions, type ServerPermissions } from "./permissions.ts";
+import { checkOwnerPermissions, checkPermissions, type ServerPermissions } from "./permissions.ts";
 import { checkProjectOptions } from "./project.ts";
 import { ControlMethod } from "./protocol.ts";
 import { BaseProxy, channelOf, type RemoteOf } from "./proxy.ts";
@@ -68,8 +68,12 @@ export function defaultAuthkey(): Uint8Array {
  * ```
  */
 export interface ManagerOptions {
-  /** A Unix socket path, or `{ hostname, port }` for TCP. Default: a socket in a new private temp dir. */
-  readonly address?: Address;
+  /**
+   * A Unix socket path, or `{ hostname, port }` (or Python's pair
+   * `["127.0.0.1", 50000]`) for TCP. Default: a socket in a new private
+   * temp dir.
+   */
+  readonly address?: AddressInput;
   /** The shared secret; default {@linkcode defaultAuthkey}. */
   readonly authkey?: Uint8Array;
   /** Only `"msgpack"`; there is no pickle here. */
@@ -229,10 +233,10 @@ export class BaseManager {
     checkPermissions(options.permissions);
     checkProjectOptions(options);
     checkLimits(options.limits);
-    checkTls(options.tls, options.address);
+    this.#address = address === undefined ? undefined : checkAddress(address);
+    checkTls(options.tls, this.#address);
     this.#options = options;
     this.#authkey = authkey?.slice() ?? defaultAuthkey();
-    this.#address = address === undefined ? undefined : checkAddress(address);
     sessionAccess.set(this, () => this.#session);
   }
 
@@ -266,6 +270,7 @@ export class BaseManager {
     initargs: readonly unknown[] = [],
   ): Promise<this> {
     refuseInServerProcess();
+    checkOwnerPermissions(this.#address);
     this.#claim("start");
     try {
       if (initializer !== undefined && typeof initializer !== "function") {

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { Address } from "./address.ts";
+
 /**
  * Extra permissions for the server process, in Deno's own vocabulary:
  * `true` grants all of a kind, a list grants those entries (as the
@@ -90,4 +92,90 @@ export function permissionFlags(
     if (entries.size > 0) flags.push(`--allow-${kind}=${[...entries].join(",")}`);
   }
   return flags;
+}
+
+let sandboxed = false;
+
+/** Marks this process as a manager's sandboxed server process. */
+export function markSandboxed(): void {
+  sandboxed = true;
+}
+
+const DENIAL = /^Requires (\w+) access to (.+?), run again with the --allow-\w+ flag$/;
+
+/**
+ * In a server process, a permission denial names the manager option that
+ * grants it, not a command-line flag that cannot reach the server process.
+ * Other errors, and denials in other processes, are returned as they are.
+ */
+export function explainDenial(error: unknown): unknown {
+  if (!sandboxed || !(error instanceof Deno.errors.NotCapable)) return error;
+  const match = error.message.match(DENIAL);
+  if (match === null) return error;
+  const [, kind, target] = match as unknown as [string, string, string];
+  const grant = (KINDS as readonly string[]).includes(kind)
+    ? `{ permissions: { ${kind}: [${target}] } }`
+    : `the permissions option`;
+  const explained = new Deno.errors.NotCapable(
+    `Requires ${kind} access to ${target} in the manager's server process, which runs with only the permissions it needs: grant it with the manager's permissions option, ${grant}`,
+    { cause: error },
+  );
+  if (error.stack !== undefined) {
+    explained.stack = error.stack.replace(error.message, explained.message);
+  }
+  return explained;
+}
+
+/**
+ * What `start()` needs in this process: to run `deno`, to make and use the
+ * socket, to connect to it. Throws one `NotCapable` naming every missing
+ * flag, instead of one denial per run. When a terminal can answer Deno's
+ * prompts and nothing is denied outright, Deno asks as usual.
+ */
+export function checkOwnerPermissions(address: Address | undefined): void {
+  const needed: [Deno.PermissionDescriptor, string, string][] = [
+    [{ name: "run", command: Deno.execPath() }, "--allow-run", "to start the server process"],
+  ];
+  if (address === undefined || typeof address === "string") {
+    const path = address ?? tempBase();
+    const what = address === undefined
+      ? `for the private socket directory in ${path}`
+      : `for the socket ${JSON.stringify(path)}`;
+    needed.push(
+      [{ name: "write", path }, "--allow-write", what],
+      [{ name: "read", path }, "--allow-read", what],
+      [
+        address === undefined ? { name: "net" } : { name: "net", host: `unix:${address}` },
+        "--allow-net",
+        "to connect to the socket",
+      ],
+    );
+  } else {
+    const host = address.port === 0 ? address.hostname : `${address.hostname}:${address.port}`;
+    needed.push([{ name: "net", host }, "--allow-net", `to connect to ${host}`]);
+  }
+  const missing: string[] = [];
+  let denied = false;
+  for (const [descriptor, flag, why] of needed) {
+    const { state } = Deno.permissions.querySync(descriptor);
+    if (state === "granted") continue;
+    denied ||= state === "denied";
+    missing.push(`${flag} (${why})`);
+  }
+  if (missing.length === 0 || (!denied && Deno.stdin.isTerminal())) return;
+  const flags = [...new Set(missing.map((entry) => entry.split(" ", 1)[0]))];
+  throw new Deno.errors.NotCapable(
+    `start() needs permissions this process does not have: ${
+      missing.join(", ")
+    }. Run it with: deno run ${flags.join(" ")} <your script>`,
+  );
+}
+
+function tempBase(): string {
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: "TMPDIR" }).state === "granted") {
+      return Deno.env.get("TMPDIR") || "/tmp";
+    }
+  } catch { /* no env access: the default */ }
+  return "/tmp";
 }

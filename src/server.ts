@@ -23,6 +23,7 @@ import { type Caller, runAs, SERVER_CALLER } from "./caller.ts";
 import { RemoteError } from "./errors.ts";
 import { DEFAULT_MAX_FRAME, FrameError, FrameReader, FrameWriter } from "./framing.ts";
 import { ObjectTable, type SharedEntry } from "./object_table.ts";
+import { explainDenial } from "./permissions.ts";
 import {
   ControlMethod,
   GET_VALUE,
@@ -645,6 +646,7 @@ class ServerConnection implements CodecPeer {
     method?: string,
   ): void {
     if (requestId === 0 || this.#closed) return;
+    if (kind === Reply.Throw) value = explainDenial(value);
     let frame: Uint8Array;
     try {
       frame = this.#codec.encode([requestId, kind, value]);

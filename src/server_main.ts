@@ -12,6 +12,7 @@
 // BaseManager and SyncManager known by name. `mod.ts` imports this file in
 // turn, so that `deno cache` of a user's program fetches it too.
 import "../mod.ts";
+import { explainDenial, markSandboxed } from "./permissions.ts";
 import { ControlMethod } from "./protocol.ts";
 import { allRegistrations, findManagerClass } from "./registry.ts";
 import { Session } from "./session.ts";
@@ -40,7 +41,8 @@ async function importModule(url: string): Promise<Record<string, unknown>> {
     return await import(url);
   } catch (error) {
     // Deno colours import errors; the message goes into an exception.
-    const reason = (error instanceof Error ? error.message : String(error))
+    const explained = explainDenial(error);
+    const reason = (explained instanceof Error ? explained.message : String(explained))
       .replace(ANSI_COLOR, "");
     throw new Error(`The server process cannot import ${url}: ${reason}`, { cause: error });
   } finally {
@@ -49,6 +51,7 @@ async function importModule(url: string): Promise<Record<string, unknown>> {
 }
 
 async function serve(): Promise<void> {
+  markSandboxed();
   // Ctrl-C in a terminal reaches the whole process group; the owner decides.
   Deno.addSignalListener("SIGINT", () => {});
   let server: Server;
@@ -90,7 +93,8 @@ async function serve(): Promise<void> {
     const typeids = [...registry.values()].filter((r) => r.callable !== undefined)
       .map((r) => r.typeid);
     await report({ ready: { address: server.address, typeids } });
-  } catch (error) {
+  } catch (thrown) {
+    const error = explainDenial(thrown);
     const { name, message, stack } = error instanceof Error
       ? error
       : { name: "Error", message: String(error), stack: undefined };

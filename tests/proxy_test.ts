@@ -60,10 +60,17 @@ Deno.test("_getvalue() returns a copy of the referent", async () => {
   await using manager = await new TestManager({ modules }).start();
   await using store = await manager.create(Store, [["a", 1], ["b", [2, 3]]]);
   await store.set("c", new Map([[1, "one"]]));
-  const copy = await store._getvalue();
-  assert.deepEqual(copy, {}); // private fields do not travel; public data does
+  // Private fields do not travel: an object with no own data is refused
+  // with a reason rather than arriving as {}.
+  await assert.rejects(store._getvalue(), {
+    name: "RemoteError",
+    message:
+      "Cannot send the result of Store.#GETVALUE(): Cannot send a Store (class instances travel as their own enumerable properties, and it has none) at value",
+  });
+  await using counter = await manager.create(Counter, 3);
+  await assert.rejects(counter._getvalue(), /Cannot send a Counter/);
   await using foo = await manager.create("Foo");
-  assert.deepEqual(await foo._getvalue(), {});
+  await assert.rejects(foo._getvalue(), /Cannot send a FooBar/);
 });
 
 Deno.test("proxytype gives a hand-written proxy class", async () => {
