@@ -177,9 +177,14 @@ export class List {
   indexOf(item: unknown): number {
     return this.#items.findIndex((x) => sameValue(x, item));
   }
-  /** Python's `index()`: a missing item is a RangeError. */
+  /**
+   * Python's `index()`: `start` and `end` count from the end when negative,
+   * as slice bounds do; a missing item is a RangeError.
+   */
   index(item: unknown, start = 0, end = this.#items.length): number {
-    for (let i = Math.max(0, start); i < Math.min(end, this.#items.length); i++) {
+    const length = this.#items.length;
+    const bound = (at: number): number => Math.min(length, Math.max(0, at < 0 ? length + at : at));
+    for (let i = bound(checkIndex(start)); i < bound(checkIndex(end)); i++) {
       if (sameValue(this.#items[i], item)) return i;
     }
     throw new RangeError(`${describeKey(item)} is not in list`);
@@ -189,12 +194,17 @@ export class List {
   }
   /** Python's `remove()`: removes the first equal item; a missing one is a RangeError. */
   remove(item: unknown): void {
-    this.#items.splice(this.index(item), 1);
+    const at = this.#items.findIndex((x) => sameValue(x, item));
+    if (at < 0) throw new RangeError("list.remove(x): x not in list");
+    this.#items.splice(at, 1);
   }
-  /** Sorts in Python's order: numbers by value, strings by code point, arrays item by item. */
+  /**
+   * Sorts in Python's order: numbers by value, strings by code point, arrays
+   * item by item. Stable both ways: with `reverse`, equal items keep their
+   * order, as in Python.
+   */
   sort(options?: { reverse?: boolean }): void {
-    this.#items.sort(pythonCompare);
-    if (options?.reverse) this.#items.reverse();
+    this.#items.sort(options?.reverse ? (a, b) => pythonCompare(b, a) : pythonCompare);
   }
   reverse(): void {
     this.#items.reverse();
@@ -317,8 +327,8 @@ export class Namespace {
   /** CPython's `str(namespace)`: `Namespace(job='Builder', name='Bob')`. */
   repr(): string {
     const shown = [...this.#attributes].filter(([name]) => !name.startsWith("_"))
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([name, value]) => `${name}=${pythonRepr(value)}`);
+      .map(([name, value]) => `${name}=${pythonRepr(value)}`)
+      .sort(compareCodePoints);
     return `Namespace(${shown.join(", ")})`;
   }
 }
@@ -461,25 +471,62 @@ export function pythonCompare(a: unknown, b: unknown): number {
     }
     return x.length - y.length;
   }
-  const [x, y] = ka === "number" ? [Number(a), Number(b)] : [a as string, b as string];
+  if (ka === "string") return compareCodePoints(a as string, b as string);
+  const [x, y] = [Number(a), Number(b)];
   return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/**
+ * Orders strings by Unicode code point, as Python does. JavaScript's `<`
+ * compares UTF-16 units, which puts a character above U+FFFF (a surrogate
+ * pair) before U+E000..U+FFFF.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const shared = Math.min(a.length, b.length);
+  for (let i = 0; i < shared; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Move surrogates above the rest of the BMP; equal prefixes keep pairs aligned.
+    if (x >= 0xd800) x += x >= 0xe000 ? -0x800 : 0x2000;
+    if (y >= 0xd800) y += y >= 0xe000 ? -0x800 : 0x2000;
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
 function describeKey(key: unknown): string {
   return typeof key === "string" ? `'${key}'` : typeof key === "bigint" ? `${key}n` : String(key);
 }
 
-function pythonRepr(value: unknown): string {
-  if (typeof value === "string") {
-    return `'${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+/** Python's `repr()` of a string: single quotes unless only double quotes avoid escaping. */
+function pythonStringRepr(text: string): string {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  let out = quote;
+  for (const char of text) {
+    const code = char.codePointAt(0)!;
+    if (char === quote || char === "\\") out += `\\${char}`;
+    else if (char === "\n") out += "\\n";
+    else if (char === "\r") out += "\\r";
+    else if (char === "\t") out += "\\t";
+    else if (code < 0x20 || (code >= 0x7f && code <= 0xa0)) {
+      out += `\\x${code.toString(16).padStart(2, "0")}`;
+    } else out += char;
   }
+  return out + quote;
+}
+
+function pythonRepr(value: unknown): string {
+  if (typeof value === "string") return pythonStringRepr(value);
   if (value === null || value === undefined) return "None";
   if (value === true) return "True";
   if (value === false) return "False";
   if (Array.isArray(value)) return `[${value.map(pythonRepr).join(", ")}]`;
   if (value instanceof BaseProxy) return String(value);
   if (typeof value === "object") {
-    return `{${Object.entries(value).map(([k, v]) => `'${k}': ${pythonRepr(v)}`).join(", ")}}`;
+    return `{${
+      Object.entries(value).map(([k, v]) => `${pythonStringRepr(k)}: ${pythonRepr(v)}`).join(", ")
+    }}`;
   }
   return String(value);
 }

@@ -281,7 +281,8 @@ export class Event {
   wait(options?: WaitOptions): boolean | Promise<boolean> {
     const timeout = checkTimeout(options?.timeout);
     if (this.#flag) return true;
-    return this.#waiters.wait(currentCaller(), timeout).then(() => this.#flag);
+    // Woken by set() means true, even if clear() followed at once (as Python's).
+    return this.#waiters.wait(currentCaller(), timeout).then((woken) => woken !== null);
   }
 }
 
