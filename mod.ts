@@ -76,6 +76,7 @@ export {
   type ProxyToStringOptions,
 } from "./src/transfer.ts";
 export { SyncManager, type TypedArray } from "./src/sync_manager.ts";
+export { Process, type ProcessOptions, type Target } from "./src/process.ts";
 export type {
   AcquireOptions,
   BarrierAction,
@@ -101,3 +102,5 @@ export {
 // Keeps the server process's entry in every program's module graph, so that
 // `deno cache`, lockfiles and offline starts include it. Importing it starts nothing.
 import "./src/server_main.ts";
+// Keeps the worker entry of Process in the module graph, as above.
+import "./src/process_main.ts";

@@ -10,7 +10,7 @@ import { ConnectionClosedError, ManagerStateError } from "./errors.ts";
 import { checkOwnerPermissions, checkPermissions, type ServerPermissions } from "./permissions.ts";
 import { checkProjectOptions } from "./project.ts";
 import { ControlMethod } from "./protocol.ts";
-import { BaseProxy, channelOf, type RemoteOf } from "./proxy.ts";
+import type { BaseProxy, RemoteOf } from "./proxy.ts";
 import {
   addRegistration,
   allRegistrations,
@@ -24,13 +24,8 @@ import {
 import { checkLimits, Server, type ServerLimits } from "./server.ts";
 import { checkTls, type TlsOptions } from "./transport.ts";
 import { Session } from "./session.ts";
-import {
-  type ExportRef,
-  type InitargProxy,
-  launchServer,
-  refuseInServerProcess,
-  type ServerProcess,
-} from "./spawn.ts";
+import { launchServer, type ServerProcess } from "./spawn.ts";
+import { findExport, handArgs, moduleUrl, refuseWhileImporting } from "./handoff.ts";
 import { settlesWithin } from "./_async.ts";
 
 const processAuthkey = crypto.getRandomValues(new Uint8Array(32));
@@ -269,7 +264,7 @@ export class BaseManager {
     initializer?: (...args: never[]) => unknown,
     initargs: readonly unknown[] = [],
   ): Promise<this> {
-    refuseInServerProcess();
+    refuseWhileImporting();
     checkOwnerPermissions(this.#address);
     this.#claim("start");
     try {
@@ -285,8 +280,10 @@ export class BaseManager {
           authkey: this.#authkey,
           modules,
           manager: registryOwner(this.constructor, BaseManager).name,
-          initializer: initializer === undefined ? null : await findExport(initializer, modules),
-          ...await shareInitargs(initargs),
+          initializer: initializer === undefined
+            ? null
+            : await findExport(initializer, modules, "initializer"),
+          initargs: await handArgs(initargs, "initargs"),
           handshakeTimeout: this.#options.handshakeTimeout ?? 5000,
           limits: this.#options.limits ?? null,
           tls: this.#options.tls ?? null,
@@ -589,54 +586,8 @@ function defineCreateMethod(owner: typeof BaseManager, typeid: string): void {
   });
 }
 
-/**
- * Proxies in `initargs` cannot travel as values: each becomes a transfer
- * ticket the server process claims over its own connection to their
- * manager (CPython's TestInitializers passes another manager's Namespace).
- */
-async function shareInitargs(
-  initargs: readonly unknown[],
-): Promise<{ initargs: unknown[]; initargProxies: InitargProxy[] }> {
-  if (!Array.isArray(initargs)) throw new TypeError("initargs must be an array");
-  const values: unknown[] = [];
-  const initargProxies: InitargProxy[] = [];
-  for (const [index, arg] of initargs.entries()) {
-    const channel = arg instanceof BaseProxy ? channelOf(arg) : undefined;
-    if (channel instanceof Session && !arg._released) {
-      const ticket = await channel.share(arg._token.id, 60_000);
-      initargProxies.push({ index, address: channel.address, authkey: channel.authkey, ticket });
-      values.push(null);
-    } else {
-      values.push(arg);
-    }
-  }
-  return { initargs: values, initargProxies };
-}
-
 function moduleUrls(modules: readonly (string | URL)[] | undefined): string[] {
   if (modules === undefined) return [Deno.mainModule];
   if (!Array.isArray(modules)) throw new TypeError("modules must be an array of module URLs");
-  return modules.map((module) => {
-    if (module instanceof URL) return module.href;
-    if (typeof module !== "string") throw new TypeError("modules must be an array of module URLs");
-    if (/^[a-z][a-z0-9+.-]*:/i.test(module)) return new URL(module).href;
-    return new URL(module, `file://${Deno.cwd()}/`).href;
-  });
-}
-
-async function findExport(
-  fn: (...args: never[]) => unknown,
-  modules: readonly string[],
-): Promise<ExportRef> {
-  for (const module of modules) {
-    const namespace = await import(module) as Record<string, unknown>;
-    for (const [name, value] of Object.entries(namespace)) {
-      if (value === fn) return { module, name };
-    }
-  }
-  throw new TypeError(
-    `The initializer ${
-      fn.name || "(anonymous)"
-    } must be exported from one of the modules the server imports (${modules.join(", ")})`,
-  );
+  return modules.map((module) => moduleUrl(module, "modules"));
 }

@@ -94,30 +94,33 @@ export function permissionFlags(
   return flags;
 }
 
-let sandboxed = false;
+let sandbox: { readonly where: string; readonly option: string } | undefined;
 
-/** Marks this process as a manager's sandboxed server process. */
-export function markSandboxed(): void {
-  sandboxed = true;
+/**
+ * Marks this process as one the library started with few permissions:
+ * `where` names it in messages, `option` names the option that grants more.
+ */
+export function markSandboxed(where: string, option: string): void {
+  sandbox = { where, option };
 }
 
 const DENIAL = /^Requires (\w+) access to (.+?), run again with the --allow-\w+ flag$/;
 
 /**
- * In a server process, a permission denial names the manager option that
- * grants it, not a command-line flag that cannot reach the server process.
- * Other errors, and denials in other processes, are returned as they are.
+ * In a sandboxed process, a permission denial names the option that grants
+ * it, not a command-line flag that cannot reach the process. Other errors,
+ * and denials in other processes, are returned as they are.
  */
 export function explainDenial(error: unknown): unknown {
-  if (!sandboxed || !(error instanceof Deno.errors.NotCapable)) return error;
+  if (sandbox === undefined || !(error instanceof Deno.errors.NotCapable)) return error;
   const match = error.message.match(DENIAL);
   if (match === null) return error;
   const [, kind, target] = match as unknown as [string, string, string];
   const grant = (KINDS as readonly string[]).includes(kind)
     ? `{ permissions: { ${kind}: [${target}] } }`
-    : `the permissions option`;
+    : "its permissions option";
   const explained = new Deno.errors.NotCapable(
-    `Requires ${kind} access to ${target} in the manager's server process, which runs with only the permissions it needs: grant it with the manager's permissions option, ${grant}`,
+    `Requires ${kind} access to ${target} in the ${sandbox.where}, which runs with only the permissions it needs: grant it with the ${sandbox.option}, ${grant}`,
     { cause: error },
   );
   if (error.stack !== undefined) {

@@ -236,3 +236,18 @@ export function findManagerClass(name: string): AnyClass | string {
   }
   return `${classes.length} different manager classes are named '${name}'; give them distinct names`;
 }
+
+/**
+ * The proxy class any manager class in this process registered for
+ * `typeid`, for a process that receives proxies without knowing their
+ * manager class (a {@linkcode Process} worker).
+ */
+export function anyProxyType(typeid: string): ProxyClass | undefined {
+  for (const classes of classesByName.values()) {
+    for (const owner of classes) {
+      const proxytype = findRegistration(owner, typeid)?.proxytype;
+      if (proxytype !== undefined) return proxytype;
+    }
+  }
+  return undefined;
+}

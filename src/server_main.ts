@@ -12,19 +12,15 @@
 // BaseManager and SyncManager known by name. `mod.ts` imports this file in
 // turn, so that `deno cache` of a user's program fetches it too.
 import "../mod.ts";
+import { claimArgs, importExport, importUserModule } from "./handoff.ts";
 import { explainDenial, markSandboxed } from "./permissions.ts";
-import { ControlMethod } from "./protocol.ts";
 import { allRegistrations, findManagerClass } from "./registry.ts";
-import { Session } from "./session.ts";
 import { Server } from "./server.ts";
-import {
-  markImporting,
-  readConfig,
-  type ServerConfig,
-  type ServerStatus,
-  STATUS_MARKER,
-} from "./spawn.ts";
+import { readServerConfig, type ServerConfig, type ServerStatus, STATUS_MARKER } from "./spawn.ts";
 import { removeStaleSocket } from "./transport.ts";
+import { watchParent } from "./_parent.ts";
+
+const ROLE = "manager's server process";
 
 async function report(status: ServerStatus): Promise<void> {
   const bytes = new TextEncoder().encode(`${STATUS_MARKER}${JSON.stringify(status)}\n`);
@@ -32,33 +28,15 @@ async function report(status: ServerStatus): Promise<void> {
   while (offset < bytes.length) offset += await Deno.stdout.write(bytes.subarray(offset));
 }
 
-// deno-lint-ignore no-control-regex
-const ANSI_COLOR = /\x1b\[[0-9;]*m/g;
-
-async function importModule(url: string): Promise<Record<string, unknown>> {
-  markImporting(url);
-  try {
-    return await import(url);
-  } catch (error) {
-    // Deno colours import errors; the message goes into an exception.
-    const explained = explainDenial(error);
-    const reason = (explained instanceof Error ? explained.message : String(explained))
-      .replace(ANSI_COLOR, "");
-    throw new Error(`The server process cannot import ${url}: ${reason}`, { cause: error });
-  } finally {
-    markImporting(undefined);
-  }
-}
-
 async function serve(): Promise<void> {
-  markSandboxed();
+  markSandboxed(ROLE, "manager's permissions option");
   // Ctrl-C in a terminal reaches the whole process group; the owner decides.
   Deno.addSignalListener("SIGINT", () => {});
   let server: Server;
   let config: ServerConfig | undefined;
   try {
-    config = await readConfig(Deno.stdin);
-    for (const url of config.modules) await importModule(url);
+    config = await readServerConfig(Deno.stdin);
+    for (const url of config.modules) await importUserModule(url, ROLE);
     const owner = findManagerClass(config.manager);
     if (typeof owner === "string") {
       throw new Error(
@@ -68,17 +46,8 @@ async function serve(): Promise<void> {
       );
     }
     if (config.initializer !== null) {
-      const { module, name } = config.initializer;
-      const initializer = (await importModule(module))[name];
-      if (typeof initializer !== "function") {
-        throw new TypeError(`Initializer '${name}' of ${module} is not a function`);
-      }
-      const initargs = [...config.initargs];
-      for (const { index, address, authkey, ticket } of config.initargProxies ?? []) {
-        const session = await Session.open({ address, authkey, closeWhenIdle: true });
-        initargs[index] = await session.control(ControlMethod.claim, [ticket]);
-      }
-      await initializer(...initargs);
+      const initializer = await importExport(config.initializer, ROLE);
+      await initializer(...await claimArgs(config.initargs));
     }
     if (typeof config.address === "string") await removeStaleSocket(config.address);
     const registry = allRegistrations(owner);
@@ -115,14 +84,6 @@ async function serve(): Promise<void> {
  */
 async function removeSocketDir(config: ServerConfig | undefined): Promise<void> {
   if (config?.socketDir) await Deno.remove(config.socketDir, { recursive: true }).catch(() => {});
-}
-
-/** Resolves when stdin reaches end of file: the parent closed it or died. */
-async function watchParent(): Promise<void> {
-  const buffer = new Uint8Array(64);
-  try {
-    while ((await Deno.stdin.read(buffer)) !== null) { /* nothing else is sent */ }
-  } catch { /* a broken pipe means the same */ }
 }
 
 if (import.meta.main) serve();

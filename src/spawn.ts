@@ -9,6 +9,7 @@
  */
 
 import type { Address } from "./address.ts";
+import type { ExportRef, HandedArgs } from "./handoff.ts";
 import { settlesWithin } from "./_async.ts";
 import { Codec, reviveError, UnsendableError } from "./codec.ts";
 import { HEADER_SIZE } from "./framing.ts";
@@ -27,23 +28,6 @@ export const STATUS_MARKER = "#MP-MANAGER-STATUS#";
 /** The server process entry module. */
 export const SERVER_MAIN: string = new URL("./server_main.ts", import.meta.url).href;
 
-/** An exported function the server process imports and calls. */
-export interface ExportRef {
-  readonly module: string;
-  readonly name: string;
-}
-
-/**
- * A proxy of another manager passed in `initargs`: the server process
- * claims it over its own connection to that manager.
- */
-export interface InitargProxy {
-  readonly index: number;
-  readonly address: Address;
-  readonly authkey: Uint8Array;
-  readonly ticket: string;
-}
-
 /** Everything the server process learns from its parent, over stdin. */
 export interface ServerConfig {
   readonly address: Address;
@@ -53,8 +37,7 @@ export interface ServerConfig {
   readonly modules: readonly string[];
   readonly manager: string;
   readonly initializer: ExportRef | null;
-  readonly initargs: readonly unknown[];
-  readonly initargProxies: readonly InitargProxy[];
+  readonly initargs: HandedArgs;
   readonly handshakeTimeout: number;
   readonly limits: ServerLimits | null;
   readonly tls: TlsOptions | null;
@@ -71,16 +54,16 @@ const configCodec = new Codec({
   encodeToken(): never {
     throw new UnsendableError(
       "a proxy",
-      ": proxies cannot be passed to a server process as initargs",
+      ": only top-level arguments can be proxies when handed to a new process",
     );
   },
   decodeToken(): never {
-    throw new TypeError("Unexpected proxy in the server config");
+    throw new TypeError("Unexpected proxy in a config frame");
   },
 });
 
-/** The config as one sealed frame. */
-export function encodeConfig(config: ServerConfig): Uint8Array {
+/** A config (for a server process or a {@linkcode Process}) as one sealed frame. */
+export function encodeConfig(config: unknown): Uint8Array {
   try {
     return configCodec.encode(config);
   } catch (error) {
@@ -96,12 +79,17 @@ export interface ByteReader {
   read(buffer: Uint8Array): Promise<number | null>;
 }
 
-/** Reads the config frame from a stream (the child's stdin). */
-export async function readConfig(input: ByteReader): Promise<ServerConfig> {
+/** Reads one config frame from a stream (the child's stdin). */
+export async function readConfig(input: ByteReader): Promise<unknown> {
   const header = await readExactly(input, HEADER_SIZE);
   const size = new DataView(header.buffer).getInt32(0);
   if (size < 0 || size > 64 * 1024 * 1024) throw new Error(`Bad config frame length ${size}`);
-  const config = configCodec.decode(await readExactly(input, size)) as ServerConfig;
+  return configCodec.decode(await readExactly(input, size));
+}
+
+/** Reads the server process's config. */
+export async function readServerConfig(input: ByteReader): Promise<ServerConfig> {
+  const config = await readConfig(input) as ServerConfig;
   if (
     typeof config !== "object" || config === null || !(config.authkey instanceof Uint8Array) ||
     !Array.isArray(config.modules) || typeof config.manager !== "string"
@@ -130,27 +118,6 @@ export interface LaunchOptions {
   readonly project: ProjectOptions;
 }
 
-let importing: string | undefined;
-
-/** Marks this process as a server process about to import `module` (undefined when done). */
-export function markImporting(module: string | undefined): void {
-  importing = module;
-}
-
-/**
- * `start()` reached in a server process while it imports the user's module:
- * the module starts its manager at the top level, with no
- * `if (import.meta.main)` guard, so every server would start another.
- */
-export function refuseInServerProcess(): void {
-  if (importing === undefined) return;
-  throw new Error(
-    `start() was called while the manager's server process was importing ${importing}: ` +
-      "start the manager inside `if (import.meta.main) { ... }` so that it runs only in your program, " +
-      "not when the server process imports the module to find your @shared classes",
-  );
-}
-
 /** A running server process. */
 export interface ServerProcess {
   /** The address it listens on (the real port for TCP). */
@@ -171,7 +138,12 @@ export async function launchServer(
 ): Promise<ServerProcess> {
   refuseStandalone();
   const flags = projectFlags(project);
-  const required = await requiredPermissions(config, flags.resolution);
+  const required = await requiredPermissions({
+    modules: config.modules,
+    // Its own address, and those of the managers whose proxies it is given.
+    addresses: [config.address, ...config.initargs.proxies.map((p) => p.address)],
+    socketDir: config.socketDir,
+  }, flags.resolution);
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -235,22 +207,31 @@ export function refuseStandalone(standalone: boolean = Deno.build.standalone): v
   );
 }
 
-/** Read access to the modules' files, import access to their hosts, and the address. */
-async function requiredPermissions(
-  config: ServerConfig,
+/** What a child process started by this library must be able to reach. */
+export interface ChildNeeds {
+  /** Modules it imports. */
+  readonly modules: readonly string[];
+  /** Manager addresses it listens on or connects to. */
+  readonly addresses: readonly Address[];
+  /** A private socket directory it removes when it ends. */
+  readonly socketDir: string | null;
+}
+
+/** Read access to the modules' files, import access to their hosts, and the addresses. */
+export async function requiredPermissions(
+  needs: ChildNeeds,
   resolution: readonly string[],
 ): Promise<RequiredPermissions> {
-  const { files, hosts } = await moduleGraph(config.modules, resolution);
+  const { files, hosts } = await moduleGraph(needs.modules, resolution);
   const read = [...files];
   const write: string[] = [];
   const net: string[] = [];
-  if (config.socketDir !== null) {
+  if (needs.socketDir !== null) {
     // The whole private directory, so that the server can remove it.
-    read.push(config.socketDir);
-    write.push(config.socketDir);
+    read.push(needs.socketDir);
+    write.push(needs.socketDir);
   }
-  // Its own address, and those of the managers whose proxies it is given.
-  for (const address of [config.address, ...config.initargProxies.map((p) => p.address)]) {
+  for (const address of needs.addresses) {
     if (typeof address === "string") {
       read.push(address);
       write.push(address);

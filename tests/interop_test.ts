@@ -10,6 +10,7 @@ import { Session } from "../src/session.ts";
 import { Reply } from "../src/protocol.ts";
 import { TestManager } from "./_fixtures/counter.ts";
 import { COUNTER_MODULE } from "./_helpers.ts";
+import { pythonTest } from "./_python.ts";
 
 const PEER = new URL("./_fixtures/cpython_peer.py", import.meta.url).pathname;
 const KEY = new TextEncoder().encode("interop secret key");
@@ -51,17 +52,21 @@ async function tcpManager(): Promise<TestManager> {
   }).start();
 }
 
-Deno.test("CPython 3.13's Client authenticates against our server and exchanges frames", async () => {
-  await using manager = await tcpManager();
-  const { port } = manager.address as { port: number };
-  const request = payload([7, 0, "numberOfObjects", []]);
-  const [line] = await output(
-    python("3.13.0", ["client", "127.0.0.1", String(port), hex(KEY), hex(request)]),
-  );
-  assert.deepEqual(codec.decode(fromHex(line!)), [7, Reply.Return, 0]);
-});
+await pythonTest(
+  ["3.13.0"],
+  "CPython 3.13's Client authenticates against our server and exchanges frames",
+  async () => {
+    await using manager = await tcpManager();
+    const { port } = manager.address as { port: number };
+    const request = payload([7, 0, "numberOfObjects", []]);
+    const [line] = await output(
+      python("3.13.0", ["client", "127.0.0.1", String(port), hex(KEY), hex(request)]),
+    );
+    assert.deepEqual(codec.decode(fromHex(line!)), [7, Reply.Return, 0]);
+  },
+);
 
-Deno.test("CPython 3.12's Client authenticates too", async () => {
+await pythonTest(["3.12.1"], "CPython 3.12's Client authenticates too", async () => {
   await using manager = await tcpManager();
   const { port } = manager.address as { port: number };
   const [line] = await output(
@@ -76,27 +81,31 @@ Deno.test("CPython 3.12's Client authenticates too", async () => {
   assert.deepEqual(codec.decode(fromHex(line!)), [1, Reply.Return, null]);
 });
 
-Deno.test("a CPython client with the wrong key is refused and gets nothing but #FAILURE#", async () => {
-  await using manager = await tcpManager();
-  const { port } = manager.address as { port: number };
-  const wrong = hex(new TextEncoder().encode("wrong"));
-  const [line] = await output(
-    python("3.13.0", [
-      "client",
-      "127.0.0.1",
-      String(port),
-      wrong,
-      hex(payload([1, 0, "ping", []])),
-    ]),
-  );
-  assert.equal(line, "AuthenticationError: digest sent was rejected");
-  // What an unauthenticated peer receives, byte for byte: one #FAILURE# frame.
-  const [raw] = await output(python("3.13.0", ["raw", "127.0.0.1", String(port)]));
-  assert.equal(raw, "00000009" + hex(new TextEncoder().encode("#FAILURE#")));
-  assert.equal(await manager.numberOfObjects(), 0, "the server still serves");
-});
+await pythonTest(
+  ["3.13.0"],
+  "a CPython client with the wrong key is refused and gets nothing but #FAILURE#",
+  async () => {
+    await using manager = await tcpManager();
+    const { port } = manager.address as { port: number };
+    const wrong = hex(new TextEncoder().encode("wrong"));
+    const [line] = await output(
+      python("3.13.0", [
+        "client",
+        "127.0.0.1",
+        String(port),
+        wrong,
+        hex(payload([1, 0, "ping", []])),
+      ]),
+    );
+    assert.equal(line, "AuthenticationError: digest sent was rejected");
+    // What an unauthenticated peer receives, byte for byte: one #FAILURE# frame.
+    const [raw] = await output(python("3.13.0", ["raw", "127.0.0.1", String(port)]));
+    assert.equal(raw, "00000009" + hex(new TextEncoder().encode("#FAILURE#")));
+    assert.equal(await manager.numberOfObjects(), 0, "the server still serves");
+  },
+);
 
-Deno.test("CPython 3.11's legacy HMAC-MD5 client is refused", async () => {
+await pythonTest(["3.11.7"], "CPython 3.11's legacy HMAC-MD5 client is refused", async () => {
   await using manager = await tcpManager();
   const { port } = manager.address as { port: number };
   const [line] = await output(
@@ -111,21 +120,25 @@ Deno.test("CPython 3.11's legacy HMAC-MD5 client is refused", async () => {
   assert.equal(line, "AuthenticationError: digest sent was rejected");
 });
 
-Deno.test("our client authenticates against CPython 3.13's Listener", async () => {
-  const reply = payload([1, Reply.Return, "hello from CPython"]);
-  const child = python("3.13.0", ["listener", hex(KEY), hex(reply)]);
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) text += (await lines.read()).value ?? "";
-  const port = Number(text.trim());
-  const session = await Session.open({ address: { hostname: "127.0.0.1", port }, authkey: KEY });
-  assert.equal(await session.control("ping"), "hello from CPython");
-  await session.close();
-  while (!(await lines.read()).done) { /* drain */ }
-  assert.ok((await child.status).success);
-});
+await pythonTest(
+  ["3.13.0"],
+  "our client authenticates against CPython 3.13's Listener",
+  async () => {
+    const reply = payload([1, Reply.Return, "hello from CPython"]);
+    const child = python("3.13.0", ["listener", hex(KEY), hex(reply)]);
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("\n")) text += (await lines.read()).value ?? "";
+    const port = Number(text.trim());
+    const session = await Session.open({ address: { hostname: "127.0.0.1", port }, authkey: KEY });
+    assert.equal(await session.control("ping"), "hello from CPython");
+    await session.close();
+    while (!(await lines.read()).done) { /* drain */ }
+    assert.ok((await child.status).success);
+  },
+);
 
-Deno.test("our client refuses CPython 3.11's legacy challenge", async () => {
+await pythonTest(["3.11.7"], "our client refuses CPython 3.11's legacy challenge", async () => {
   const child = python("3.11.7", ["listener", hex(KEY), "00"]);
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";

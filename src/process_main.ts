@@ -1,0 +1,46 @@
+/**
+ * Entry of a {@linkcode Process} worker: read the config from stdin,
+ * import the target's module, claim the proxies among the arguments, call
+ * the target, and exit: 0 when it returns, 1 when it throws. It also ends
+ * when stdin closes (the parent is gone or stopped it).
+ *
+ * @module
+ */
+
+// The whole library in the static graph: no read or import permission is
+// needed to load it, and the standard proxy classes are known.
+import "../mod.ts";
+import { claimArgs, type ExportRef, type HandedArgs, importExport } from "./handoff.ts";
+import { explainDenial, markSandboxed } from "./permissions.ts";
+import { readConfig } from "./spawn.ts";
+import { watchParent } from "./_parent.ts";
+
+/** What a worker learns from its parent, over stdin. */
+export interface WorkerConfig {
+  readonly target: ExportRef;
+  readonly args: HandedArgs;
+}
+
+const ROLE = "worker process";
+
+async function work(): Promise<void> {
+  markSandboxed(ROLE, "Process's permissions option");
+  let config: WorkerConfig;
+  try {
+    config = await readConfig(Deno.stdin) as WorkerConfig;
+  } catch (error) {
+    console.error(`The worker process did not receive its config: ${String(error)}`);
+    Deno.exit(1);
+  }
+  watchParent().then(() => Deno.exit(1));
+  try {
+    const target = await importExport(config.target, ROLE);
+    await target(...await claimArgs(config.args));
+  } catch (error) {
+    console.error(explainDenial(error));
+    Deno.exit(1);
+  }
+  Deno.exit(0);
+}
+
+if (import.meta.main) work();
