@@ -4,19 +4,12 @@
  *
  *     deno run --allow-run --allow-read --allow-write --allow-net examples/work_queue.ts
  *
- * The main process puts jobs on a JoinableQueue, four workers (separate
- * processes that may touch nothing but the manager's socket) take them,
- * store results in a shared dict and call taskDone(); join() returns when
- * every job is done.
+ * The main process puts jobs on a JoinableQueue; four workers (`Process`es
+ * that may touch nothing but the manager's socket) take them, store results
+ * in a shared dict and call taskDone(); join() returns when every job is
+ * done.
  */
-import {
-  defaultAuthkey,
-  type DictProxy,
-  proxyFromString,
-  proxyToString,
-  type QueueProxy,
-  SyncManager,
-} from "../mod.ts";
+import { type DictProxy, Process, type QueueProxy, SyncManager } from "../mod.ts";
 
 const WORKERS = 4;
 const JOBS = 40;
@@ -38,46 +31,37 @@ interface Result {
   worker: number;
 }
 
-async function main(): Promise<void> {
+/** Runs in each worker process: take jobs until a null, record each result. */
+export async function worker(
+  jobs: QueueProxy<number | null>,
+  results: DictProxy<number, Result>,
+  n: number,
+): Promise<void> {
+  while (true) {
+    const job = await jobs.get();
+    if (job === null) break;
+    await results.set(job, { primes: primesBelow(job), worker: n });
+    await jobs.taskDone();
+  }
+}
+
+if (import.meta.main) {
   // No registrations of our own: the server needs none of this module.
   await using manager = await new SyncManager({ modules: [] }).start();
   const jobs = await manager.JoinableQueue<number | null>(2 * WORKERS);
   const results = await manager.dict<number, Result>();
-
-  const socket = manager.address as string;
-  const workers: Deno.ChildProcess[] = [];
-  for (let n = 0; n < WORKERS; n++) {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        `--allow-read=${socket}`,
-        `--allow-write=${socket}`,
-        `--allow-net=unix:${socket}`,
-        import.meta.filename!,
-        "worker",
-        String(n),
-      ],
-      stdin: "piped",
-    }).spawn();
-    // A proxy string is claimed once: every worker gets its own pair.
-    const message = JSON.stringify({
-      jobs: await proxyToString(jobs),
-      results: await proxyToString(results),
-      authkey: Array.from(defaultAuthkey()),
-    });
-    const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(message));
-    await writer.close();
-    workers.push(child);
-  }
+  const workers = Array.from(
+    { length: WORKERS },
+    (_, n) => new Process({ target: worker, args: [jobs, results, n] }),
+  );
+  for (const process of workers) await process.start();
 
   // The producer: a bounded queue makes it wait when the workers fall behind.
   for (let job = 1; job <= JOBS; job++) await jobs.put(job * 25_000);
   await jobs.join();
   for (let i = 0; i < WORKERS; i++) await jobs.put(null);
-  const statuses = await Promise.all(workers.map((child) => child.status));
-  if (!statuses.every((status) => status.success)) {
-    throw new Error("a worker failed");
+  for (const process of workers) {
+    if (await process.join({ timeout: 30_000 }) !== 0) throw new Error(`${process.name} failed`);
   }
 
   const done = await results.values();
@@ -90,24 +74,4 @@ async function main(): Promise<void> {
   await jobs[Symbol.asyncDispose]();
   await results[Symbol.asyncDispose]();
   console.log(`objects left on the server: ${await manager.numberOfObjects()}`);
-}
-
-async function worker(n: number): Promise<void> {
-  const message = JSON.parse(await new Response(Deno.stdin.readable).text());
-  const authkey = Uint8Array.from(message.authkey as number[]);
-  await using jobs = await proxyFromString<QueueProxy<number | null>>(message.jobs, { authkey });
-  await using results = await proxyFromString<DictProxy<number, Result>>(message.results, {
-    authkey,
-  });
-  while (true) {
-    const job = await jobs.get();
-    if (job === null) break;
-    await results.set(job, { primes: primesBelow(job), worker: n });
-    await jobs.taskDone();
-  }
-}
-
-if (import.meta.main) {
-  if (Deno.args[0] === "worker") await worker(Number(Deno.args[1]));
-  else await main();
 }

@@ -82,7 +82,8 @@ async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
 }
 
 /** The files `deno publish` would upload, as `/path` (simple globs: `*` and `**`). */
-async function publishedFiles(config: PackageConfig): Promise<string[]> {
+export async function publishedFiles(config?: PackageConfig): Promise<string[]> {
+  config ??= JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))) as PackageConfig;
   const include = config.publish.include.map(globToRegExp);
   const exclude = (config.publish.exclude ?? []).map(globToRegExp);
   const found: string[] = [];

@@ -1,26 +1,14 @@
 /**
- * The package imported the way JSR users get it: by URL. A loopback HTTP
- * server serves this checkout (with bare specifiers rewritten from the
- * import map, as `deno publish` does), and a user script in a temp dir
- * imports `mod.ts` from it. The manager's server process then runs from
- * the remote `server_main.ts`, while the user's class comes from a local
- * file.
+ * The package imported by URL, with no import map: a loopback HTTP server
+ * serves this checkout (the library has no bare specifiers), and a user
+ * script in a temp dir imports `mod.ts` from it. The manager's server
+ * process then runs from the remote `server_main.ts`, while the user's
+ * class comes from a local file.
  */
 import assert from "node:assert/strict";
 import { tempDir } from "./_helpers.ts";
 
 const ROOT = new URL("../", import.meta.url);
-const importMap: Record<string, string> = JSON.parse(
-  await Deno.readTextFile(new URL("deno.json", ROOT)),
-).imports;
-
-function rewrite(source: string): string {
-  let out = source;
-  for (const [bare, target] of Object.entries(importMap)) {
-    out = out.replaceAll(`from "${bare}"`, `from "${target}"`);
-  }
-  return out;
-}
 
 Deno.test("a manager works when the package is imported by URL", async () => {
   const requests: string[] = [];
@@ -32,7 +20,7 @@ Deno.test("a manager works when the package is imported by URL", async () => {
       if (!/^\/(mod\.ts|src\/[a-z_]+\.ts)$/.test(path)) return new Response("", { status: 404 });
       try {
         const source = await Deno.readTextFile(new URL(`.${path}`, ROOT));
-        return new Response(rewrite(source), {
+        return new Response(source, {
           headers: { "content-type": "application/typescript" },
         });
       } catch {

@@ -10,9 +10,16 @@
  */
 import assert from "node:assert/strict";
 import { serveAsJsr } from "./_jsr_registry.ts";
+import { CHECKS, denoRunner, EXAMPLES } from "./_examples.ts";
 import { tempDir } from "./_helpers.ts";
 
 const README = new URL("../README.md", import.meta.url);
+
+/** Every TypeScript block of the README, in order. */
+async function readmeSnippets(): Promise<string[]> {
+  const readme = await Deno.readTextFile(README);
+  return [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
+}
 
 /** The first TypeScript block under "## Quickstart" in the README. */
 async function readmeQuickstart(): Promise<string> {
@@ -22,6 +29,8 @@ async function readmeQuickstart(): Promise<string> {
   assert.ok(match, "the README has a Quickstart with a ts block");
   return match[1]!;
 }
+
+const EXAMPLES_DIR = new URL("../examples/", import.meta.url);
 
 /** A shared class that imports an npm package through the project's import map. */
 const PARITY = `import { BaseManager, shared } from "@multiprocess/managers";
@@ -117,6 +126,29 @@ Deno.test("a project that installed the package from JSR runs the README quickst
     const npm = await deno(["run", ...PERMISSIONS, "parity.ts"], { cwd: app, env });
     assertRan(npm, "the npm-importing class");
     assert.deepEqual(JSON.parse(npm.stdout), parity);
+  });
+
+  await t.step("every snippet of the README", async () => {
+    const snippets = await readmeSnippets();
+    assert.ok(snippets.length >= 5, `the README has its snippets (${snippets.length})`);
+    for (const [i, snippet] of snippets.entries()) {
+      const file = `readme_${i}.ts`;
+      await Deno.writeTextFile(`${app}/${file}`, snippet);
+      const run = await deno(["run", ...PERMISSIONS, file], { cwd: app, env });
+      assertRan(run, `README snippet ${i}:\n${snippet}\n`);
+    }
+  });
+
+  await t.step("every example, copied into the project", async () => {
+    await Deno.mkdir(`${app}/examples`);
+    for (const example of EXAMPLES) {
+      const source = await Deno.readTextFile(new URL(example, EXAMPLES_DIR));
+      const rewritten = source.replaceAll(`from "../mod.ts"`, `from "${registry.name}"`);
+      assert.notEqual(rewritten, source, `${example} imports the package`);
+      await Deno.writeTextFile(`${app}/examples/${example}`, rewritten);
+    }
+    const runner = denoRunner(`${app}/examples`, { cwd: app, env });
+    for (const example of EXAMPLES) await CHECKS[example](runner);
   });
 
   await t.step("from the project's parent directory", async () => {

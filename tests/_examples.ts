@@ -1,0 +1,119 @@
+/**
+ * What each example must print, checked wherever it runs: from this
+ * repository (`examples_test.ts`) and copied into a throw-away project
+ * that installed the package from a registry (`user_project_test.ts`).
+ */
+import assert from "node:assert/strict";
+
+/** The outcome of one `deno run`. */
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs an example: `deno run --quiet <flags> <example file> <args>`. */
+export interface ExampleRunner {
+  run(example: string, flags: string[], args?: string[]): Promise<Run>;
+  spawn(example: string, flags: string[], args: string[]): Deno.ChildProcess;
+}
+
+/** The examples, by file name. */
+export const EXAMPLES = [
+  "quickstart.ts",
+  "custom_proxy.ts",
+  "work_queue.ts",
+  "remote_manager.ts",
+] as const;
+
+const OWNER_FLAGS = ["--allow-run", "--allow-read", "--allow-write", "--allow-net"];
+
+/** Four workers count to 1000 and nothing is left. */
+export async function checkQuickstart(runner: ExampleRunner): Promise<void> {
+  const { code, stdout, stderr } = await runner.run("quickstart.ts", OWNER_FLAGS);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /total: 1000 \(expected 1000\)/);
+  assert.match(stdout, /objects left on the server: 0/);
+  assert.equal(stdout.match(/worker \d done/g)?.length, 4);
+}
+
+/** The mean through a hand-written proxy. */
+export async function checkCustomProxy(runner: ExampleRunner): Promise<void> {
+  const { code, stdout, stderr } = await runner.run("custom_proxy.ts", OWNER_FLAGS);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /<AccumulatorProxy object, typeid 'Accumulator' at 0x[0-9a-f]+>/);
+  assert.match(stdout, /count 4, mean 7\.25/);
+}
+
+/** Four worker processes drain 40 jobs into a results dict. */
+export async function checkWorkQueue(runner: ExampleRunner): Promise<void> {
+  const { code, stdout, stderr } = await runner.run("work_queue.ts", OWNER_FLAGS);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^40 jobs done; per worker: \d+, \d+, \d+, \d+$/m);
+  const counts = stdout.match(/per worker: ([\d, ]+)/)![1]!.split(", ").map(Number);
+  assert.equal(counts.reduce((a, b) => a + b, 0), 40);
+  assert.match(stdout, /primes below 1,000,000: 78498/);
+  assert.match(stdout, /objects left on the server: 0/);
+}
+
+/** Serve, get (waiting), put, stop: CPython's remote-manager example. */
+export async function checkRemoteManager(runner: ExampleRunner): Promise<void> {
+  const server = runner.spawn("remote_manager.ts", ["--allow-net"], ["serve", "--port=0"]);
+  const lines = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let banner = "";
+  while (!banner.includes("\n")) banner += (await lines.read()).value ?? "";
+  const port = banner.match(/serving on 127\.0\.0\.1:(\d+)/)?.[1];
+  assert.ok(port, banner);
+  const client = (...args: string[]): Promise<Run> =>
+    runner.run("remote_manager.ts", ["--allow-net"], [...args, `--port=${port}`]);
+  const getting = client("get");
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const put = await client("put", "hello", "there");
+  assert.equal(put.code, 0, put.stderr);
+  const got = await getting;
+  assert.equal(got.stdout.trim(), "hello there", got.stderr);
+  const stop = await client("stop");
+  assert.equal(stop.code, 0, stop.stderr);
+  let rest = "";
+  for (let r = await lines.read(); !r.done; r = await lines.read()) rest += r.value;
+  assert.match(rest, /server stopped/);
+  assert.ok((await server.status).success);
+}
+
+/** Every example's check, by file name. */
+export const CHECKS: Record<typeof EXAMPLES[number], (runner: ExampleRunner) => Promise<void>> = {
+  "quickstart.ts": checkQuickstart,
+  "custom_proxy.ts": checkCustomProxy,
+  "work_queue.ts": checkWorkQueue,
+  "remote_manager.ts": checkRemoteManager,
+};
+
+/** A runner for `deno` with a working directory and environment of its own. */
+export function denoRunner(
+  dir: string,
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): ExampleRunner {
+  const command = (example: string, flags: string[], args: string[], piped: boolean) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", ...flags, `${dir}/${example}`, ...args],
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+      env: { NO_COLOR: "1", ...options.env },
+      stdin: "null",
+      stdout: "piped",
+      stderr: piped ? "piped" : "inherit",
+    });
+  return {
+    async run(example, flags, args = []): Promise<Run> {
+      const output = await command(example, flags, args, true).output();
+      const text = new TextDecoder();
+      return {
+        code: output.code,
+        stdout: text.decode(output.stdout),
+        stderr: text.decode(output.stderr),
+      };
+    },
+    spawn(example, flags, args): Deno.ChildProcess {
+      return command(example, flags, args, false).spawn();
+    },
+  };
+}
