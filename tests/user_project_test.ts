@@ -174,28 +174,31 @@ Deno.test("a project that installed the package from JSR runs the README quickst
     );
   });
 
-  await t.step("offline after deno cache", async () => {
-    const cold = { ...env, DENO_DIR: `${root.path}/deno_dir_offline` };
+  await t.step("offline after deno cache, or deno install --entrypoint", async () => {
+    // Each preparation fills an empty cache of its own.
+    const cached = { ...env, DENO_DIR: `${root.path}/deno_dir_cache` };
+    const installed = { ...env, DENO_DIR: `${root.path}/deno_dir_install` };
+    assertRan(await deno(["cache", "quickstart.ts"], { cwd: app, env: cached }), "deno cache");
     assertRan(
-      await deno(["cache", "quickstart.ts", "parity.ts"], { cwd: app, env: cold }),
-      "deno cache",
+      await deno(["install", "--entrypoint", "parity.ts"], { cwd: app, env: installed }),
+      "deno install --entrypoint",
     );
     await registry.close();
     const offline = await unshareWorks();
     if (!offline) {
-      console.log("unshare -rn is unavailable: the offline run only has the registry stopped");
+      console.log("unshare -rn is unavailable: the offline runs only have the registry stopped");
     }
     const flags = offline ? [] : ["--cached-only"];
     const run = await deno(["run", ...flags, ...PERMISSIONS, "quickstart.ts"], {
       cwd: app,
-      env: cold,
+      env: cached,
       offline,
     });
     assertRan(run, "the quickstart offline");
     assert.equal(run.stdout.trim(), "4");
     const npm = await deno(["run", ...flags, ...PERMISSIONS, "parity.ts"], {
       cwd: app,
-      env: cold,
+      env: installed,
       offline,
     });
     assertRan(npm, "the npm-importing class offline");
