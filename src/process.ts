@@ -11,9 +11,9 @@
 
 import { settlesWithin } from "./_async.ts";
 import { findExport, handArgs, moduleUrl } from "./handoff.ts";
-import { checkPermissions, permissionFlags, type ServerPermissions } from "./permissions.ts";
-import { checkProjectOptions, projectFlags } from "./project.ts";
-import { encodeConfig, refuseStandalone, requiredPermissions } from "./spawn.ts";
+import { checkPermissions, type ServerPermissions } from "./permissions.ts";
+import { checkProjectOptions } from "./project.ts";
+import { denoRunArgs, encodeConfig, refuseStandalone } from "./spawn.ts";
 import type { WorkerConfig } from "./process_main.ts";
 
 /** The worker process entry module. */
@@ -137,27 +137,22 @@ export class Process<F extends Target = Target> {
         `Process '${this.#name}' was already started; make a new Process to run again`,
       );
     }
-    refuseStandalone();
+    refuseStandalone("a worker process");
     const module = moduleUrl(this.#options.module ?? Deno.mainModule, "module");
     const target = await findExport(this.#options.target, [module], "target");
     const args = await handArgs(this.#options.args ?? [], "args");
-    const flags = projectFlags(this.#options);
-    const required = await requiredPermissions({
-      modules: [module],
-      addresses: args.proxies.map((p) => p.address),
-      socketDir: null,
-    }, flags.resolution);
-    const v8 = flags.v8.length > 0 ? [`--v8-flags=${flags.v8.join(",")}`] : [];
     const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        ...flags.resolution,
-        ...flags.runtime,
-        ...v8,
-        ...permissionFlags(required, this.#options.permissions),
-        PROCESS_MAIN,
-      ],
+      args: await denoRunArgs({
+        entry: PROCESS_MAIN,
+        needs: {
+          modules: [module],
+          addresses: args.proxies.map((p) => p.address),
+          socketDir: null,
+        },
+        project: this.#options,
+        permissions: this.#options.permissions,
+        v8: [],
+      }),
       stdin: "piped",
       stdout: "inherit",
       stderr: "inherit",

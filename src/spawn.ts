@@ -136,24 +136,21 @@ export interface ServerProcess {
 export async function launchServer(
   { config, permissions, project }: LaunchOptions,
 ): Promise<ServerProcess> {
-  refuseStandalone();
-  const flags = projectFlags(project);
-  const required = await requiredPermissions({
-    modules: config.modules,
-    // Its own address, and those of the managers whose proxies it is given.
-    addresses: [config.address, ...config.initargs.proxies.map((p) => p.address)],
-    socketDir: config.socketDir,
-  }, flags.resolution);
+  refuseStandalone("a server process");
+  const args = await denoRunArgs({
+    entry: SERVER_MAIN,
+    needs: {
+      modules: config.modules,
+      // Its own address, and those of the managers whose proxies it is given.
+      addresses: [config.address, ...config.initargs.proxies.map((p) => p.address)],
+      socketDir: config.socketDir,
+    },
+    project,
+    permissions,
+    v8: ["--expose-gc"],
+  });
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      ...flags.resolution,
-      ...flags.runtime,
-      `--v8-flags=${["--expose-gc", ...flags.v8].join(",")}`,
-      ...permissionFlags(required, permissions),
-      SERVER_MAIN,
-    ],
+    args,
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
@@ -198,12 +195,18 @@ export async function launchServer(
  * A program built with `deno compile` has no `deno` to start a server
  * process with: `Deno.execPath()` is the program itself.
  */
-export function refuseStandalone(standalone: boolean = Deno.build.standalone): void {
+export function refuseStandalone(
+  what: "a server process" | "a worker process",
+  standalone: boolean = Deno.build.standalone,
+): void {
   if (!standalone) return;
+  const instead = what === "a server process"
+    ? "run the manager's server with `deno run` (getServer().serveForever()) and connect() to it " +
+      "from the compiled program, or call getServer() in this process"
+    : "start the worker with `deno run` yourself and hand it proxies with proxyToString()";
   throw new Error(
-    "start() cannot launch a server process from a program built with `deno compile`: " +
-      "run the manager's server with `deno run` (getServer().serveForever()) and connect() to it " +
-      "from the compiled program, or call getServer() in this process",
+    `start() cannot launch ${what} from a program built with \`deno compile\`, which has no deno ` +
+      `to run it with: ${instead}`,
   );
 }
 
@@ -217,8 +220,41 @@ export interface ChildNeeds {
   readonly socketDir: string | null;
 }
 
+/** How to run a child process of this library with `deno run`. */
+export interface ChildLaunch {
+  /** The entry module (the server's or the worker's). */
+  readonly entry: string;
+  readonly needs: ChildNeeds;
+  /** The user's config and flags. */
+  readonly project: ProjectOptions;
+  /** Permissions granted beyond its needs. */
+  readonly permissions: ServerPermissions | undefined;
+  /** V8 flags of the library's own, merged with the user's. */
+  readonly v8: readonly string[];
+}
+
+/**
+ * The `deno run` arguments for a child: the user's resolution and runtime
+ * flags, the V8 flags, exactly the permissions it needs plus those
+ * granted, and the entry module.
+ */
+export async function denoRunArgs(launch: ChildLaunch): Promise<string[]> {
+  const flags = projectFlags(launch.project);
+  const required = await requiredPermissions(launch.needs, flags.resolution);
+  const v8 = [...launch.v8, ...flags.v8];
+  return [
+    "run",
+    "--quiet",
+    ...flags.resolution,
+    ...flags.runtime,
+    ...(v8.length > 0 ? [`--v8-flags=${v8.join(",")}`] : []),
+    ...permissionFlags(required, launch.permissions),
+    launch.entry,
+  ];
+}
+
 /** Read access to the modules' files, import access to their hosts, and the addresses. */
-export async function requiredPermissions(
+async function requiredPermissions(
   needs: ChildNeeds,
   resolution: readonly string[],
 ): Promise<RequiredPermissions> {

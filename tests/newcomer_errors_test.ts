@@ -5,28 +5,20 @@
 import assert from "node:assert/strict";
 import { BaseManager } from "../mod.ts";
 import { Probe, Store, TestManager } from "./_fixtures/counter.ts";
-import { COUNTER_MODULE, processGone, tempDir, waitUntil } from "./_helpers.ts";
+import {
+  COUNTER_MODULE,
+  type DenoRun,
+  denoRun,
+  processGone,
+  tempDir,
+  waitUntil,
+} from "./_helpers.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).href;
 const modules = [COUNTER_MODULE];
 
-async function run(
-  script: string,
-  flags: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--no-lock", ...flags, script],
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: output.code,
-    stdout: new TextDecoder().decode(output.stdout),
-    stderr: new TextDecoder().decode(output.stderr),
-  };
+function run(script: string, flags: string[]): Promise<DenoRun> {
+  return denoRun([...flags, script]);
 }
 
 Deno.test("a denial in the server process names the permissions option that grants it", async () => {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { Process, SyncManager } from "../mod.ts";
 import { fail, hang, readHome, record, square } from "./_fixtures/process_targets.ts";
-import { processGone, tempDir, waitUntil } from "./_helpers.ts";
+import { denoRun, processGone, tempDir, waitUntil } from "./_helpers.ts";
 
 const module = new URL("./_fixtures/process_targets.ts", import.meta.url);
 const MOD = new URL("../mod.ts", import.meta.url).href;
@@ -82,15 +82,10 @@ const granted = await new Process({ target: readHome, module: "${module.href}", 
 console.log("granted:", await granted.join({ timeout: 5000 }));
 `,
   );
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--no-lock", "-A", script],
-    env: { NO_COLOR: "1", HOME: "/home/for-the-test" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(output.stdout);
-  const stderr = new TextDecoder().decode(output.stderr);
-  assert.equal(output.code, 0, stderr);
+  const { code, stdout, stderr } = await denoRun(["-A", script], {
+    env: { HOME: "/home/for-the-test" },
+  });
+  assert.equal(code, 0, stderr);
   assert.match(stdout, /denied: 1\n/);
   assert.match(stdout, /\/home\/for-the-test\ngranted: 0\n/);
   assert.match(

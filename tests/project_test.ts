@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { BaseManager } from "../mod.ts";
 import { refuseStandalone } from "../src/spawn.ts";
-import { tempDir } from "./_helpers.ts";
+import { type DenoRun, denoRun, tempDir } from "./_helpers.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).href;
 
@@ -15,20 +15,10 @@ async function runScript(
   dir: string,
   flags: string[],
   script: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--no-lock", "-A", ...flags, script],
-    cwd: dir,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: output.code,
-    stdout: new TextDecoder().decode(output.stdout).trim(),
-    stderr: new TextDecoder().decode(output.stderr),
-  };
+  args: string[] = [],
+): Promise<DenoRun> {
+  const run = await denoRun(["-A", ...flags, script, ...args], { cwd: dir });
+  return { ...run, stdout: run.stdout.trim() };
 }
 
 /** A module whose shared class imports the bare specifier "greeting". */
@@ -119,15 +109,9 @@ Deno.test("--unstable-* flags reach the server process, from the command line or
   const forwarded = await runScript(dir.path, ["--unstable-kv"], "kv.ts");
   assert.equal(forwarded.code, 0, forwarded.stderr);
   assert.equal(forwarded.stdout, "kept");
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--no-lock", "-A", "kv.ts", "--option"],
-    cwd: dir.path,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-  assert.equal(new TextDecoder().decode(output.stdout).trim(), "kept");
+  const option = await runScript(dir.path, [], "kv.ts", ["--option"]);
+  assert.equal(option.code, 0, option.stderr);
+  assert.equal(option.stdout, "kept");
 });
 
 Deno.test("denoFlags refuses permission flags and non-flags", () => {
@@ -152,9 +136,13 @@ Deno.test("denoFlags refuses permission flags and non-flags", () => {
 Deno.test("start() in a program built with deno compile says what to do instead", () => {
   // `deno compile` needs the denort download, which this machine cannot
   // reach; the check is the one start() runs on Deno.build.standalone.
-  assert.throws(() => refuseStandalone(true), {
+  assert.throws(() => refuseStandalone("a server process", true), {
     message:
-      "start() cannot launch a server process from a program built with `deno compile`: run the manager's server with `deno run` (getServer().serveForever()) and connect() to it from the compiled program, or call getServer() in this process",
+      "start() cannot launch a server process from a program built with `deno compile`, which has no deno to run it with: run the manager's server with `deno run` (getServer().serveForever()) and connect() to it from the compiled program, or call getServer() in this process",
   });
-  refuseStandalone(false);
+  assert.throws(() => refuseStandalone("a worker process", true), {
+    message:
+      /start\(\) cannot launch a worker process .*: start the worker with `deno run` yourself/,
+  });
+  refuseStandalone("a server process", false);
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { BaseManager, BaseProxy, type Factory, shared } from "../mod.ts";
 import { type Counter, TestManager } from "./_fixtures/counter.ts";
-import { COUNTER_MODULE } from "./_helpers.ts";
+import { COUNTER_MODULE, denoRun } from "./_helpers.ts";
 
 Deno.test("registrations are inherited by subclasses and never leak upward", () => {
   class Parent extends BaseManager {}
@@ -139,13 +139,9 @@ if (import.meta.main) {
 }
 `,
     );
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", "--no-lock", "-A", `${dir}/main.ts`],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-    assert.equal(new TextDecoder().decode(output.stdout).trim(), "job\njob");
+    const run = await denoRun(["-A", `${dir}/main.ts`]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout.trim(), "job\njob");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -167,15 +163,10 @@ export class Counter {
 }
 `,
     );
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-lock", "-A", `${dir}/main.ts`],
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.notEqual(output.code, 0);
+    const run = await denoRun(["-A", `${dir}/main.ts`]);
+    assert.notEqual(run.code, 0);
     assert.match(
-      new TextDecoder().decode(output.stderr),
+      run.stderr,
       /TypeError: @shared\(\) on Counter was called as a legacy decorator: @shared needs standard \(TC39\) decorators, so remove "experimentalDecorators": true from compilerOptions in deno.json/,
     );
   } finally {
