@@ -174,6 +174,26 @@ Deno.test("a project that installed the package from JSR runs the README quickst
     );
   });
 
+  await t.step('with "nodeModulesDir": "auto"', async () => {
+    const original = await Deno.readTextFile(`${app}/deno.json`);
+    const lockfile = await Deno.readTextFile(`${app}/deno.lock`);
+    try {
+      await Deno.writeTextFile(
+        `${app}/deno.json`,
+        JSON.stringify({ ...JSON.parse(original), nodeModulesDir: "auto" }),
+      );
+      const run = await deno(["run", ...PERMISSIONS, "parity.ts"], { cwd: app, env });
+      assertRan(run, "the npm-importing class with a node_modules directory");
+      assert.deepEqual(JSON.parse(run.stdout), parity);
+      const installed = await Deno.stat(`${app}/node_modules/is-number`).catch(() => undefined);
+      assert.ok(installed?.isDirectory, "the package was installed into node_modules");
+    } finally {
+      await Deno.writeTextFile(`${app}/deno.json`, original);
+      await Deno.writeTextFile(`${app}/deno.lock`, lockfile);
+      await Deno.remove(`${app}/node_modules`, { recursive: true }).catch(() => {});
+    }
+  });
+
   await t.step("offline after deno cache, or deno install --entrypoint", async () => {
     // Each preparation fills an empty cache of its own.
     const cached = { ...env, DENO_DIR: `${root.path}/deno_dir_cache` };
