@@ -141,6 +141,31 @@ function findCycle(value: unknown): (string | number)[] | undefined {
   return visit(value) ? path : undefined;
 }
 
+/**
+ * A string with half of a surrogate pair cannot be written as UTF-8; the
+ * encoder would put U+FFFD in its place, so the peer would get another
+ * string. It is refused instead.
+ */
+function loneSurrogate(value: string): UnsendableError {
+  let at = 0;
+  for (; at < value.length; at++) {
+    const code = value.charCodeAt(at);
+    if (code >= 0xd800 && code <= 0xdbff && at + 1 < value.length) {
+      const next = value.charCodeAt(at + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        at++;
+        continue;
+      }
+    }
+    if (code >= 0xd800 && code <= 0xdfff) break;
+  }
+  const unit = value.charCodeAt(at).toString(16).toUpperCase();
+  return new UnsendableError(
+    "a string with a lone surrogate",
+    ` (U+${unit} at index ${at}: half of a UTF-16 pair, which UTF-8 cannot carry; it would arrive as U+FFFD)`,
+  );
+}
+
 /** What to send instead of a class instance whose data is not in own properties. */
 const SEND_INSTEAD: Readonly<Record<string, string>> = {
   URL: "send url.href",
@@ -315,6 +340,7 @@ export class Codec {
     const w = this.#writer;
     switch (typeof value) {
       case "string":
+        if (!value.isWellFormed()) throw loneSurrogate(value);
         return w.string(value);
       case "number":
         return w.number(value);
@@ -407,6 +433,7 @@ export class Codec {
           // A receiver would refuse it (it could reach a prototype): refuse it here.
           throw within(new UnsendableError('an object with an own "__proto__" key'), key);
         }
+        if (!key.isWellFormed()) throw within(loneSurrogate(key), key);
         w.string(key);
         try {
           this.#write(record[key], next);

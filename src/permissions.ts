@@ -44,6 +44,21 @@ export interface ServerPermissions {
 const KINDS = ["read", "write", "net", "env", "run", "ffi", "sys", "import"] as const;
 type Kind = typeof KINDS[number];
 
+/**
+ * The hosts Deno lets any process import from unless told otherwise
+ * (`deno run --help`, Deno 2.9). A child that needs no remote module is
+ * denied them, so no code it runs can `import()` from there.
+ */
+const DEFAULT_IMPORT_HOSTS = [
+  "deno.land:443",
+  "jsr.io:443",
+  "esm.sh:443",
+  "raw.esm.sh:443",
+  "cdn.jsdelivr.net:443",
+  "raw.githubusercontent.com:443",
+  "gist.githubusercontent.com:443",
+];
+
 /** What the server process needs for itself. */
 export type RequiredPermissions = Partial<Record<Kind, readonly string[]>>;
 
@@ -88,8 +103,19 @@ export function permissionFlags(
       flags.push(`--allow-${kind}`);
       continue;
     }
+    for (const entry of required[kind] ?? []) {
+      if (entry.includes(",")) {
+        throw new RangeError(
+          `Cannot grant ${kind} access to ${
+            JSON.stringify(entry)
+          }: the path contains a comma, which Deno's permission flags use to separate entries and cannot carry; use a socket path and module paths without commas`,
+        );
+      }
+    }
     const entries = new Set([...(required[kind] ?? []), ...(Array.isArray(grant) ? grant : [])]);
     if (entries.size > 0) flags.push(`--allow-${kind}=${[...entries].join(",")}`);
+    // Without a grant, Deno still lets a process import from its default hosts.
+    else if (kind === "import") flags.push(`--deny-import=${DEFAULT_IMPORT_HOSTS.join(",")}`);
   }
   return flags;
 }
@@ -104,7 +130,7 @@ export function markSandboxed(where: string, option: string): void {
   sandbox = { where, option };
 }
 
-const DENIAL = /^Requires (\w+) access to (.+?), run again with the --allow-\w+ flag$/;
+const DENIAL = /Requires (\w+) access to (.+?), run again with the --allow-\w+ flag/;
 
 /**
  * In a sandboxed process, a permission denial names the option that grants
@@ -112,15 +138,23 @@ const DENIAL = /^Requires (\w+) access to (.+?), run again with the --allow-\w+ 
  * and denials in other processes, are returned as they are.
  */
 export function explainDenial(error: unknown): unknown {
-  if (sandbox === undefined || !(error instanceof Deno.errors.NotCapable)) return error;
+  // Deno reports a refused import() as a TypeError, other denials as NotCapable.
+  if (
+    sandbox === undefined ||
+    !(error instanceof Deno.errors.NotCapable || error instanceof TypeError)
+  ) return error;
   const match = error.message.match(DENIAL);
   if (match === null) return error;
   const [, kind, target] = match as unknown as [string, string, string];
   const grant = (KINDS as readonly string[]).includes(kind)
     ? `{ permissions: { ${kind}: [${target}] } }`
     : "its permissions option";
-  const explained = new Deno.errors.NotCapable(
-    `Requires ${kind} access to ${target} in the ${sandbox.where}, which runs with only the permissions it needs: grant it with the ${sandbox.option}, ${grant}`,
+  const Class = error instanceof TypeError ? TypeError : Deno.errors.NotCapable;
+  const explained = new Class(
+    error.message.replace(
+      match[0],
+      `Requires ${kind} access to ${target} in the ${sandbox.where}, which runs with only the permissions it needs: grant it with the ${sandbox.option}, ${grant}`,
+    ),
     { cause: error },
   );
   if (error.stack !== undefined) {

@@ -240,7 +240,10 @@ export interface ChildLaunch {
  */
 export async function denoRunArgs(launch: ChildLaunch): Promise<string[]> {
   const flags = projectFlags(launch.project);
-  const required = await requiredPermissions(launch.needs, flags.resolution);
+  const needed = await requiredPermissions(launch.needs, flags.resolution);
+  // The entry's own host, when the library itself was loaded from one.
+  const entryHost = /^https?:/.test(launch.entry) ? [new URL(launch.entry).host] : [];
+  const required = { ...needed, import: [...new Set([...needed.import ?? [], ...entryHost])] };
   const v8 = [...launch.v8, ...flags.v8];
   return [
     "run",

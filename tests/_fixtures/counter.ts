@@ -168,6 +168,11 @@ export class Probe {
   async run(): Promise<boolean> {
     return (await new Deno.Command("true").output()).success;
   }
+  /** Imports a module by URL at run time, as a dependency could. */
+  async importUrl(url: string): Promise<string> {
+    await import(url);
+    return "imported";
+  }
   /** Blocks the server's event loop for `ms` milliseconds. */
   spin(ms: number): number {
     const until = performance.now() + ms;
