@@ -22,7 +22,7 @@ import {
   rememberManagerClass,
 } from "./registry.ts";
 import { checkLimits, Server, type ServerLimits } from "./server.ts";
-import { checkTls, type TlsOptions } from "./transport.ts";
+import { checkTls, isSameSocket, type TlsOptions } from "./transport.ts";
 import { Session } from "./session.ts";
 import { launchServer, type ServerProcess } from "./spawn.ts";
 import { findExport, handArgs, moduleUrl, refuseWhileImporting } from "./handoff.ts";
@@ -303,8 +303,8 @@ export class BaseManager {
       return this;
     } catch (error) {
       await this.#process?.stop(this.#shutdownTimeout);
-      this.#process = undefined;
       await this.#removeSocket();
+      this.#process = undefined;
       if (this.#socketDir !== undefined) {
         // A retry gets a new private directory.
         this.#socketDir = undefined;
@@ -500,13 +500,19 @@ export class BaseManager {
     return `${this.#socketDir}/manager.sock`;
   }
 
+  /**
+   * Removes what this manager's server made: its private directory, or the
+   * socket file it bound (a killed server leaves it behind), and only if
+   * that file is still the one it bound. A live manager's socket at the
+   * same path is never touched.
+   */
   async #removeSocket(): Promise<void> {
     if (this.#socketDir !== undefined) {
       await Deno.remove(this.#socketDir, { recursive: true }).catch(() => {});
-    } else if (typeof this.#address === "string") {
-      // A killed server leaves its socket file behind.
-      const info = await Deno.lstat(this.#address).catch(() => undefined);
-      if (info?.isSocket) await Deno.remove(this.#address).catch(() => {});
+    } else if (typeof this.#address === "string" && this.#process?.socket) {
+      if (isSameSocket(this.#address, this.#process.socket)) {
+        await Deno.remove(this.#address).catch(() => {});
+      }
     }
   }
 

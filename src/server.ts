@@ -35,7 +35,7 @@ import {
 } from "./protocol.ts";
 import { BaseProxy, createProxy, type ProxyChannel, type ProxyClass } from "./proxy.ts";
 import { publicMethods, type Registration } from "./registry.ts";
-import { listen, type TlsOptions } from "./transport.ts";
+import { closeUnixListener, listen, type SocketIdentity, type TlsOptions } from "./transport.ts";
 
 /**
  * How to build a {@linkcode Server}. Managers fill this in; most code gets
@@ -133,6 +133,8 @@ const NO_METHOD_TYPEIDS: Readonly<Record<string, string>> = Object.freeze({});
 export class Server {
   /** The address the server is listening on (the real port for TCP). */
   readonly address: Address;
+  /** For a Unix socket: the file this server made, the only one it may remove. */
+  readonly socketIdentity: SocketIdentity | null;
   readonly #listener: Deno.Listener;
   readonly #registry: ReadonlyMap<string, Registration>;
   readonly #table = new ObjectTable();
@@ -167,6 +169,7 @@ export class Server {
     const bound = listen(options.address, options.tls);
     this.#listener = bound.listener;
     this.address = bound.address;
+    this.socketIdentity = bound.identity;
     this.#local = this.#localChannel();
   }
 
@@ -183,9 +186,13 @@ export class Server {
   shutdown(): Promise<void> {
     if (!this.#stopping) {
       this.#stopping = true;
-      try {
-        this.#listener.close();
-      } catch { /* already closed */ }
+      if (typeof this.address === "string") {
+        closeUnixListener(this.#listener, this.address, this.socketIdentity);
+      } else {
+        try {
+          this.#listener.close();
+        } catch { /* already closed */ }
+      }
       for (const conn of this.#handshaking) closeQuietly(conn);
       for (const connection of [...this.#connections]) connection.close();
       for (const { timer } of this.#tickets.values()) clearTimeout(timer);

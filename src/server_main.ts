@@ -61,7 +61,7 @@ async function serve(): Promise<void> {
     });
     const typeids = [...registry.values()].filter((r) => r.callable !== undefined)
       .map((r) => r.typeid);
-    await report({ ready: { address: server.address, typeids } });
+    await report({ ready: { address: server.address, typeids, socket: server.socketIdentity } });
   } catch (thrown) {
     const error = explainDenial(thrown);
     const { name, message, stack } = error instanceof Error

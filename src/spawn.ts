@@ -14,7 +14,7 @@ import { settlesWithin } from "./_async.ts";
 import { Codec, reviveError, UnsendableError } from "./codec.ts";
 import { HEADER_SIZE } from "./framing.ts";
 import type { ServerLimits } from "./server.ts";
-import type { TlsOptions } from "./transport.ts";
+import type { SocketIdentity, TlsOptions } from "./transport.ts";
 import { projectFlags, type ProjectOptions } from "./project.ts";
 import {
   permissionFlags,
@@ -45,7 +45,13 @@ export interface ServerConfig {
 
 /** The child's status line. */
 export type ServerStatus =
-  | { readonly ready: { readonly address: Address; readonly typeids: readonly string[] } }
+  | {
+    readonly ready: {
+      readonly address: Address;
+      readonly typeids: readonly string[];
+      readonly socket: SocketIdentity | null;
+    };
+  }
   | {
     readonly error: { readonly name: string; readonly message: string; readonly stack?: string };
   };
@@ -124,6 +130,8 @@ export interface ServerProcess {
   readonly address: Address;
   /** Typeids it can create. */
   readonly typeids: readonly string[];
+  /** The socket file it made (Unix), the only one its owner may remove. */
+  readonly socket: SocketIdentity | null;
   /** Its process id. */
   readonly pid: number;
   /** Resolves when it has exited. */
@@ -181,6 +189,7 @@ export async function launchServer(
     return {
       address: status.ready.address,
       typeids: status.ready.typeids,
+      socket: status.ready.socket,
       pid: child.pid,
       status: child.status,
       stop,

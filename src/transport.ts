@@ -57,10 +57,64 @@ export function checkTls(tls: unknown, address: Address | undefined): TlsOptions
   return tls as TlsOptions;
 }
 
+/** Which file a Unix socket is: its device and inode, as `lstat` gives them. */
+export interface SocketIdentity {
+  readonly dev: number;
+  readonly ino: number;
+}
+
 /** A listening socket and the address it really bound. */
 export interface BoundListener {
   readonly listener: Deno.Listener;
   readonly address: Address;
+  /** For a Unix socket: the file this listener made. */
+  readonly identity: SocketIdentity | null;
+}
+
+/** The identity of the socket file at `path`, or null if there is none. */
+export function socketIdentity(path: string): SocketIdentity | null {
+  try {
+    const info = Deno.lstatSync(path);
+    if (!info.isSocket || info.ino === null) return null;
+    return { dev: info.dev, ino: info.ino };
+  } catch {
+    return null;
+  }
+}
+
+/** True when the socket file at `path` is the one `identity` names. */
+export function isSameSocket(path: string, identity: SocketIdentity): boolean {
+  const now = socketIdentity(path);
+  return now !== null && now.dev === identity.dev && now.ino === identity.ino;
+}
+
+/**
+ * Closes a Unix socket listener without removing a socket file that is not
+ * its own. Deno unlinks the path when the listener closes, whatever file is
+ * there by then: if another server's socket replaced ours, it is moved
+ * aside for that moment and put back.
+ */
+export function closeUnixListener(
+  listener: Deno.Listener,
+  path: string,
+  identity: SocketIdentity | null,
+): void {
+  const foreign = identity !== null && socketIdentity(path) !== null &&
+    !isSameSocket(path, identity);
+  const aside = `${path}.${crypto.randomUUID().slice(0, 8)}`;
+  if (foreign) {
+    try {
+      Deno.renameSync(path, aside);
+    } catch { /* gone meanwhile */ }
+  }
+  try {
+    listener.close();
+  } catch { /* already closed */ }
+  if (foreign) {
+    try {
+      Deno.renameSync(aside, path);
+    } catch { /* nothing was moved */ }
+  }
 }
 
 /**
@@ -71,7 +125,7 @@ export function listen(address: Address, tls?: TlsOptions): BoundListener {
   try {
     if (typeof address === "string") {
       const listener = Deno.listen({ transport: "unix", path: address });
-      return { listener, address };
+      return { listener, address, identity: socketIdentity(address) };
     }
     if (tls !== undefined && (tls.cert === undefined || tls.key === undefined)) {
       throw new TypeError("A TLS server needs tls.cert and tls.key");
@@ -85,7 +139,11 @@ export function listen(address: Address, tls?: TlsOptions): BoundListener {
         key: tls.key!,
       });
     const bound = listener.addr as Deno.NetAddr;
-    return { listener, address: Object.freeze({ hostname: address.hostname, port: bound.port }) };
+    return {
+      listener,
+      address: Object.freeze({ hostname: address.hostname, port: bound.port }),
+      identity: null,
+    };
   } catch (error) {
     throw rephrase(error, `Cannot listen on ${formatAddress(address)}`);
   }
