@@ -133,8 +133,7 @@ const NO_METHOD_TYPEIDS: Readonly<Record<string, string>> = Object.freeze({});
 export class Server {
   /** The address the server is listening on (the real port for TCP). */
   readonly address: Address;
-  /** For a Unix socket: the file this server made, the only one it may remove. */
-  readonly socketIdentity: SocketIdentity | null;
+  readonly #socketIdentity: SocketIdentity | null;
   readonly #listener: Deno.Listener;
   readonly #registry: ReadonlyMap<string, Registration>;
   readonly #table = new ObjectTable();
@@ -169,7 +168,8 @@ export class Server {
     const bound = listen(options.address, options.tls);
     this.#listener = bound.listener;
     this.address = bound.address;
-    this.socketIdentity = bound.identity;
+    this.#socketIdentity = bound.identity;
+    boundSockets.set(this, bound.identity);
     this.#local = this.#localChannel();
   }
 
@@ -187,7 +187,7 @@ export class Server {
     if (!this.#stopping) {
       this.#stopping = true;
       if (typeof this.address === "string") {
-        closeUnixListener(this.#listener, this.address, this.socketIdentity);
+        closeUnixListener(this.#listener, this.address, this.#socketIdentity);
       } else {
         try {
           this.#listener.close();
@@ -449,6 +449,13 @@ export class Server {
   [Symbol.for("Deno.customInspect")](): string {
     return `Server { address: ${formatAddress(this.address)} }`;
   }
+}
+
+const boundSockets = new WeakMap<Server, SocketIdentity | null>();
+
+/** For a Unix socket: the file `server` made, the only one its owner may remove. */
+export function boundSocket(server: Server): SocketIdentity | null {
+  return boundSockets.get(server) ?? null;
 }
 
 /** What a connection needs from its server. */

@@ -15,7 +15,7 @@ import "../mod.ts";
 import { claimArgs, importExport, importUserModule } from "./handoff.ts";
 import { explainDenial, markSandboxed } from "./permissions.ts";
 import { allRegistrations, findManagerClass } from "./registry.ts";
-import { Server } from "./server.ts";
+import { boundSocket, Server } from "./server.ts";
 import { readServerConfig, type ServerConfig, type ServerStatus, STATUS_MARKER } from "./spawn.ts";
 import { removeStaleSocket } from "./transport.ts";
 import { watchParent } from "./_parent.ts";
@@ -61,7 +61,7 @@ async function serve(): Promise<void> {
     });
     const typeids = [...registry.values()].filter((r) => r.callable !== undefined)
       .map((r) => r.typeid);
-    await report({ ready: { address: server.address, typeids, socket: server.socketIdentity } });
+    await report({ ready: { address: server.address, typeids, socket: boundSocket(server) } });
   } catch (thrown) {
     const error = explainDenial(thrown);
     const { name, message, stack } = error instanceof Error

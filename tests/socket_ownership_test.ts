@@ -20,12 +20,12 @@ Deno.test("a second start() on a live manager's socket is refused and leaves it 
   await using dir = await tempDir();
   const address = `${dir.path}/live.sock`;
   await using live = await new TestManager({ address, modules }).start();
-  const before = Deno.lstatSync(address);
+  const before = await Deno.lstat(address);
   await assert.rejects(
     new TestManager({ address, modules }).start(),
     /Cannot listen on .*live\.sock.*address already in use/,
   );
-  const after = Deno.lstatSync(address);
+  const after = await Deno.lstat(address);
   assert.equal(after.ino, before.ino, "the live socket file is the same file");
   assert.equal(await reachable(address), 42, "a new client still reaches the live manager");
   assert.equal(live.state, "started");
@@ -52,9 +52,13 @@ Deno.test("a server that shuts down does not unlink a socket that replaced its o
   // Someone removes the first server's file and a second server binds the path.
   await Deno.remove(address);
   await using second = await new TestManager({ address, modules }).start();
-  const theirs = Deno.lstatSync(address).ino;
+  const theirs = (await Deno.lstat(address)).ino;
   await server.shutdown();
-  assert.equal(Deno.lstatSync(address).ino, theirs, "the second server's socket is still there");
+  assert.equal(
+    (await Deno.lstat(address)).ino,
+    theirs,
+    "the second server's socket is still there",
+  );
   assert.equal(await reachable(address), 42);
   assert.equal(second.state, "started");
 });
