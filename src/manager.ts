@@ -81,6 +81,12 @@ export interface ManagerOptions {
   readonly permissions?: ServerPermissions;
   /** Milliseconds a peer has to finish the authentication handshake (default 5000). */
   readonly handshakeTimeout?: number;
+  /**
+   * Milliseconds `start()` waits for the server process to be ready: its
+   * imports, their top-level awaits and the initializer (default 30000).
+   * Past it the process is stopped and `start()` says what it was doing.
+   */
+  readonly startTimeout?: number;
   /** What the server accepts from any peer: frame size, connections, nesting, collection sizes. */
   readonly limits?: ServerLimits;
   /** TLS for a TCP address: `cert` and `key` to serve, `caCerts` to verify the server. */
@@ -206,7 +212,8 @@ export class BaseManager {
 
   /** Checks the options; nothing is started until `start()` or `connect()`. */
   constructor(options: ManagerOptions = {}) {
-    const { address, authkey, serializer, shutdownTimeout, handshakeTimeout } = options;
+    const { address, authkey, serializer, shutdownTimeout, handshakeTimeout, startTimeout } =
+      options;
     if (serializer !== undefined && serializer !== "msgpack") {
       throw new TypeError(
         `Unknown serializer ${JSON.stringify(serializer)}: only "msgpack" is supported`,
@@ -216,10 +223,11 @@ export class BaseManager {
       throw new TypeError("The authkey must be a Uint8Array (bytes), not a string or other value");
     }
     for (
-      const [name, value] of [["shutdownTimeout", shutdownTimeout], [
-        "handshakeTimeout",
-        handshakeTimeout,
-      ]] as const
+      const [name, value] of [
+        ["shutdownTimeout", shutdownTimeout],
+        ["handshakeTimeout", handshakeTimeout],
+        ["startTimeout", startTimeout],
+      ] as const
     ) {
       if (value !== undefined && (typeof value !== "number" || !(value >= 0))) {
         throw new RangeError(`${name} must be a non-negative number of milliseconds`);
@@ -289,6 +297,7 @@ export class BaseManager {
           tls: this.#options.tls ?? null,
         },
         permissions: this.#options.permissions,
+        startTimeout: this.#options.startTimeout ?? 30_000,
         project: {
           ...(this.#options.config === undefined ? {} : { config: this.#options.config }),
           ...(this.#options.denoFlags === undefined ? {} : { denoFlags: this.#options.denoFlags }),

@@ -12,6 +12,7 @@
 // BaseManager and SyncManager known by name. `mod.ts` imports this file in
 // turn, so that `deno cache` of a user's program fetches it too.
 import "../mod.ts";
+import { formatAddress } from "./address.ts";
 import { claimArgs, importExport, importUserModule } from "./handoff.ts";
 import { explainDenial, markSandboxed } from "./permissions.ts";
 import { allRegistrations, findManagerClass } from "./registry.ts";
@@ -36,7 +37,10 @@ async function serve(): Promise<void> {
   let config: ServerConfig | undefined;
   try {
     config = await readServerConfig(Deno.stdin);
-    for (const url of config.modules) await importUserModule(url, ROLE);
+    for (const url of config.modules) {
+      await report({ phase: `importing ${url}` });
+      await importUserModule(url, ROLE);
+    }
     const owner = findManagerClass(config.manager);
     if (typeof owner === "string") {
       throw new Error(
@@ -46,9 +50,14 @@ async function serve(): Promise<void> {
       );
     }
     if (config.initializer !== null) {
+      const { module, name } = config.initializer;
+      await report({ phase: `claiming the proxies among the initargs` });
+      const initargs = await claimArgs(config.initargs);
+      await report({ phase: `running the initializer ${name} of ${module}` });
       const initializer = await importExport(config.initializer, ROLE);
-      await initializer(...await claimArgs(config.initargs));
+      await initializer(...initargs);
     }
+    await report({ phase: `listening on ${formatAddress(config.address)}` });
     if (typeof config.address === "string") await removeStaleSocket(config.address);
     const registry = allRegistrations(owner);
     server = new Server({

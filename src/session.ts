@@ -159,11 +159,14 @@ export class Session implements CodecPeer, ProxyChannel {
     this.#expected = reason;
   }
 
-  /** Closes the connection; pending and later calls reject with `reason`. */
+  /**
+   * Closes the connection at once; pending and later calls reject with
+   * `reason`. Nothing queued is waited for: a server that is stopped or busy
+   * cannot hold this up, and closing releases everything this connection
+   * held anyway.
+   */
   async close(reason?: Error): Promise<void> {
     if (this.#closedBy === undefined) {
-      this.#flushReleases();
-      await this.#writer.flush();
       this.#closedBy = reason ??
         new ConnectionClosedError(
           `Connection to manager at ${formatAddress(this.address)} was closed by this process`,

@@ -54,7 +54,9 @@ export type ServerStatus =
   }
   | {
     readonly error: { readonly name: string; readonly message: string; readonly stack?: string };
-  };
+  }
+  /** What it is doing now, for the message if it never becomes ready. */
+  | { readonly phase: string };
 
 const configCodec = new Codec({
   encodeToken(): never {
@@ -122,6 +124,8 @@ export interface LaunchOptions {
   readonly permissions: ServerPermissions | undefined;
   /** The config file and flags to run it with (default: this process's). */
   readonly project: ProjectOptions;
+  /** Milliseconds it has to become ready, imports and initializer included. */
+  readonly startTimeout: number;
 }
 
 /** A running server process. */
@@ -142,7 +146,7 @@ export interface ServerProcess {
 
 /** Starts the server process and waits until it listens. */
 export async function launchServer(
-  { config, permissions, project }: LaunchOptions,
+  { config, permissions, project, startTimeout }: LaunchOptions,
 ): Promise<ServerProcess> {
   refuseStandalone("a server process");
   const args = await denoRunArgs({
@@ -177,7 +181,16 @@ export async function launchServer(
   let pump: Promise<void> = Promise.resolve();
   try {
     await stdin.write(encodeConfig(config));
-    const { status, rest } = await readStatus(stdout);
+    let phase = "starting";
+    const reading = readStatus(stdout, (now) => phase = now);
+    if (!(await settlesWithin(reading, startTimeout))) {
+      await stop(1000);
+      await reading.catch(() => {});
+      throw new Deno.errors.TimedOut(
+        `The server process did not become ready within ${startTimeout} ms (startTimeout): it was still ${phase}, and was stopped (pid ${child.pid}). A module whose top-level await never settles, or an initializer that never returns, does this`,
+      );
+    }
+    const { status, rest } = await reading;
     pump = forward(rest, stdout);
     if (status === null) {
       const exit = await child.status;
@@ -331,9 +344,11 @@ async function moduleGraph(
   return { files: [...files], hosts: [...hosts] };
 }
 
+/** Reads the child's status lines until it is ready or failed; phases go to `onPhase`. */
 async function readStatus(
   stdout: ReadableStreamDefaultReader<Uint8Array>,
-): Promise<{ status: ServerStatus | null; rest: string }> {
+  onPhase: (phase: string) => void,
+): Promise<{ status: Exclude<ServerStatus, { phase: string }> | null; rest: string }> {
   const decoder = new TextDecoder();
   let buffered = "";
   while (true) {
@@ -348,7 +363,12 @@ async function readStatus(
       const line = buffered.slice(0, newline);
       buffered = buffered.slice(newline + 1);
       if (line.startsWith(STATUS_MARKER)) {
-        return { status: JSON.parse(line.slice(STATUS_MARKER.length)), rest: buffered };
+        const status = JSON.parse(line.slice(STATUS_MARKER.length)) as ServerStatus;
+        if ("phase" in status) {
+          onPhase(status.phase);
+          continue;
+        }
+        return { status, rest: buffered };
       }
       await writeOut(`${line}\n`);
     }
