@@ -20,6 +20,7 @@ import {
   type WireToken,
 } from "./codec.ts";
 import { type Caller, runAs, SERVER_CALLER } from "./caller.ts";
+import { noteCall } from "./_stray.ts";
 import { RemoteError } from "./errors.ts";
 import { DEFAULT_MAX_FRAME, FrameError, FrameReader, FrameWriter } from "./framing.ts";
 import { ObjectTable, type SharedEntry } from "./object_table.ts";
@@ -571,6 +572,7 @@ class ServerConnection implements CodecPeer {
     }
     const fn = core.resolve(entry, method);
     if (typeof fn === "string") return this.#reply(requestId, Reply.Failure, [fn, undefined]);
+    noteCall(entry.typeid, method);
     let result: unknown;
     try {
       result = runAs(this.#caller, () => Reflect.apply(fn, entry.object, args));

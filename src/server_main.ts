@@ -20,6 +20,7 @@ import { boundSocket, Server } from "./server.ts";
 import { readServerConfig, type ServerConfig, type ServerStatus, STATUS_MARKER } from "./spawn.ts";
 import { removeStaleSocket } from "./transport.ts";
 import { watchParent } from "./_parent.ts";
+import { catchStrayErrors } from "./_stray.ts";
 
 const ROLE = "manager's server process";
 
@@ -31,6 +32,7 @@ async function report(status: ServerStatus): Promise<void> {
 
 async function serve(): Promise<void> {
   markSandboxed(ROLE, "manager's permissions option");
+  catchStrayErrors("The manager's server process");
   // Ctrl-C in a terminal reaches the whole process group; the owner decides.
   Deno.addSignalListener("SIGINT", () => {});
   let server: Server;
