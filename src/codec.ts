@@ -18,8 +18,17 @@
  * @module
  */
 
-import { type DecodeLimits, MsgpackError, MsgpackReader } from "./_msgpack_reader.ts";
+import {
+  DECODE_COST,
+  DECODE_EXPANSION,
+  decodeBudget,
+  type DecodeLimits,
+  MsgpackError,
+  MsgpackReader,
+  objectCost,
+} from "./_msgpack_reader.ts";
 import { MsgpackWriter } from "./_msgpack_writer.ts";
+import { DEFAULT_MAX_FRAME, HEADER_SIZE } from "./framing.ts";
 import {
   AuthenticationError,
   BrokenBarrierError,
@@ -248,17 +257,50 @@ for (const [name, cls] of Object.entries(Deno.errors)) {
   errorClasses.set(name, cls as ErrorClass);
 }
 
-/** Encodes and decodes the messages of one connection. */
+/** The limits of one side of a connection: what it reads, and what its peer is assumed to read. */
+export interface CodecLimits extends DecodeLimits {
+  /** Largest message payload, in bytes. */
+  readonly maxFrameSize: number;
+}
+
+/**
+ * What decoding an extension value costs in memory beyond the containers
+ * inside it (which the reader charges itself); see `DECODE_COST`.
+ */
+const EXT_COST: Readonly<Record<number, number>> = {
+  [EXT_TIMESTAMP]: 104,
+  [EXT_UNDEFINED]: 0,
+  [EXT_BIGINT]: 32,
+  [EXT_MAP]: 216,
+  [EXT_SET]: 200,
+  [EXT_TYPED_ARRAY]: 208,
+  [EXT_ERROR]: 256,
+  [EXT_TOKEN]: 512,
+};
+
+/**
+ * Encodes and decodes the messages of one connection. The encoder checks
+ * what the peer's decoder checks (nesting, collection length, memory per
+ * message, message size), counted the same way, so that a value the peer
+ * would refuse fails here, before any byte is sent.
+ */
 export class Codec {
   readonly #peer: CodecPeer;
   readonly #writer = new MsgpackWriter();
   readonly #reader: MsgpackReader;
+  readonly #limits: CodecLimits;
+  #cost = 0;
 
   /** A codec that maps tokens through `peer` and refuses messages beyond `limits`. */
-  constructor(peer: CodecPeer, limits: Partial<DecodeLimits> = {}) {
+  constructor(peer: CodecPeer, limits: Partial<CodecLimits> = {}) {
     this.#peer = peer;
+    this.#limits = {
+      maxDepth: limits.maxDepth ?? MAX_DEPTH,
+      maxLength: limits.maxLength ?? MAX_LENGTH,
+      maxFrameSize: limits.maxFrameSize ?? DEFAULT_MAX_FRAME,
+    };
     this.#reader = new MsgpackReader(
-      { maxDepth: limits.maxDepth ?? MAX_DEPTH, maxLength: limits.maxLength ?? MAX_LENGTH },
+      this.#limits,
       (reader, type, size, depth) => this.#readExtension(reader, type, size, depth),
     );
   }
@@ -275,8 +317,10 @@ export class Codec {
   encode(value: unknown): Uint8Array {
     const writer = this.#writer;
     writer.reset();
+    this.#cost = 0;
     try {
-      this.#write(value, 0);
+      // Depth 1 at the top, as the reader counts.
+      this.#write(value, 1);
     } catch (error) {
       if (!(error instanceof TooDeepError)) throw error;
       const cycle = findCycle(value);
@@ -288,7 +332,44 @@ export class Codec {
       named.path.push(...cycle);
       throw named;
     }
-    return writer.finish();
+    const frame = writer.finish();
+    const size = frame.length - HEADER_SIZE;
+    if (size > this.#limits.maxFrameSize) {
+      writer.recycle(frame);
+      throw new UnsendableError(
+        `a value of ${size} bytes once encoded`,
+        `, over the limit of ${this.#limits.maxFrameSize} bytes per message (limits.maxFrameSize)`,
+      );
+    }
+    if (this.#cost > decodeBudget(size)) {
+      writer.recycle(frame);
+      throw new UnsendableError(
+        `a value that would take more than ${DECODE_EXPANSION} times its ${size} bytes in memory to decode`,
+        " (many small containers: send typed arrays, or fewer and larger values)",
+      );
+    }
+    return frame;
+  }
+
+  /** Checks a container of `items` values at `depth` as the peer's reader will. */
+  #open(items: number, depth: number): void {
+    if (items > this.#limits.maxLength) {
+      throw new UnsendableError(
+        `a collection of ${items} items`,
+        `, over the limit of ${this.#limits.maxLength} (limits.maxLength)`,
+      );
+    }
+    if (items > 0) this.#nest(depth);
+  }
+
+  /** A level of nesting the peer's reader opens at `depth`. */
+  #nest(depth: number): void {
+    if (depth >= this.#limits.maxDepth) {
+      throw new TooDeepError(
+        `a value nested deeper than ${this.#limits.maxDepth} levels`,
+        " (limits.maxDepth)",
+      );
+    }
   }
 
   /** Gives back a frame from {@linkcode Codec.encode} once it was written, so its buffer is reused. */
@@ -309,6 +390,7 @@ export class Codec {
   }
 
   #readExtension(reader: MsgpackReader, type: number, size: number, depth: number): unknown {
+    reader.charge(EXT_COST[type] ?? 0);
     switch (type) {
       case EXT_TIMESTAMP:
         return readTimestamp(reader.take(size));
@@ -349,6 +431,7 @@ export class Codec {
       case "undefined":
         return w.ext(EXT_UNDEFINED, EMPTY);
       case "bigint":
+        this.#cost += EXT_COST[EXT_BIGINT]!;
         return w.ext(EXT_BIGINT, textEncoder.encode(value.toString(16)));
       case "object":
         if (value === null) return w.nil();
@@ -358,12 +441,11 @@ export class Codec {
       default:
         throw new UnsendableError(`a ${typeof value}`);
     }
-    if (depth >= MAX_DEPTH) {
-      throw new TooDeepError(`a value nested deeper than ${MAX_DEPTH} levels`);
-    }
     const next = depth + 1;
     if (Array.isArray(value)) {
       const length = value.length;
+      this.#open(length, depth);
+      this.#cost += DECODE_COST.array + DECODE_COST.arrayItem * length;
       w.arrayHeader(length);
       for (let i = 0; i < length; i++) {
         try {
@@ -373,9 +455,16 @@ export class Codec {
         }
       }
     } else if (value instanceof Uint8Array) {
+      this.#cost += DECODE_COST.binary;
       w.binary(value);
     } else if (value instanceof BaseProxy || value instanceof Reference) {
       const [typeid, id, exposed] = this.#peer.encodeToken(value);
+      // The token's array [typeid, id, exposed] and its exposed list, inside the extension.
+      this.#nest(depth);
+      this.#open(3, next);
+      this.#open(exposed.length, next + 1);
+      this.#cost += EXT_COST[EXT_TOKEN]! + 2 * DECODE_COST.array +
+        DECODE_COST.arrayItem * (3 + exposed.length);
       const mark = w.beginExt(EXT_TOKEN);
       w.arrayHeader(3);
       w.string(typeid);
@@ -384,13 +473,16 @@ export class Codec {
       for (const name of exposed) w.string(name);
       w.endExt(mark);
     } else if (value instanceof Map) {
+      this.#nest(depth);
+      this.#open(value.size * 2, next);
+      this.#cost += EXT_COST[EXT_MAP]! + DECODE_COST.array + DECODE_COST.arrayItem * value.size * 2;
       const mark = w.beginExt(EXT_MAP);
       w.arrayHeader(value.size * 2);
       let i = 0;
       for (const [k, v] of value) {
         try {
-          this.#write(k, next);
-          this.#write(v, next);
+          this.#write(k, next + 1);
+          this.#write(v, next + 1);
         } catch (error) {
           throw within(error, `<Map entry ${i}>`);
         }
@@ -398,12 +490,15 @@ export class Codec {
       }
       w.endExt(mark);
     } else if (value instanceof Set) {
+      this.#nest(depth);
+      this.#open(value.size, next);
+      this.#cost += EXT_COST[EXT_SET]! + DECODE_COST.array + DECODE_COST.arrayItem * value.size;
       const mark = w.beginExt(EXT_SET);
       w.arrayHeader(value.size);
       let i = 0;
       for (const item of value) {
         try {
-          this.#write(item, next);
+          this.#write(item, next + 1);
         } catch (error) {
           throw within(error, `<Set item ${i}>`);
         }
@@ -413,10 +508,12 @@ export class Codec {
     } else if (value instanceof Date) {
       const time = value.getTime();
       if (Number.isNaN(time)) throw new UnsendableError("an invalid Date");
+      this.#cost += EXT_COST[EXT_TIMESTAMP]!;
       w.timestamp(time);
     } else if (value instanceof Error) {
-      this.#writeError(value, next);
+      this.#writeError(value, depth);
     } else if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+      this.#cost += EXT_COST[EXT_TYPED_ARRAY]!;
       this.#writeBinaryKind(value);
     } else if (
       value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet ||
@@ -427,6 +524,8 @@ export class Codec {
       const record = value as Record<string, unknown>;
       const keys = Object.keys(record);
       if (keys.length === 0) refuseOpaque(record);
+      this.#open(keys.length * 2, depth);
+      this.#cost += objectCost(keys.length);
       w.mapHeader(keys.length);
       for (const key of keys) {
         if (key === "__proto__") {
@@ -444,6 +543,7 @@ export class Codec {
     }
   }
 
+  /** An Error: an extension at `depth` holding a map of its fields one level in. */
   #writeError(error: Error, depth: number): void {
     const w = this.#writer;
     const fields: [string, unknown][] = [
@@ -457,12 +557,15 @@ export class Codec {
     if (own.length > 0) {
       fields.push(["props", Object.fromEntries(own.map((k) => [k, (error as never)[k]]))]);
     }
+    this.#nest(depth);
+    this.#open(fields.length * 2, depth + 1);
+    this.#cost += EXT_COST[EXT_ERROR]! + objectCost(fields.length);
     const mark = w.beginExt(EXT_ERROR);
     w.mapHeader(fields.length);
     for (const [key, value] of fields) {
       w.string(key);
       try {
-        this.#write(value, depth);
+        this.#write(value, depth + 2);
       } catch (inner) {
         throw within(inner, key);
       }

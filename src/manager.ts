@@ -500,6 +500,7 @@ export class BaseManager {
         ? {}
         : { handshakeTimeout: this.#options.handshakeTimeout }),
       ...(this.#options.tls === undefined ? {} : { tls: this.#options.tls }),
+      ...(this.#options.limits === undefined ? {} : { limits: this.#options.limits }),
     });
   }
 

@@ -99,3 +99,26 @@ export function parseReply(
 function isId(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
+
+/**
+ * The request id at the start of a message (requests and replies both
+ * begin `[id, ...]`), read without decoding the rest: a message refused
+ * for its content can still be answered, or matched to its call. Undefined
+ * when the message does not start that way.
+ */
+export function peekMessageId(payload: Uint8Array): number | undefined {
+  const head = payload[0];
+  let at: number;
+  if (head !== undefined && head >= 0x91 && head <= 0x9f) at = 1;
+  else if (head === 0xdc) at = 3;
+  else if (head === 0xdd) at = 5;
+  else return undefined;
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const kind = payload[at];
+  if (kind === undefined) return undefined;
+  if (kind <= 0x7f) return kind;
+  if (kind === 0xcc && at + 1 < payload.length) return view.getUint8(at + 1);
+  if (kind === 0xcd && at + 2 < payload.length) return view.getUint16(at + 1);
+  if (kind === 0xce && at + 4 < payload.length) return view.getUint32(at + 1);
+  return undefined;
+}

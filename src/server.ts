@@ -29,6 +29,7 @@ import {
   ControlMethod,
   GET_VALUE,
   parseRequest,
+  peekMessageId,
   Reply,
   type ReplyKind,
   type Request,
@@ -549,8 +550,32 @@ class ServerConnection implements CodecPeer {
 
   #receive(payload: Uint8Array): void {
     this.#decodeProblem = undefined;
-    const request = parseRequest(this.#codec.decode(payload));
-    if (typeof request === "string") throw new DecodeError(`Malformed request: ${request}`);
+    let decoded: unknown;
+    try {
+      decoded = this.#codec.decode(payload);
+    } catch (error) {
+      // A whole frame whose content is refused fails its own call; the
+      // connection and its objects stay. Without an id to answer, it ends.
+      const requestId = peekMessageId(payload);
+      if (!(error instanceof DecodeError) || requestId === undefined || requestId === 0) {
+        throw error;
+      }
+      return this.#reply(requestId, Reply.Failure, [
+        `The server refused the request: ${error.message.replace(/^Refused a message: /, "")}`,
+        undefined,
+      ]);
+    }
+    const request = parseRequest(decoded);
+    if (typeof request === "string") {
+      const requestId = peekMessageId(payload);
+      if (requestId === undefined || requestId === 0) {
+        throw new DecodeError(`Malformed request: ${request}`);
+      }
+      return this.#reply(requestId, Reply.Failure, [
+        `The server refused a malformed request: ${request}`,
+        undefined,
+      ]);
+    }
     if (this.#decodeProblem !== undefined) {
       return this.#reply(request.requestId, Reply.Failure, [this.#decodeProblem, undefined]);
     }

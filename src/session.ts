@@ -9,10 +9,17 @@
 import { deadline } from "./_async.ts";
 import { type Address, formatAddress } from "./address.ts";
 import { clientHandshake, importAuthkey } from "./auth.ts";
-import { Codec, type CodecPeer, type Reference, UnsendableError, type WireToken } from "./codec.ts";
+import {
+  Codec,
+  type CodecLimits,
+  type CodecPeer,
+  type Reference,
+  UnsendableError,
+  type WireToken,
+} from "./codec.ts";
 import { ConnectionClosedError, RemoteError } from "./errors.ts";
 import { DEFAULT_MAX_FRAME, FrameReader, FrameWriter } from "./framing.ts";
-import { ControlMethod, parseReply, Reply, SERVER_ID } from "./protocol.ts";
+import { ControlMethod, parseReply, peekMessageId, Reply, SERVER_ID } from "./protocol.ts";
 import { type BaseProxy, createProxy, type ProxyChannel, type ProxyClass } from "./proxy.ts";
 import { connect, type TlsOptions } from "./transport.ts";
 
@@ -30,6 +37,8 @@ export interface SessionOptions {
   readonly handshakeTimeout?: number;
   /** TLS for a TCP address. */
   readonly tls?: TlsOptions;
+  /** What this side reads, and assumes the server reads (as the manager's `limits`). */
+  readonly limits?: Partial<CodecLimits>;
 }
 
 interface Pending {
@@ -45,6 +54,7 @@ export class Session implements CodecPeer, ProxyChannel {
   readonly #reader: FrameReader;
   readonly #writer: FrameWriter;
   readonly #codec: Codec;
+  readonly #maxFrame: number;
   readonly #proxyType: (typeid: string) => ProxyClass | undefined;
   readonly #closeWhenIdle: boolean;
   readonly #pending = new Map<number, Pending>();
@@ -106,7 +116,8 @@ export class Session implements CodecPeer, ProxyChannel {
       (error) => this.close(this.#lost(error)),
       (frame) => this.#codec.recycle(frame),
     );
-    this.#codec = new Codec(this);
+    this.#codec = new Codec(this, options.limits);
+    this.#maxFrame = options.limits?.maxFrameSize ?? DEFAULT_MAX_FRAME;
     this.#done = this.#readLoop();
     this.#setReferenced(false);
   }
@@ -199,13 +210,13 @@ export class Session implements CodecPeer, ProxyChannel {
     let reason: Error | undefined;
     try {
       while (this.#closedBy === undefined) {
-        const payload = await this.#reader.read(DEFAULT_MAX_FRAME);
+        const payload = await this.#reader.read(this.#maxFrame);
         if (payload === null) break;
         this.#receive(payload);
         let next: Uint8Array | undefined;
         while (
           this.#closedBy === undefined &&
-          (next = this.#reader.takeBuffered(DEFAULT_MAX_FRAME)) !== undefined
+          (next = this.#reader.takeBuffered(this.#maxFrame)) !== undefined
         ) {
           this.#receive(next);
         }
@@ -226,7 +237,24 @@ export class Session implements CodecPeer, ProxyChannel {
   }
 
   #receive(payload: Uint8Array): void {
-    const reply = parseReply(this.#codec.decode(payload));
+    let decoded: unknown;
+    try {
+      decoded = this.#codec.decode(payload);
+    } catch (error) {
+      // A reply this side refuses fails its own call (CPython's #UNSERIALIZABLE).
+      const pending = this.#settle(peekMessageId(payload));
+      if (pending === undefined) throw error;
+      pending.reject(
+        new RemoteError(
+          `The reply could not be accepted: ${
+            error instanceof Error ? error.message.replace(/^Refused a message: /, "") : error
+          }`,
+          { cause: error },
+        ),
+      );
+      return;
+    }
+    const reply = parseReply(decoded);
     if (typeof reply === "string") throw new Error(`Malformed reply from server: ${reply}`);
     if (reply.requestId === 0) {
       // The server's last word before it drops this connection: say why.
@@ -237,13 +265,21 @@ export class Session implements CodecPeer, ProxyChannel {
       );
       return;
     }
-    const pending = this.#pending.get(reply.requestId);
+    const pending = this.#settle(reply.requestId);
     if (pending === undefined) return;
-    this.#pending.delete(reply.requestId);
-    if (this.#pending.size === 0) this.#setReferenced(false);
     if (reply.kind === Reply.Return) pending.resolve(reply.value);
     else if (reply.kind === Reply.Throw) pending.reject(reply.value);
     else pending.reject(remoteFailure(reply.value));
+  }
+
+  /** Takes call `requestId` out of the pending ones, if it is there. */
+  #settle(requestId: number | undefined): Pending | undefined {
+    if (requestId === undefined) return undefined;
+    const pending = this.#pending.get(requestId);
+    if (pending === undefined) return undefined;
+    this.#pending.delete(requestId);
+    if (this.#pending.size === 0) this.#setReferenced(false);
+    return pending;
   }
 
   #rejectAll(): void {

@@ -66,29 +66,44 @@ async function stillServing(
   assert.equal(await manager.numberOfObjects(), objects);
 }
 
-const hostileFrames: [string, Uint8Array, RegExp][] = [
+/**
+ * Each hostile frame, what the server says, and what it costs: a frame
+ * that breaks the framing, or whose request id cannot be read, ends the
+ * connection (after a notice); a whole frame whose content is refused
+ * fails that request alone.
+ */
+const hostileFrames: [string, Uint8Array, RegExp, "closes" | "fails the call"][] = [
   [
     "a frame declaring 1 GiB",
     new Uint8Array([0x40, 0, 0, 0]),
     /Frame of 1073741824 bytes exceeds the limit of 67108864 bytes/,
+    "closes",
   ],
   [
     "an array header claiming four billion items",
     frame(new Uint8Array([0xdd, 0xff, 0xff, 0xff, 0xff])),
     /4294967295 items (exceeds the limit|but only 0 bytes follow)/,
+    "closes",
   ],
   [
     "nesting 100,000 levels deep",
     frame(new Uint8Array(100_000).fill(0x91)),
     /nest deeper than the limit of 512 levels/,
+    "closes",
   ],
-  ["an invalid MessagePack byte", frame(new Uint8Array([0xc1])), /invalid MessagePack byte 0xc1/],
+  [
+    "an invalid MessagePack byte",
+    frame(new Uint8Array([0xc1])),
+    /invalid MessagePack byte 0xc1/,
+    "closes",
+  ],
   [
     "an unknown extension type",
     frame(new Uint8Array([0x94, 1, 0, 0xa1, 0x78, 0x91, 0xd4, 99, 0])),
     /unknown extension type 99/,
+    "fails the call",
   ],
-  ["a request of the wrong shape", frame(payload([1, 2])), /Malformed request/],
+  ["a request of the wrong shape", frame(payload([1, 2])), /malformed request/, "fails the call"],
   [
     "a __proto__ key",
     frame(
@@ -106,23 +121,30 @@ const hostileFrames: [string, Uint8Array, RegExp][] = [
       ]),
     ),
     /__proto__/,
+    "fails the call",
   ],
-  ["a truncated frame", new Uint8Array([0, 0, 0, 10, 0x94]), /.*/],
+  ["a truncated frame", new Uint8Array([0, 0, 0, 10, 0x94]), /.*/, "closes"],
 ];
 
-for (const [name, bytes, reason] of hostileFrames) {
-  Deno.test(`${name} is refused; the server keeps serving`, async () => {
+for (const [name, bytes, reason, outcome] of hostileFrames) {
+  Deno.test(`${name} is refused (${outcome}); the server keeps serving`, async () => {
     await using manager = await new TestManager({ modules }).start();
     await using counter = await manager.create(Counter, 7);
     {
       using raw = await rawClient(manager);
       await raw.send(bytes);
       if (name === "a truncated frame") raw.conn.closeWrite();
-      const notice = await raw.next();
-      if (notice !== null) {
-        assert.equal((notice as unknown[])[0], 0, "a notice has request id 0");
-        assert.equal((notice as unknown[])[1], Reply.Failure);
-        assert.match(String(((notice as unknown[])[2] as unknown[])[0]), reason);
+      const answer = await raw.next();
+      if (outcome === "fails the call") {
+        assert.equal((answer as unknown[])[0], 1, "the answer is for request 1");
+        assert.equal((answer as unknown[])[1], Reply.Failure);
+        assert.match(String(((answer as unknown[])[2] as unknown[])[0]), reason);
+        await raw.send(frame(payload([2, 0, "ping", []])));
+        assert.deepEqual(await raw.next(), [2, Reply.Return, null], "the connection still serves");
+      } else if (answer !== null) {
+        assert.equal((answer as unknown[])[0], 0, "a notice has request id 0");
+        assert.equal((answer as unknown[])[1], Reply.Failure);
+        assert.match(String(((answer as unknown[])[2] as unknown[])[0]), reason);
         assert.equal(await raw.next(), null, "then the connection is closed");
       }
     }

@@ -94,7 +94,7 @@ Deno.test("a cyclic value is refused with a short message naming the cycle", asy
   assert.ok(deepError instanceof TypeError);
   assert.match(
     deepError.message,
-    /^Cannot send a value nested deeper than 512 levels in args\[1\]/,
+    /^Cannot send a value nested deeper than 512 levels \(limits.maxDepth\) in args\[1\]/,
   );
   assert.ok(deepError.message.length < 300, deepError.message);
   assert.equal(await store.size(), 0, "nothing was stored");
