@@ -18,64 +18,125 @@ export interface Waiter<T> {
 }
 
 interface Entry<T> extends Waiter<T> {
-  resolve(outcome: { value: T } | null): void;
+  prev: Entry<T> | undefined;
+  next: Entry<T> | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  settle(outcome: { value: T } | null): void;
 }
 
-/** A FIFO of waiters; wake-ups hand a value to the oldest one. */
+/** The waiters of one caller in one list, and the one listener that drops them. */
+interface CallerGroup<T> {
+  readonly entries: Set<Entry<T>>;
+  readonly onAbort: () => void;
+}
+
+/**
+ * A FIFO of waiters; wake-ups hand a value to the oldest one. Parking,
+ * waking and dropping a waiter each cost O(1): the waiters form a linked
+ * list, and each caller's waiters are grouped under one abort listener,
+ * however many it parks (tens of thousands of `get()`s from one
+ * connection stay cheap to park, wake and clean up).
+ */
 export class WaitList<T = true> {
-  #entries: Entry<T>[] = [];
+  #first: Entry<T> | undefined;
+  #last: Entry<T> | undefined;
+  #size = 0;
+  readonly #groups = new Map<Caller, CallerGroup<T>>();
 
   /** Number of waiters. */
   get size(): number {
-    return this.#entries.length;
+    return this.#size;
   }
 
   /**
    * Parks `caller` until handed a value (resolves `{ value }`) or until
    * `timeout` ms pass (resolves `null`). `timeout` undefined waits forever.
+   * A caller whose connection closes is dropped (resolves `null`).
    */
   wait(caller: Caller, timeout?: number, data?: unknown): Promise<{ value: T } | null> {
     if (caller.signal.aborted) return Promise.resolve(null);
-    return new Promise((settle) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const done = (outcome: { value: T } | null): void => {
-        clearTimeout(timer);
-        caller.signal.removeEventListener("abort", onAbort);
-        const at = this.#entries.indexOf(entry);
-        if (at >= 0) this.#entries.splice(at, 1);
-        settle(outcome);
-      };
-      const onAbort = (): void => done(null);
-      const entry: Entry<T> = { caller, data, resolve: done };
-      this.#entries.push(entry);
-      caller.signal.addEventListener("abort", onAbort, { once: true });
-      if (timeout !== undefined) timer = setTimeout(() => done(null), timeout);
-    });
+    const { promise, resolve } = Promise.withResolvers<{ value: T } | null>();
+    const entry: Entry<T> = {
+      caller,
+      data,
+      prev: this.#last,
+      next: undefined,
+      timer: undefined,
+      settle: (outcome) => {
+        this.#remove(entry);
+        resolve(outcome);
+      },
+    };
+    if (this.#last === undefined) this.#first = entry;
+    else this.#last.next = entry;
+    this.#last = entry;
+    this.#size++;
+    this.#group(caller).entries.add(entry);
+    if (timeout !== undefined) entry.timer = setTimeout(() => entry.settle(null), timeout);
+    return promise;
   }
 
   /** The oldest waiter, without waking it. */
   peek(): Waiter<T> | undefined {
-    return this.#entries[0];
+    return this.#first;
   }
 
   /** Hands `value` to the oldest waiter; false if nobody waits. */
   wakeOne(value: T): boolean {
-    const entry = this.#entries[0];
+    const entry = this.#first;
     if (entry === undefined) return false;
-    entry.resolve({ value });
+    entry.settle({ value });
     return true;
   }
 
   /** Hands `value` to every waiter; returns how many there were. */
   wakeAll(value: T): number {
-    const entries = [...this.#entries];
-    for (const entry of entries) entry.resolve({ value });
-    return entries.length;
+    let woken = 0;
+    for (let entry = this.#first; entry !== undefined; entry = this.#first) {
+      entry.settle({ value });
+      woken++;
+    }
+    return woken;
   }
 
   /** Hands `value` to the waiters of `caller` only. */
   wakeCaller(caller: Caller, value: T): void {
-    for (const entry of this.#entries.filter((e) => e.caller === caller)) entry.resolve({ value });
+    const group = this.#groups.get(caller);
+    if (group === undefined) return;
+    for (const entry of [...group.entries]) entry.settle({ value });
+  }
+
+  #group(caller: Caller): CallerGroup<T> {
+    let group = this.#groups.get(caller);
+    if (group === undefined) {
+      const entries = new Set<Entry<T>>();
+      const onAbort = (): void => {
+        for (const entry of [...entries]) entry.settle(null);
+      };
+      group = { entries, onAbort };
+      this.#groups.set(caller, group);
+      caller.signal.addEventListener("abort", onAbort, { once: true });
+    }
+    return group;
+  }
+
+  #remove(entry: Entry<T>): void {
+    if (entry.prev === undefined && this.#first !== entry) return; // already out
+    clearTimeout(entry.timer);
+    if (entry.prev === undefined) this.#first = entry.next;
+    else entry.prev.next = entry.next;
+    if (entry.next === undefined) this.#last = entry.prev;
+    else entry.next.prev = entry.prev;
+    entry.prev = entry.next = undefined;
+    this.#size--;
+    const group = this.#groups.get(entry.caller);
+    if (group !== undefined) {
+      group.entries.delete(entry);
+      if (group.entries.size === 0) {
+        this.#groups.delete(entry.caller);
+        entry.caller.signal.removeEventListener("abort", group.onAbort);
+      }
+    }
   }
 }
 

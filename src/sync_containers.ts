@@ -147,13 +147,15 @@ export class List {
     this.#items[this.#position(index)] = value;
   }
   push(...items: unknown[]): number {
-    return this.#items.push(...items);
+    for (const item of items) this.#items.push(item);
+    return this.#items.length;
   }
   append(item: unknown): void {
     this.#items.push(item);
   }
+  /** Appends every item; one at a time, so any size the limits allow works. */
   extend(items: unknown): void {
-    this.#items.push(...iterableOf(items, "extend()"));
+    for (const item of iterableOf(items, "extend()")) this.#items.push(item);
   }
   insert(index: number, item: unknown): void {
     const at = checkIndex(index);

@@ -4,10 +4,13 @@
  * Barrier. What blocks in Python returns a promise here, and blocks only
  * its caller.
  *
- * Ownership belongs to a caller (a client connection, that is a process):
- * when a connection closes, every lock it holds is released (an RLock
- * fully), its semaphore permits are returned, and its waits are dropped;
- * the next waiter wakes. CPython keeps such a lock forever.
+ * Ownership belongs to a caller (a client connection, that is a process)
+ * where it is defined: when a connection closes, every Lock and RLock it
+ * holds is released (an RLock fully), a Condition's lock with them, and its
+ * waits are dropped; the next waiter wakes. CPython keeps such a lock
+ * forever. Semaphore permits are not owned (a producer may release what a
+ * consumer acquires), so a dead caller's acquires are not undone: a
+ * semaphore used for signalling never gains phantom permits.
  *
  * @module
  */
@@ -31,9 +34,17 @@ export interface WaitOptions {
   readonly timeout?: number | undefined;
 }
 
-/** Calls `release` when `caller`'s connection closes, until `cancel()`. */
+/**
+ * Calls `release` when `caller`'s connection closes, until `cancel()`; at
+ * once (in a microtask) if it has closed already.
+ */
 function onCallerGone(caller: Caller, release: () => void): () => void {
   if (caller === SERVER_CALLER) return () => {};
+  if (caller.signal.aborted) {
+    let cancelled = false;
+    queueMicrotask(() => cancelled || release());
+    return () => cancelled = true;
+  }
   caller.signal.addEventListener("abort", release, { once: true });
   return () => caller.signal.removeEventListener("abort", release);
 }
@@ -111,6 +122,7 @@ abstract class HeldLock implements OwnedLock {
   #give(caller: Caller): void {
     this.holder = caller;
     this.count = 1;
+    // A caller already gone is let go of at once.
     this.#forget = onCallerGone(caller, () => {
       if (this.holder === caller) this.handOn();
     });
@@ -157,19 +169,19 @@ export class RLock extends HeldLock {
   }
 
   async restoreAs(caller: Caller, saved: number): Promise<void> {
-    await this.acquireAs(caller, true);
-    this.count = saved;
+    // A caller that died waiting gets nothing back: the holder's count is not touched.
+    if (await this.acquireAs(caller, true) && this.holder === caller) this.count = saved;
   }
 }
 
 /**
- * A counting semaphore. Permits a caller took are returned if its
- * connection closes.
+ * A counting semaphore. Its permits are not owned, as in Python: any
+ * caller may release, and a caller whose connection closes keeps nothing
+ * and gives nothing back (its pending acquires are dropped).
  */
 export class Semaphore {
   #value: number;
   readonly #waiters = new WaitList<true>();
-  readonly #held = new Map<Caller, { count: number; forget: () => void }>();
 
   constructor(value = 1) {
     if (!Number.isInteger(value) || value < 0) {
@@ -180,23 +192,19 @@ export class Semaphore {
 
   acquire(options?: AcquireOptions): boolean | Promise<boolean> {
     const { blocking, timeout } = checkBlocking(options);
-    const caller = currentCaller();
     if (this.#value > 0) {
       this.#value--;
-      this.#note(caller, 1);
       return true;
     }
     if (!blocking) return false;
-    return this.#waiters.wait(caller, timeout).then((outcome) => outcome !== null);
+    return this.#waiters.wait(currentCaller(), timeout).then((outcome) => outcome !== null);
   }
 
   release(n = 1): void {
     if (!Number.isInteger(n) || n < 1) throw new RangeError("n must be one or more");
     this.check(n);
-    const caller = currentCaller();
-    const held = this.#held.get(caller);
-    if (held !== undefined) this.#note(caller, -Math.min(n, held.count));
-    this.#returnPermits(n);
+    // Each permit goes to the oldest waiter, or back to the count.
+    for (let i = 0; i < n; i++) if (!this.#waiters.wakeOne(true)) this.#value++;
   }
 
   /** The number of permits free now (Python keeps it in `_value`). */
@@ -210,38 +218,6 @@ export class Semaphore {
 
   /** Subclasses refuse releases that are too many. */
   protected check(_n: number): void {}
-
-  #returnPermits(n: number): void {
-    for (let i = 0; i < n; i++) {
-      const next = this.#waiters.peek();
-      if (next !== undefined) {
-        this.#note(next.caller, 1);
-        this.#waiters.wakeOne(true);
-      } else {
-        this.#value++;
-      }
-    }
-  }
-
-  #note(caller: Caller, delta: number): void {
-    if (caller === SERVER_CALLER) return;
-    let held = this.#held.get(caller);
-    if (held === undefined) {
-      const forget = onCallerGone(caller, () => {
-        const gone = this.#held.get(caller);
-        if (gone === undefined) return;
-        this.#held.delete(caller);
-        this.#returnPermits(gone.count);
-      });
-      held = { count: 0, forget };
-      this.#held.set(caller, held);
-    }
-    held.count += delta;
-    if (held.count <= 0) {
-      held.forget();
-      this.#held.delete(caller);
-    }
-  }
 }
 
 /** A semaphore that refuses to be released above its initial value. */

@@ -7,7 +7,10 @@
  * A JoinableQueue also remembers which caller took which item: items a
  * caller took and had not marked done when its connection closed are put
  * back at the head of the queue, so another worker gets them and `join()`
- * still returns. (CPython's `join()` waits forever for them.)
+ * still returns. (CPython's `join()` waits forever for them.) `taskDone()`
+ * marks the caller's oldest unfinished item done, or, from a caller that
+ * took none, the oldest unfinished item of anyone: an item marked done is
+ * never delivered again. Every step is O(1).
  *
  * @module
  */
@@ -30,6 +33,12 @@ function checkQueueWait(options: unknown): { block: boolean; timeout: number | u
   return { block, timeout: block ? checkTimeout(timeout) : undefined };
 }
 
+/** An item a caller took with `get()` and has not marked done. */
+interface TakenItem {
+  readonly caller: Caller;
+  readonly item: unknown;
+}
+
 /** A FIFO queue of any values (proxies included). */
 export class Queue {
   readonly #maxsize: number;
@@ -39,8 +48,11 @@ export class Queue {
   readonly #getters = new WaitList<unknown>();
   readonly #putters = new WaitList<true>();
   readonly #joiners = new WaitList<true>();
-  /** Items each caller took and has not marked done; undefined for a plain Queue. */
-  readonly #taken: Map<Caller, unknown[]> | undefined;
+  /** Items taken and not marked done, oldest first; undefined for a plain Queue. */
+  readonly #taken: Map<number, TakenItem> | undefined;
+  /** The same records by caller, oldest first, with the caller's one abort listener. */
+  readonly #takenBy = new Map<Caller, { records: Set<number>; onAbort: () => void }>();
+  #takenSerial = 0;
 
   constructor(maxsize = 0, requeueOnDeath = false) {
     if (!Number.isInteger(maxsize)) throw new TypeError("maxsize must be an integer");
@@ -108,10 +120,10 @@ export class Queue {
   /** Marks one item taken with `get()` as processed. */
   taskDone(): void {
     if (this.#unfinished <= 0) throw new RangeError("taskDone() called too many times");
-    const mine = this.#taken?.get(currentCaller());
-    if (mine !== undefined) {
-      mine.shift();
-      if (mine.length === 0) this.#taken!.delete(currentCaller());
+    if (this.#taken !== undefined) {
+      const mine = this.#takenBy.get(currentCaller())?.records;
+      const serial = mine?.values().next().value ?? this.#taken.keys().next().value;
+      if (serial !== undefined) this.#forgetTaken(serial);
     }
     if (--this.#unfinished === 0) this.#joiners.wakeAll(true);
   }
@@ -130,19 +142,40 @@ export class Queue {
   /** Remembers that `caller` holds `item` until it calls taskDone(). */
   #noteTaken(caller: Caller, item: unknown): void {
     if (this.#taken === undefined || caller === SERVER_CALLER) return;
-    let mine = this.#taken.get(caller);
+    const serial = ++this.#takenSerial;
+    this.#taken.set(serial, { caller, item });
+    let mine = this.#takenBy.get(caller);
     if (mine === undefined) {
-      this.#taken.set(caller, mine = []);
-      caller.signal.addEventListener("abort", () => this.#requeue(caller), { once: true });
+      const onAbort = (): void => this.#requeue(caller);
+      mine = { records: new Set(), onAbort };
+      this.#takenBy.set(caller, mine);
+      caller.signal.addEventListener("abort", onAbort, { once: true });
     }
-    mine.push(item);
+    mine.records.add(serial);
+  }
+
+  #forgetTaken(serial: number): void {
+    const record = this.#taken!.get(serial);
+    if (record === undefined) return;
+    this.#taken!.delete(serial);
+    const mine = this.#takenBy.get(record.caller);
+    mine?.records.delete(serial);
+    if (mine !== undefined && mine.records.size === 0) {
+      this.#takenBy.delete(record.caller);
+      record.caller.signal.removeEventListener("abort", mine.onAbort);
+    }
   }
 
   /** Puts back, at the head and in order, what a dead caller took and never finished. */
   #requeue(caller: Caller): void {
-    const mine = this.#taken?.get(caller);
-    if (mine === undefined) return;
-    this.#taken!.delete(caller);
+    const records = this.#takenBy.get(caller)?.records;
+    if (records === undefined) return;
+    this.#takenBy.delete(caller);
+    const mine: unknown[] = [];
+    for (const serial of records) {
+      mine.push(this.#taken!.get(serial)!.item);
+      this.#taken!.delete(serial);
+    }
     const rest: unknown[] = [];
     for (const item of mine) {
       if (this.#getters.size > 0) this.#handToGetter(item);

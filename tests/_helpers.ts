@@ -197,3 +197,29 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
     clearTimeout(timer);
   }
 }
+
+/** Starts a sync worker and waits until it prints "held" (it then waits to be killed). */
+export async function startHeldWorker(
+  manager: { address: unknown },
+  scenario: string,
+  proxies: Record<string, { _token: unknown }>,
+  args: Record<string, number> = {},
+): Promise<Deno.ChildProcess> {
+  const child = await startSyncWorker(manager, scenario, proxies, args);
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("held")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the ${scenario} worker exited before it said "held"`);
+    text += value;
+  }
+  reader.releaseLock();
+  return child;
+}
+
+/** SIGKILLs a worker and waits for it to be gone. */
+export async function killWorker(child: Deno.ChildProcess): Promise<void> {
+  child.kill("SIGKILL");
+  await child.status;
+  await child.stdout.cancel().catch(() => {});
+}

@@ -12,7 +12,13 @@ import {
   proxyToString,
   SyncManager,
 } from "../mod.ts";
-import { startSyncWorker, waitUntil, workerOk } from "./_helpers.ts";
+import {
+  killWorker as kill,
+  startHeldWorker,
+  startSyncWorker,
+  waitUntil,
+  workerOk,
+} from "./_helpers.ts";
 
 const manager = await new SyncManager({ modules: [] }).start();
 
@@ -21,36 +27,18 @@ function holder(acquirer: BaseProxy, times = 1): Promise<Deno.ChildProcess> {
   return startAndWait("holdForever", { acquirer }, { times });
 }
 
-/** Starts a worker and waits until it prints "held". */
-async function startAndWait(
+function startAndWait(
   scenario: string,
   proxies: Record<string, BaseProxy>,
   args: Record<string, number> = {},
 ): Promise<Deno.ChildProcess> {
-  const child = await startSyncWorker(manager, scenario, proxies, args);
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("held")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("holder exited early");
-    text += value;
-  }
-  reader.releaseLock();
-  return child;
-}
-
-async function kill(child: Deno.ChildProcess): Promise<void> {
-  child.kill("SIGKILL");
-  await child.status;
-  await child.stdout.cancel().catch(() => {});
+  return startHeldWorker(manager, scenario, proxies, args);
 }
 
 for (
   const [name, make, times] of [
     ["Lock", () => manager.Lock(), 1],
     ["RLock (acquired three times)", () => manager.RLock(), 3],
-    ["Semaphore permit", () => manager.Semaphore(1), 1],
-    ["BoundedSemaphore permit", () => manager.BoundedSemaphore(1), 1],
   ] as const
 ) {
   Deno.test(`a ${name} held by a killed worker is acquired by another within 1 s`, async () => {

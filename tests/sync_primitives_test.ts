@@ -283,7 +283,8 @@ Deno.test("Condition over a given Lock", async () => {
   await using cond = await manager.Condition(lock);
   await using _held = await cond.hold();
   assert.equal(await lock.locked(), true, "the condition holds the lock it was given");
-  await assert.rejects(manager.Condition(await manager.Event() as never), {
+  await using event = await manager.Event();
+  await assert.rejects(manager.Condition(event as never), {
     name: "RemoteError",
     message: /needs a Lock or RLock/,
   });

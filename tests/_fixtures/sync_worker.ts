@@ -150,6 +150,16 @@ const scenarios: Record<string, () => Promise<void>> = {
     console.log("held");
     await new Promise(() => setInterval(() => {}, 1000));
   },
+  // Waits on a Condition, says so, and waits to be killed (notified or not).
+  async conditionWaitForever(): Promise<void> {
+    const cond = p.cond as ConditionProxy;
+    await cond.acquire();
+    const waiting = cond.wait();
+    await sleep(50); // the wait is parked on the server well before this
+    console.log("held");
+    await waiting;
+    await new Promise(() => setInterval(() => {}, 1000));
+  },
   // 1,000 mixed operations on shared objects; every item names its worker.
   async mixed(): Promise<void> {
     const lock = p.lock as AcquirerProxy;
