@@ -22,7 +22,7 @@ import {
   rememberManagerClass,
 } from "./registry.ts";
 import { checkLimits, Server, type ServerLimits } from "./server.ts";
-import { checkTls, isSameSocket, type TlsOptions } from "./transport.ts";
+import { checkTls, freeLoopbackPort, isSameSocket, type TlsOptions } from "./transport.ts";
 import { Session } from "./session.ts";
 import { launchServer, type ServerProcess } from "./spawn.ts";
 import { findExport, handArgs, moduleUrl, refuseWhileImporting } from "./handoff.ts";
@@ -295,6 +295,7 @@ export class BaseManager {
           handshakeTimeout: this.#options.handshakeTimeout ?? 5000,
           limits: this.#options.limits ?? null,
           tls: this.#options.tls ?? null,
+          tlsRelayPort: this.#options.tls?.cert === undefined ? null : freeLoopbackPort(),
         },
         permissions: this.#options.permissions,
         startTimeout: this.#options.startTimeout ?? 30_000,

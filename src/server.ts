@@ -37,7 +37,13 @@ import {
 } from "./protocol.ts";
 import { BaseProxy, createProxy, type ProxyChannel, type ProxyClass } from "./proxy.ts";
 import { publicMethods, type Registration } from "./registry.ts";
-import { closeUnixListener, listen, type SocketIdentity, type TlsOptions } from "./transport.ts";
+import {
+  type Acceptor,
+  closeUnixListener,
+  listen,
+  type SocketIdentity,
+  type TlsOptions,
+} from "./transport.ts";
 
 /**
  * How to build a {@linkcode Server}. Managers fill this in; most code gets
@@ -70,6 +76,8 @@ export interface ServerOptions {
   readonly tls?: TlsOptions;
   /** A private directory made for the socket, removed when the server shuts down. */
   readonly socketDir?: string;
+  /** With `tls`: the loopback port its TLS relay listens on (default: a free one). */
+  readonly tlsRelayPort?: number;
 }
 
 /**
@@ -88,13 +96,34 @@ export interface ServerOptions {
 export interface ServerLimits {
   /** Largest frame, in bytes; a larger declared length is refused before any allocation (default 64 MiB). */
   readonly maxFrameSize?: number;
-  /** Most connections at once, authenticated or not; more are closed at once (default 1024). */
+  /** Most authenticated connections at once; more are closed at once (default 1024). */
   readonly maxConnections?: number;
+  /**
+   * Peers still in the authentication handshake (default 64). Past it, a
+   * newcomer makes the oldest one that has waited 100 ms or more drop: a
+   * flood of peers that never authenticate cannot lock a key holder out. A
+   * burst of new peers is admitted up to 8 times this.
+   */
+  readonly maxPending?: number;
+  /** Most unclaimed `proxyToString()` tickets per connection (default 1024). */
+  readonly maxTickets?: number;
+  /** Longest time, in ms, a ticket keeps its object alive unclaimed (default 60000). */
+  readonly ticketTtl?: number;
   /** Deepest nesting of a received value (default 512). */
   readonly maxDepth?: number;
   /** Most items in one received array, object, Map or Set (default 4,194,304). */
   readonly maxLength?: number;
 }
+
+const LIMITS = [
+  "maxFrameSize",
+  "maxConnections",
+  "maxPending",
+  "maxDepth",
+  "maxLength",
+  "maxTickets",
+  "ticketTtl",
+];
 
 /** Checks limits given by a user. */
 export function checkLimits(limits: unknown): ServerLimits | undefined {
@@ -103,7 +132,7 @@ export function checkLimits(limits: unknown): ServerLimits | undefined {
     throw new TypeError("limits must be an object such as { maxFrameSize: 1048576 }");
   }
   for (const [name, value] of Object.entries(limits)) {
-    if (!["maxFrameSize", "maxConnections", "maxDepth", "maxLength"].includes(name)) {
+    if (!LIMITS.includes(name)) {
       throw new TypeError(`Unknown limit '${name}'`);
     }
     if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
@@ -136,7 +165,7 @@ export class Server {
   /** The address the server is listening on (the real port for TCP). */
   readonly address: Address;
   readonly #socketIdentity: SocketIdentity | null;
-  readonly #listener: Deno.Listener;
+  readonly #listener: Acceptor;
   readonly #registry: ReadonlyMap<string, Registration>;
   readonly #table = new ObjectTable();
   readonly #key: Promise<AuthKey>;
@@ -144,8 +173,12 @@ export class Server {
   readonly #limits: Required<ServerLimits>;
   readonly #socketDir: string | undefined;
   readonly #connections = new Set<ServerConnection>();
-  readonly #handshaking = new Set<Deno.Conn>();
-  readonly #tickets = new Map<string, { id: number; timer: ReturnType<typeof setTimeout> }>();
+  /** Peers in the handshake, oldest first, with when they came. */
+  readonly #handshaking = new Map<Deno.Conn, number>();
+  readonly #tickets = new Map<
+    string,
+    { id: number; timer: ReturnType<typeof setTimeout>; owner: TicketOwner }
+  >();
   readonly #localProxies = new WeakSet<BaseProxy>();
   readonly #local: ProxyChannel;
   readonly #stopped = Promise.withResolvers<void>();
@@ -166,13 +199,16 @@ export class Server {
     this.#limits = {
       maxFrameSize: limits.maxFrameSize ?? DEFAULT_MAX_FRAME,
       maxConnections: limits.maxConnections ?? 1024,
+      maxPending: limits.maxPending ?? 64,
+      maxTickets: limits.maxTickets ?? 1024,
+      ticketTtl: limits.ticketTtl ?? 60_000,
       maxDepth: limits.maxDepth ?? MAX_DEPTH,
       maxLength: limits.maxLength ?? MAX_LENGTH,
     };
     this.#socketDir = options.socketDir;
     this.#key = importAuthkey(options.authkey);
     this.#key.catch(() => {});
-    const bound = listen(options.address, options.tls);
+    const bound = listen(options.address, options.tls, options.tlsRelayPort);
     this.#listener = bound.listener;
     this.address = bound.address;
     this.#socketIdentity = bound.identity;
@@ -200,7 +236,7 @@ export class Server {
           this.#listener.close();
         } catch { /* already closed */ }
       }
-      for (const conn of this.#handshaking) closeQuietly(conn);
+      for (const conn of this.#handshaking.keys()) closeQuietly(conn);
       for (const connection of [...this.#connections]) connection.close();
       for (const { timer } of this.#tickets.values()) clearTimeout(timer);
       this.#tickets.clear();
@@ -239,14 +275,27 @@ export class Server {
   }
 
   async #admit(conn: Deno.Conn): Promise<void> {
-    if (this.#connections.size + this.#handshaking.size >= this.#limits.maxConnections) {
+    if (this.#connections.size >= this.#limits.maxConnections) {
       // Nothing is said to a peer that has not authenticated.
       closeQuietly(conn);
       return;
     }
+    if (this.#handshaking.size >= this.#limits.maxPending) {
+      // The oldest peer still in the handshake makes room, once it has had
+      // time to finish one: a flood of peers that never authenticate cannot
+      // keep a key holder out, and a burst of real clients is not cut short.
+      const [oldest, since] = this.#handshaking.entries().next().value!;
+      if (performance.now() - since >= EVICT_AFTER) {
+        this.#handshaking.delete(oldest);
+        closeQuietly(oldest);
+      } else if (this.#handshaking.size >= this.#limits.maxPending * BURST) {
+        closeQuietly(conn);
+        return;
+      }
+    }
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     const reader = new FrameReader(conn);
-    this.#handshaking.add(conn);
+    this.#handshaking.set(conn, performance.now());
     const cancelDeadline = deadline(this.#handshakeTimeout, () => closeQuietly(conn));
     try {
       await serverHandshake(conn, reader, await this.#key);
@@ -286,7 +335,7 @@ export class Server {
       numberOfObjects: () => this.#numberOfObjects(),
       debugInfo: () => this.#debugInfo(),
       shutdown: () => this.shutdown(),
-      share: (entry, ttl) => this.#share(entry, ttl),
+      share: (entry, ttl, owner) => this.#share(entry, ttl, owner),
       claim: (ticket) => this.#claim(ticket),
     };
   }
@@ -453,18 +502,30 @@ export class Server {
     }).join("\n");
   }
 
-  #share(entry: SharedEntry, ttl: number): string {
+  /**
+   * A ticket that holds a reference to `entry` until claimed or until it
+   * expires: after `ttl` ms, and never later than `limits.ticketTtl`.
+   * Each connection may hold `limits.maxTickets` unclaimed tickets.
+   */
+  #share(entry: SharedEntry, ttl: number, owner: TicketOwner): string {
     if (typeof ttl !== "number" || !(ttl > 0)) {
       throw new RemoteError("share needs a positive time to live in milliseconds");
     }
+    if (owner.tickets >= this.#limits.maxTickets) {
+      throw new RemoteError(
+        `This connection already holds ${owner.tickets} unclaimed proxy tickets, the limit (limits.maxTickets): claim some or let them expire`,
+      );
+    }
     const ticket = Array.from(crypto.getRandomValues(new Uint8Array(16)), hex).join("");
     this.#table.incref(entry);
+    owner.tickets++;
     const timer = setTimeout(() => {
       this.#tickets.delete(ticket);
+      owner.tickets--;
       this.#table.decref(entry.id);
-    }, Math.min(ttl, 2 ** 31 - 1));
+    }, Math.min(ttl, this.#limits.ticketTtl));
     Deno.unrefTimer(timer);
-    this.#tickets.set(ticket, { id: entry.id, timer });
+    this.#tickets.set(ticket, { id: entry.id, timer, owner });
     return ticket;
   }
 
@@ -478,6 +539,7 @@ export class Server {
     }
     this.#tickets.delete(ticket as string);
     clearTimeout(held.timer);
+    held.owner.tickets--;
     return this.#table.get(held.id)!;
   }
 
@@ -494,6 +556,16 @@ export function boundSocket(server: Server): SocketIdentity | null {
   return boundSockets.get(server) ?? null;
 }
 
+/** Counts the unclaimed tickets one connection made. */
+interface TicketOwner {
+  tickets: number;
+}
+
+/** A peer in the handshake this long (ms) may be dropped for a newcomer. */
+const EVICT_AFTER = 100;
+/** Young peers in the handshake are admitted up to this many times `maxPending`. */
+const BURST = 8;
+
 /** What a connection needs from its server. */
 interface ServerCore {
   readonly table: ObjectTable;
@@ -505,7 +577,7 @@ interface ServerCore {
   numberOfObjects(): Promise<number>;
   debugInfo(): Promise<string>;
   shutdown(): Promise<void>;
-  share(entry: SharedEntry, ttl: number): string;
+  share(entry: SharedEntry, ttl: number, owner: TicketOwner): string;
   claim(ticket: unknown): SharedEntry;
 }
 
@@ -522,6 +594,7 @@ class ServerConnection implements CodecPeer {
   readonly #refs = new Map<number, number>();
   readonly #aborter = new AbortController();
   readonly #caller: Caller;
+  readonly #tickets: TicketOwner = { tickets: 0 };
   #decodeProblem: string | undefined;
   #closed = false;
 
@@ -687,7 +760,11 @@ class ServerConnection implements CodecPeer {
               `Cannot share object ${String(id)}: this connection holds no reference to it`,
             );
           }
-          return this.#reply(requestId, Reply.Return, core.share(entry, ttl as number));
+          return this.#reply(
+            requestId,
+            Reply.Return,
+            core.share(entry, ttl as number, this.#tickets),
+          );
         }
         case ControlMethod.claim: {
           const entry = core.claim(args[0]);

@@ -69,6 +69,7 @@ async function serve(): Promise<void> {
       handshakeTimeout: config.handshakeTimeout,
       ...(config.limits ? { limits: config.limits } : {}),
       ...(config.tls ? { tls: config.tls } : {}),
+      ...(config.tlsRelayPort === null ? {} : { tlsRelayPort: config.tlsRelayPort }),
     });
     const typeids = [...registry.values()].filter((r) => r.callable !== undefined)
       .map((r) => r.typeid);

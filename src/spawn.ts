@@ -41,6 +41,8 @@ export interface ServerConfig {
   readonly handshakeTimeout: number;
   readonly limits: ServerLimits | null;
   readonly tls: TlsOptions | null;
+  /** With a served `tls`: the loopback port of its relay, chosen by the parent. */
+  readonly tlsRelayPort: number | null;
 }
 
 /** The child's status line. */
@@ -153,8 +155,14 @@ export async function launchServer(
     entry: SERVER_MAIN,
     needs: {
       modules: config.modules,
-      // Its own address, and those of the managers whose proxies it is given.
-      addresses: [config.address, ...config.initargs.proxies.map((p) => p.address)],
+      // Its own address, its TLS relay, and those of the managers whose proxies it is given.
+      addresses: [
+        config.address,
+        ...(config.tlsRelayPort === null
+          ? []
+          : [{ hostname: "127.0.0.1", port: config.tlsRelayPort }]),
+        ...config.initargs.proxies.map((p) => p.address),
+      ],
       socketDir: config.socketDir,
     },
     project,

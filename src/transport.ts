@@ -6,6 +6,9 @@
  */
 
 import { type Address, formatAddress } from "./address.ts";
+import { type Acceptor, TlsFront } from "./_tls_front.ts";
+
+export type { Acceptor };
 
 /**
  * TLS for a TCP manager. The server needs `cert` and `key`; clients check
@@ -65,7 +68,7 @@ export interface SocketIdentity {
 
 /** A listening socket and the address it really bound. */
 export interface BoundListener {
-  readonly listener: Deno.Listener;
+  readonly listener: Acceptor;
   readonly address: Address;
   /** For a Unix socket: the file this listener made. */
   readonly identity: SocketIdentity | null;
@@ -95,7 +98,7 @@ export function isSameSocket(path: string, identity: SocketIdentity): boolean {
  * aside for that moment and put back.
  */
 export function closeUnixListener(
-  listener: Deno.Listener,
+  listener: Acceptor,
   path: string,
   identity: SocketIdentity | null,
 ): void {
@@ -119,9 +122,10 @@ export function closeUnixListener(
 
 /**
  * Listens on `address`. TCP without an explicit hostname would bind
- * 0.0.0.0, so addresses always carry one.
+ * 0.0.0.0, so addresses always carry one. TLS is served behind a plain TCP
+ * front (see `_tls_front.ts`), relayed through `127.0.0.1:relayPort`.
  */
-export function listen(address: Address, tls?: TlsOptions): BoundListener {
+export function listen(address: Address, tls?: TlsOptions, relayPort = 0): BoundListener {
   try {
     if (typeof address === "string") {
       const listener = Deno.listen({ transport: "unix", path: address });
@@ -132,12 +136,7 @@ export function listen(address: Address, tls?: TlsOptions): BoundListener {
     }
     const listener = tls === undefined
       ? Deno.listen({ hostname: address.hostname, port: address.port })
-      : Deno.listenTls({
-        hostname: address.hostname,
-        port: address.port,
-        cert: tls.cert!,
-        key: tls.key!,
-      });
+      : new TlsFront(address.hostname, address.port, relayPort, { cert: tls.cert!, key: tls.key! });
     const bound = listener.addr as Deno.NetAddr;
     return {
       listener,
@@ -147,6 +146,14 @@ export function listen(address: Address, tls?: TlsOptions): BoundListener {
   } catch (error) {
     throw rephrase(error, `Cannot listen on ${formatAddress(address)}`);
   }
+}
+
+/** A free loopback port, for a TLS server's relay (taken by the server soon after). */
+export function freeLoopbackPort(): number {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = probe.addr as Deno.NetAddr;
+  probe.close();
+  return port;
 }
 
 /** Connects to `address`; TCP connections have Nagle's algorithm off. */

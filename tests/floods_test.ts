@@ -1,0 +1,145 @@
+/**
+ * Floods cannot lock key holders out. Peers still in the handshake have a
+ * small budget of their own (`maxPending`) and the oldest is dropped for a
+ * newcomer; `handshakeTimeout` covers the TLS handshake too, and a peer
+ * that never sends a ClientHello holds no descriptor past it; proxy
+ * tickets are bounded per connection and expire within `ticketTtl`.
+ */
+import assert from "node:assert/strict";
+import { proxyToString, RemoteError } from "../mod.ts";
+import { Counter, TestManager } from "./_fixtures/counter.ts";
+import { COUNTER_MODULE, tempDir, waitUntil } from "./_helpers.ts";
+
+const modules = [COUNTER_MODULE];
+
+/** Connects, makes one call, disconnects; true if all of it worked. */
+async function keyHolderGetsIn(
+  address: TestManager["address"],
+  tls?: { caCerts: string[] },
+): Promise<boolean> {
+  try {
+    await using client = await new TestManager({
+      address,
+      modules,
+      handshakeTimeout: 2000,
+      ...(tls === undefined ? {} : { tls }),
+    }).connect();
+    await using counter = await client.create(Counter, 1);
+    return (await counter.increment()) === 2;
+  } catch {
+    return false;
+  }
+}
+
+function closeAll(conns: Deno.Conn[]): void {
+  for (const conn of conns) {
+    try {
+      conn.close();
+    } catch { /* closed by the server */ }
+  }
+}
+
+Deno.test("with 1,100 unauthenticated connections held open, a key holder still gets in", async () => {
+  await using manager = await new TestManager({
+    address: { hostname: "127.0.0.1", port: 0 },
+    modules,
+  }).start();
+  const { port } = manager.address as { port: number };
+  const flood: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 1100; i++) flood.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    let admitted = 0;
+    for (let i = 0; i < 60; i++) if (await keyHolderGetsIn(manager.address)) admitted++;
+    assert.ok(
+      admitted >= 54,
+      `${admitted} of 60 connects succeeded (CPython's server: it has no such budget)`,
+    );
+  } finally {
+    closeAll(flood);
+  }
+});
+
+async function makeCertificate(dir: string): Promise<{ cert: string; key: string }> {
+  const { success, stderr } = await new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      `${dir}/key.pem`,
+      "-out",
+      `${dir}/cert.pem`,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(success, new TextDecoder().decode(stderr));
+  return {
+    cert: await Deno.readTextFile(`${dir}/cert.pem`),
+    key: await Deno.readTextFile(`${dir}/key.pem`),
+  };
+}
+
+Deno.test("TLS peers that never send a ClientHello are dropped at handshakeTimeout", async () => {
+  await using dir = await tempDir();
+  const { cert, key } = await makeCertificate(dir.path);
+  await using manager = await new TestManager({
+    address: { hostname: "127.0.0.1", port: 0 },
+    modules,
+    handshakeTimeout: 500,
+    tls: { cert, key, caCerts: [cert] },
+    limits: { maxPending: 1000 },
+  }).start();
+  const { port } = manager.address as { port: number };
+  const stalled: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 300; i++) stalled.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    // Each sees its connection closed: the server let go of its descriptor.
+    const buffer = new Uint8Array(16);
+    let count = 0;
+    const reads = Promise.all(
+      stalled.map((conn) => conn.read(buffer).then(() => count++, () => count++)),
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([reads, new Promise((resolve) => timer = setTimeout(resolve, 3000))]);
+    clearTimeout(timer);
+    assert.ok(count >= 295, `${count} of 300 stalled TLS peers were dropped within 3 s`);
+    assert.ok(await keyHolderGetsIn(manager.address, { caCerts: [cert] }));
+  } finally {
+    closeAll(stalled);
+  }
+});
+
+Deno.test("proxy tickets are bounded per connection and expire within ticketTtl", async () => {
+  await using manager = await new TestManager({
+    modules,
+    limits: { maxTickets: 50, ticketTtl: 300 },
+  }).start();
+  const client = await new TestManager({ address: manager.address, modules }).connect();
+  const counter = await client.create(Counter, 1);
+  for (let i = 0; i < 50; i++) await proxyToString(counter, { ttl: 10 * 24 * 3600 * 1000 });
+  await assert.rejects(proxyToString(counter), {
+    name: "RemoteError",
+    message: /already holds 50 unclaimed proxy tickets, the limit \(limits\.maxTickets\)/,
+  });
+  await assert.rejects(proxyToString(counter), RemoteError);
+  // The client leaves: its 50 tickets keep the counter alive no longer than ticketTtl.
+  await client.disconnect();
+  assert.equal(await manager.numberOfObjects(), 1, "the tickets hold it for now");
+  assert.ok(
+    await waitUntil(async () => (await manager.numberOfObjects()) === 0, 2000),
+    "released once the tickets expired, though 10 days were asked for",
+  );
+});
