@@ -50,8 +50,9 @@ export async function serverHandshake(
   conn: Deno.Conn,
   reader: FrameReader,
   key: AuthKey,
+  admit?: () => boolean,
 ): Promise<void> {
-  await deliverChallenge(conn, reader, key);
+  await deliverChallenge(conn, reader, key, admit);
   await answerChallenge(conn, reader, key);
 }
 
@@ -65,11 +66,16 @@ export async function clientHandshake(
   await deliverChallenge(conn, reader, key);
 }
 
-/** Sends a challenge and checks the peer's digest of it. */
+/**
+ * Sends a challenge and checks the peer's digest of it. A peer that passes
+ * but that `admit` refuses (a server at its connection limit) gets no
+ * welcome: the caller closes the connection.
+ */
 export async function deliverChallenge(
   conn: Deno.Conn,
   reader: FrameReader,
   key: AuthKey,
+  admit?: () => boolean,
 ): Promise<void> {
   const message = concat(DIGEST_PREFIX, crypto.getRandomValues(new Uint8Array(NONCE_LENGTH)));
   await writeFrame(conn, concat(CHALLENGE, message));
@@ -83,6 +89,7 @@ export async function deliverChallenge(
         : "Digest received was wrong",
     );
   }
+  if (admit !== undefined && !admit()) throw new Error("The server is at its connection limit");
   await writeFrame(conn, WELCOME);
 }
 

@@ -100,9 +100,10 @@ export interface ServerLimits {
   readonly maxConnections?: number;
   /**
    * Peers still in the authentication handshake (default 64). Past it, a
-   * newcomer makes the oldest one that has waited 100 ms or more drop: a
-   * flood of peers that never authenticate cannot lock a key holder out. A
-   * burst of new peers is admitted up to 8 times this.
+   * newcomer makes the oldest one drop if it has waited 100 ms or more (a
+   * burst of real clients is not cut short), and at 8 times it, whatever
+   * its age: a flood of peers that never authenticate cannot lock a key
+   * holder out, nor use more than that many descriptors.
    */
   readonly maxPending?: number;
   /** Most unclaimed `proxyToString()` tickets per connection (default 1024). */
@@ -187,6 +188,8 @@ export class Server {
   #callerIds = 0;
   /** Server-side proxies not yet released. */
   #localLive = 0;
+  /** Peers welcomed in the handshake and not yet counted as connections. */
+  #welcomed = 0;
   #collecting: Promise<void> | undefined;
   #scheduled: Promise<void> | undefined;
   #collectableAt = 0;
@@ -285,21 +288,30 @@ export class Server {
       // time to finish one: a flood of peers that never authenticate cannot
       // keep a key holder out, and a burst of real clients is not cut short.
       const [oldest, since] = this.#handshaking.entries().next().value!;
-      if (performance.now() - since >= EVICT_AFTER) {
+      if (
+        performance.now() - since >= EVICT_AFTER ||
+        this.#handshaking.size >= this.#limits.maxPending * BURST
+      ) {
         this.#handshaking.delete(oldest);
         closeQuietly(oldest);
-      } else if (this.#handshaking.size >= this.#limits.maxPending * BURST) {
-        closeQuietly(conn);
-        return;
       }
     }
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     const reader = new FrameReader(conn);
     this.#handshaking.set(conn, performance.now());
     const cancelDeadline = deadline(this.#handshakeTimeout, () => closeQuietly(conn));
+    let reserved = false;
+    const admit = (): boolean => {
+      // Counted from the welcome on, so a burst of key holders cannot pass the limit.
+      if (this.#connections.size + this.#welcomed >= this.#limits.maxConnections) return false;
+      this.#welcomed++;
+      reserved = true;
+      return true;
+    };
     try {
-      await serverHandshake(conn, reader, await this.#key);
+      await serverHandshake(conn, reader, await this.#key, admit);
     } catch {
+      if (reserved) this.#welcomed--;
       // Nothing is decoded and nothing but #FAILURE# is sent to a peer that failed.
       closeQuietly(conn);
       return;
@@ -307,6 +319,7 @@ export class Server {
       cancelDeadline();
       this.#handshaking.delete(conn);
     }
+    this.#welcomed--;
     if (this.#stopping) {
       closeQuietly(conn);
       return;
@@ -563,7 +576,7 @@ interface TicketOwner {
 
 /** A peer in the handshake this long (ms) may be dropped for a newcomer. */
 const EVICT_AFTER = 100;
-/** Young peers in the handshake are admitted up to this many times `maxPending`. */
+/** Past this many times `maxPending`, the oldest peer in the handshake drops whatever its age. */
 const BURST = 8;
 
 /** What a connection needs from its server. */
