@@ -37,8 +37,8 @@
  * @module
  */
 
-export type { Address, AddressInput, TcpAddress } from "./src/address.ts";
-export { type Caller, currentCaller } from "./src/caller.ts";
+export type { Address, AddressInput, TcpAddress } from "./src/wire/address.ts";
+export { type Caller, currentCaller } from "./src/server/caller.ts";
 export {
   AuthenticationError,
   BrokenBarrierError,
@@ -54,8 +54,8 @@ export {
   type Factory,
   type ManagerOptions,
   type ManagerState,
-} from "./src/manager.ts";
-export type { ServerPermissions } from "./src/permissions.ts";
+} from "./src/client/manager.ts";
+export type { ServerPermissions } from "./src/server/permissions.ts";
 export {
   BaseProxy,
   type ExposedKeys,
@@ -64,26 +64,26 @@ export {
   type Remote,
   type RemoteOf,
   type Token,
-} from "./src/proxy.ts";
-export type { Callable, RegisterOptions, Registration } from "./src/registry.ts";
-export { Server, type ServerLimits, type ServerOptions } from "./src/server.ts";
-export { shared, type SharedOptions } from "./src/shared.ts";
-export type { TlsOptions } from "./src/transport.ts";
+} from "./src/client/proxy.ts";
+export type { Callable, RegisterOptions, Registration } from "./src/client/registry.ts";
+export { Server, type ServerLimits, type ServerOptions } from "./src/server/server.ts";
+export { shared, type SharedOptions } from "./src/client/shared.ts";
+export type { TlsOptions } from "./src/wire/transport.ts";
 export {
   proxyFromString,
   type ProxyFromStringOptions,
   proxyToString,
   type ProxyToStringOptions,
-} from "./src/transfer.ts";
-export { SyncManager, type TypedArray } from "./src/sync_manager.ts";
-export { Process, type ProcessOptions, type Target } from "./src/process.ts";
+} from "./src/client/transfer.ts";
+export { SyncManager, type TypedArray } from "./src/sync/sync_manager.ts";
+export { Process, type ProcessOptions, type Target } from "./src/client/process.ts";
 export type {
   AcquireOptions,
   BarrierAction,
   BarrierOptions,
   WaitOptions,
-} from "./src/sync_primitives.ts";
-export type { QueueWaitOptions } from "./src/sync_queue.ts";
+} from "./src/sync/primitives.ts";
+export type { QueueWaitOptions } from "./src/sync/queue.ts";
 export {
   AcquirerProxy,
   ArrayProxy,
@@ -98,9 +98,9 @@ export {
   SemaphoreProxy,
   SetProxy,
   ValueProxy,
-} from "./src/sync_proxies.ts";
+} from "./src/sync/proxies.ts";
 // Keeps the server process's entry in every program's module graph, so that
 // `deno cache`, lockfiles and offline starts include it. Importing it starts nothing.
-import "./src/server_main.ts";
+import "./src/server/server_main.ts";
 // Keeps the worker entry of Process in the module graph, as above.
-import "./src/process_main.ts";
+import "./src/client/process_main.ts";

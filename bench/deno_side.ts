@@ -18,7 +18,7 @@ import {
   shared,
   SyncManager,
 } from "../mod.ts";
-import { Value } from "../src/sync_containers.ts";
+import { Value } from "../src/sync/containers.ts";
 
 /** The benchmark's manager: SyncManager's types plus a counter. */
 export class BenchManager extends SyncManager {}

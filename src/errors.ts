@@ -1,6 +1,6 @@
 /**
  * The error classes callers catch. Errors thrown by a shared object's own
- * methods are not wrapped: they arrive as the same class (see `codec.ts`).
+ * methods are not wrapped: they arrive as the same class (see `wire/codec.ts`).
  *
  * @module
  */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 // An independent MessagePack implementation checks ours, in both directions.
 import { decode as theirDecode, encode as theirEncode } from "@msgpack/msgpack";
-import { Codec, type CodecPeer } from "../src/codec.ts";
+import { Codec, type CodecPeer } from "../src/wire/codec.ts";
 import { seededRandom } from "./_helpers.ts";
 
 const peer: CodecPeer = {

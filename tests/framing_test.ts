@@ -4,7 +4,7 @@
  * the asynchronous read, which waits for it or refuses it.
  */
 import assert from "node:assert/strict";
-import { frame, FrameError, FrameReader } from "../src/framing.ts";
+import { frame, FrameError, FrameReader } from "../src/wire/framing.ts";
 
 async function pair(): Promise<
   { reader: FrameReader; send(bytes: Uint8Array): Promise<void>; close(): void }

@@ -10,10 +10,10 @@
  * FUZZ_SEED, FUZZ_CASES and FUZZ_SECONDS tune it; `deno task fuzz` runs long.
  */
 import assert from "node:assert/strict";
-import { clientHandshake, importAuthkey } from "../src/auth.ts";
-import { Codec, type CodecPeer } from "../src/codec.ts";
-import { frame, FrameReader } from "../src/framing.ts";
-import { connect } from "../src/transport.ts";
+import { clientHandshake, importAuthkey } from "../src/wire/handshake.ts";
+import { Codec, type CodecPeer } from "../src/wire/codec.ts";
+import { frame, FrameReader } from "../src/wire/framing.ts";
+import { connect } from "../src/wire/transport.ts";
 import type { Address } from "../mod.ts";
 import { Counter, TestManager } from "./_fixtures/counter.ts";
 import { seededRandom } from "./_helpers.ts";

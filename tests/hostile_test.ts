@@ -5,11 +5,11 @@
  * peer was told why (if it had authenticated) or told nothing (if not).
  */
 import assert from "node:assert/strict";
-import { clientHandshake, importAuthkey } from "../src/auth.ts";
-import { Codec, type CodecPeer } from "../src/codec.ts";
-import { frame, FrameReader } from "../src/framing.ts";
-import { Reply } from "../src/protocol.ts";
-import { connect } from "../src/transport.ts";
+import { clientHandshake, importAuthkey } from "../src/wire/handshake.ts";
+import { Codec, type CodecPeer } from "../src/wire/codec.ts";
+import { frame, FrameReader } from "../src/wire/framing.ts";
+import { Reply } from "../src/wire/protocol.ts";
+import { connect } from "../src/wire/transport.ts";
 import { ConnectionClosedError, defaultAuthkey, RemoteError } from "../mod.ts";
 import { Counter, TestManager } from "./_fixtures/counter.ts";
 import { COUNTER_MODULE } from "./_helpers.ts";

@@ -5,9 +5,9 @@
  * 3.11's HMAC-MD5 one is refused on both sides.
  */
 import assert from "node:assert/strict";
-import { Codec, type CodecPeer } from "../src/codec.ts";
-import { Session } from "../src/session.ts";
-import { Reply } from "../src/protocol.ts";
+import { Codec, type CodecPeer } from "../src/wire/codec.ts";
+import { Session } from "../src/client/session.ts";
+import { Reply } from "../src/wire/protocol.ts";
 import { TestManager } from "./_fixtures/counter.ts";
 import { COUNTER_MODULE } from "./_helpers.ts";
 import { pythonTest } from "./_python.ts";

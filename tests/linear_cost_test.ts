@@ -6,8 +6,8 @@
  * checked by ratios or bounds measured in one run, with wide margins.
  */
 import assert from "node:assert/strict";
-import { clientHandshake, importAuthkey } from "../src/auth.ts";
-import { frame, FrameReader } from "../src/framing.ts";
+import { clientHandshake, importAuthkey } from "../src/wire/handshake.ts";
+import { frame, FrameReader } from "../src/wire/framing.ts";
 import {
   type BaseProxy,
   defaultAuthkey,

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { BaseManager } from "../mod.ts";
-import { refuseStandalone } from "../src/spawn.ts";
+import { refuseStandalone } from "../src/server/spawn.ts";
 import { type DenoRun, denoRun, tempDir } from "./_helpers.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).href;

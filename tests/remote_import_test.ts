@@ -17,7 +17,9 @@ Deno.test("a manager works when the package is imported by URL", async () => {
     async (request) => {
       const path = new URL(request.url).pathname;
       requests.push(path);
-      if (!/^\/(mod\.ts|src\/[a-z_]+\.ts)$/.test(path)) return new Response("", { status: 404 });
+      if (!/^\/(mod\.ts|src\/([a-z]+\/)?[a-z_]+\.ts)$/.test(path)) {
+        return new Response("", { status: 404 });
+      }
       try {
         const source = await Deno.readTextFile(new URL(`.${path}`, ROOT));
         return new Response(source, {
@@ -59,5 +61,8 @@ if (import.meta.main) {
   const stderr = new TextDecoder().decode(output.stderr);
   assert.equal(output.code, 0, stderr);
   assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), { total: 42, objects: 1 });
-  assert.ok(requests.includes("/src/server_main.ts"), "the server process loaded the remote entry");
+  assert.ok(
+    requests.includes("/src/server/server_main.ts"),
+    "the server process loaded the remote entry",
+  );
 });

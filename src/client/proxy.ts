@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { Address } from "./address.ts";
-import { RemoteError } from "./errors.ts";
+import type { Address } from "../wire/address.ts";
+import { RemoteError } from "../errors.ts";
 
 /**
  * Names a shared object: its typeid, the address of the manager that owns

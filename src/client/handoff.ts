@@ -9,9 +9,9 @@
  * @module
  */
 
-import type { Address } from "./address.ts";
-import { explainDenial } from "./permissions.ts";
-import { ControlMethod } from "./protocol.ts";
+import type { Address } from "../wire/address.ts";
+import { explainDenial } from "../server/permissions.ts";
+import { ControlMethod } from "../wire/protocol.ts";
 import { BaseProxy, channelOf } from "./proxy.ts";
 import { anyProxyType } from "./registry.ts";
 import { Session } from "./session.ts";

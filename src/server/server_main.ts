@@ -11,14 +11,14 @@
 // graph, so loading it needs no read or import permission, and makes
 // BaseManager and SyncManager known by name. `mod.ts` imports this file in
 // turn, so that `deno cache` of a user's program fetches it too.
-import "../mod.ts";
-import { formatAddress } from "./address.ts";
-import { claimArgs, importExport, importUserModule } from "./handoff.ts";
+import "../../mod.ts";
+import { formatAddress } from "../wire/address.ts";
+import { claimArgs, importExport, importUserModule } from "../client/handoff.ts";
 import { explainDenial, markSandboxed } from "./permissions.ts";
-import { allRegistrations, findManagerClass } from "./registry.ts";
+import { allRegistrations, findManagerClass } from "../client/registry.ts";
 import { boundSocket, Server } from "./server.ts";
 import { readServerConfig, type ServerConfig, type ServerStatus, STATUS_MARKER } from "./spawn.ts";
-import { removeStaleSocket } from "./transport.ts";
+import { removeStaleSocket } from "../wire/transport.ts";
 import { watchParent } from "./_parent.ts";
 import { catchStrayErrors } from "./_stray.ts";
 

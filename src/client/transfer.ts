@@ -9,12 +9,12 @@
  * @module
  */
 
-import { type Address, checkAddress, formatAddress, sameAddress } from "./address.ts";
-import { ControlMethod } from "./protocol.ts";
+import { type Address, checkAddress, formatAddress, sameAddress } from "../wire/address.ts";
+import { ControlMethod } from "../wire/protocol.ts";
 import { type BaseManager, sessionOf } from "./manager.ts";
 import { type BaseProxy, channelOf } from "./proxy.ts";
 import { Session } from "./session.ts";
-import type { TlsOptions } from "./transport.ts";
+import type { TlsOptions } from "../wire/transport.ts";
 
 const PREFIX = "mpproxy1.";
 

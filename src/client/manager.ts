@@ -5,11 +5,15 @@
  * @module
  */
 
-import { type Address, type AddressInput, checkAddress, formatAddress } from "./address.ts";
-import { ConnectionClosedError, ManagerStateError } from "./errors.ts";
-import { checkOwnerPermissions, checkPermissions, type ServerPermissions } from "./permissions.ts";
-import { checkProjectOptions } from "./project.ts";
-import { ControlMethod } from "./protocol.ts";
+import { type Address, type AddressInput, checkAddress, formatAddress } from "../wire/address.ts";
+import { ConnectionClosedError, ManagerStateError } from "../errors.ts";
+import {
+  checkOwnerPermissions,
+  checkPermissions,
+  type ServerPermissions,
+} from "../server/permissions.ts";
+import { checkProjectOptions } from "../server/project.ts";
+import { ControlMethod } from "../wire/protocol.ts";
 import type { BaseProxy, RemoteOf } from "./proxy.ts";
 import {
   addRegistration,
@@ -21,12 +25,12 @@ import {
   registryOwner,
   rememberManagerClass,
 } from "./registry.ts";
-import { checkLimits, Server, type ServerLimits } from "./server.ts";
-import { checkTls, freeLoopbackPort, isSameSocket, type TlsOptions } from "./transport.ts";
+import { checkLimits, Server, type ServerLimits } from "../server/server.ts";
+import { checkTls, freeLoopbackPort, isSameSocket, type TlsOptions } from "../wire/transport.ts";
 import { Session } from "./session.ts";
-import { launchServer, type ServerProcess } from "./spawn.ts";
+import { launchServer, type ServerProcess } from "../server/spawn.ts";
 import { findExport, handArgs, moduleUrl, refuseWhileImporting } from "./handoff.ts";
-import { settlesWithin } from "./_async.ts";
+import { settlesWithin } from "../_async.ts";
 
 const processAuthkey = crypto.getRandomValues(new Uint8Array(32));
 

@@ -9,11 +9,11 @@
 
 // The whole library in the static graph: no read or import permission is
 // needed to load it, and the standard proxy classes are known.
-import "../mod.ts";
+import "../../mod.ts";
 import { claimArgs, type ExportRef, type HandedArgs, importExport } from "./handoff.ts";
-import { explainDenial, markSandboxed } from "./permissions.ts";
-import { readConfig } from "./spawn.ts";
-import { watchParent } from "./_parent.ts";
+import { explainDenial, markSandboxed } from "../server/permissions.ts";
+import { readConfig } from "../server/spawn.ts";
+import { watchParent } from "../server/_parent.ts";
 
 /** What a worker learns from its parent, over stdin. */
 export interface WorkerConfig {

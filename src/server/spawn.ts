@@ -8,13 +8,13 @@
  * @module
  */
 
-import type { Address } from "./address.ts";
-import type { ExportRef, HandedArgs } from "./handoff.ts";
-import { settlesWithin } from "./_async.ts";
-import { Codec, reviveError, UnsendableError } from "./codec.ts";
-import { HEADER_SIZE } from "./framing.ts";
+import type { Address } from "../wire/address.ts";
+import type { ExportRef, HandedArgs } from "../client/handoff.ts";
+import { settlesWithin } from "../_async.ts";
+import { Codec, reviveError, UnsendableError } from "../wire/codec.ts";
+import { HEADER_SIZE } from "../wire/framing.ts";
 import type { ServerLimits } from "./server.ts";
-import type { SocketIdentity, TlsOptions } from "./transport.ts";
+import type { SocketIdentity, TlsOptions } from "../wire/transport.ts";
 import { projectFlags, type ProjectOptions } from "./project.ts";
 import {
   permissionFlags,

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { type Address, formatAddress } from "./address.ts";
-import { deadline, settlesWithin } from "./_async.ts";
-import { type AuthKey, importAuthkey, serverHandshake } from "./auth.ts";
+import { type Address, formatAddress } from "../wire/address.ts";
+import { deadline, settlesWithin } from "../_async.ts";
+import { type AuthKey, importAuthkey, serverHandshake } from "../wire/handshake.ts";
 import {
   Codec,
   type CodecPeer,
@@ -18,11 +18,11 @@ import {
   Reference,
   UnsendableError,
   type WireToken,
-} from "./codec.ts";
+} from "../wire/codec.ts";
 import { type Caller, runAs, SERVER_CALLER } from "./caller.ts";
 import { noteCall } from "./_stray.ts";
-import { RemoteError } from "./errors.ts";
-import { DEFAULT_MAX_FRAME, FrameError, FrameReader, FrameWriter } from "./framing.ts";
+import { RemoteError } from "../errors.ts";
+import { DEFAULT_MAX_FRAME, FrameError, FrameReader, FrameWriter } from "../wire/framing.ts";
 import { ObjectTable, type SharedEntry } from "./object_table.ts";
 import { explainDenial } from "./permissions.ts";
 import {
@@ -34,16 +34,16 @@ import {
   type ReplyKind,
   type Request,
   SERVER_ID,
-} from "./protocol.ts";
-import { BaseProxy, createProxy, type ProxyChannel, type ProxyClass } from "./proxy.ts";
-import { publicMethods, type Registration } from "./registry.ts";
+} from "../wire/protocol.ts";
+import { BaseProxy, createProxy, type ProxyChannel, type ProxyClass } from "../client/proxy.ts";
+import { publicMethods, type Registration } from "../client/registry.ts";
 import {
   type Acceptor,
   closeUnixListener,
   listen,
   type SocketIdentity,
   type TlsOptions,
-} from "./transport.ts";
+} from "../wire/transport.ts";
 
 /**
  * How to build a {@linkcode Server}. Managers fill this in; most code gets

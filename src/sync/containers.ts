@@ -12,8 +12,8 @@
  * @module
  */
 
-import { BaseProxy } from "./proxy.ts";
-import { GET_VALUE_HOOK } from "./server.ts";
+import { BaseProxy } from "../client/proxy.ts";
+import { GET_VALUE_HOOK } from "../server/server.ts";
 
 /** One step of an iteration, as JavaScript's iterator protocol has it. */
 export type Step = { done: false; value: unknown } | { done: true; value: undefined };

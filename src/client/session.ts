@@ -6,9 +6,9 @@
  * @module
  */
 
-import { deadline } from "./_async.ts";
-import { type Address, formatAddress } from "./address.ts";
-import { clientHandshake, importAuthkey } from "./auth.ts";
+import { deadline } from "../_async.ts";
+import { type Address, formatAddress } from "../wire/address.ts";
+import { clientHandshake, importAuthkey } from "../wire/handshake.ts";
 import {
   Codec,
   type CodecLimits,
@@ -16,12 +16,12 @@ import {
   type Reference,
   UnsendableError,
   type WireToken,
-} from "./codec.ts";
-import { ConnectionClosedError, RemoteError } from "./errors.ts";
-import { DEFAULT_MAX_FRAME, FrameReader, FrameWriter } from "./framing.ts";
-import { ControlMethod, parseReply, peekMessageId, Reply, SERVER_ID } from "./protocol.ts";
+} from "../wire/codec.ts";
+import { ConnectionClosedError, RemoteError } from "../errors.ts";
+import { DEFAULT_MAX_FRAME, FrameReader, FrameWriter } from "../wire/framing.ts";
+import { ControlMethod, parseReply, peekMessageId, Reply, SERVER_ID } from "../wire/protocol.ts";
 import { type BaseProxy, createProxy, type ProxyChannel, type ProxyClass } from "./proxy.ts";
-import { connect, type TlsOptions } from "./transport.ts";
+import { connect, type TlsOptions } from "../wire/transport.ts";
 
 /** How a session is opened. */
 export interface SessionOptions {

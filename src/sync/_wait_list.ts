@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Caller } from "./caller.ts";
+import type { Caller } from "../server/caller.ts";
 
 /** One parked call. */
 export interface Waiter<T> {

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { AuthenticationError, ConnectionClosedError } from "./errors.ts";
+import { AuthenticationError, ConnectionClosedError } from "../errors.ts";
 import { type FrameReader, writeFrame } from "./framing.ts";
 
 const encoder = new TextEncoder();

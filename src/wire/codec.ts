@@ -37,8 +37,8 @@ import {
   Full,
   ManagerStateError,
   RemoteError,
-} from "./errors.ts";
-import { BaseProxy } from "./proxy.ts";
+} from "../errors.ts";
+import { BaseProxy } from "../client/proxy.ts";
 
 const EXT_TIMESTAMP = -1;
 const EXT_UNDEFINED = 0;

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { BaseManager } from "./manager.ts";
+import { BaseManager } from "../client/manager.ts";
 import {
   Barrier,
   type BarrierOptions,
@@ -14,9 +14,9 @@ import {
   Lock,
   RLock,
   Semaphore,
-} from "./sync_primitives.ts";
-import { Queue } from "./sync_queue.ts";
-import { Dict, List, Namespace, SharedArray, SharedSet, Value } from "./sync_containers.ts";
+} from "./primitives.ts";
+import { Queue } from "./queue.ts";
+import { Dict, List, Namespace, SharedArray, SharedSet, Value } from "./containers.ts";
 import {
   AcquirerProxy,
   ArrayProxy,
@@ -31,7 +31,7 @@ import {
   SemaphoreProxy,
   SetProxy,
   ValueProxy,
-} from "./sync_proxies.ts";
+} from "./proxies.ts";
 
 /**
  * The typed arrays a shared `Array` can hold.

@@ -1,5 +1,5 @@
 /**
- * The manager protocol, whole. After the handshake (`auth.ts`) every frame
+ * The manager protocol, whole. After the handshake (`handshake.ts`) every frame
  * is one MessagePack value (`codec.ts`):
  *
  * ```

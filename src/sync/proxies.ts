@@ -6,9 +6,9 @@
  * @module
  */
 
-import { BaseProxy } from "./proxy.ts";
-import type { AcquireOptions, WaitOptions } from "./sync_primitives.ts";
-import type { QueueWaitOptions } from "./sync_queue.ts";
+import { BaseProxy } from "../client/proxy.ts";
+import type { AcquireOptions, WaitOptions } from "./primitives.ts";
+import type { QueueWaitOptions } from "./queue.ts";
 
 /**
  * A lazy iterator over a shared container: one call per item. `for await`

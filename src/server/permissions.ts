@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Address } from "./address.ts";
+import type { Address } from "../wire/address.ts";
 
 /**
  * Extra permissions for the server process, in Deno's own vocabulary:

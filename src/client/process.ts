@@ -9,11 +9,11 @@
  * @module
  */
 
-import { settlesWithin } from "./_async.ts";
+import { settlesWithin } from "../_async.ts";
 import { findExport, handArgs, moduleUrl } from "./handoff.ts";
-import { checkPermissions, type ServerPermissions } from "./permissions.ts";
-import { checkProjectOptions } from "./project.ts";
-import { denoRunArgs, encodeConfig, refuseStandalone } from "./spawn.ts";
+import { checkPermissions, type ServerPermissions } from "../server/permissions.ts";
+import { checkProjectOptions } from "../server/project.ts";
+import { denoRunArgs, encodeConfig, refuseStandalone } from "../server/spawn.ts";
 import type { WorkerConfig } from "./process_main.ts";
 
 /** The worker process entry module. */

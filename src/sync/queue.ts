@@ -15,8 +15,8 @@
  * @module
  */
 
-import { type Caller, currentCaller, SERVER_CALLER } from "./caller.ts";
-import { Empty, Full } from "./errors.ts";
+import { type Caller, currentCaller, SERVER_CALLER } from "../server/caller.ts";
+import { Empty, Full } from "../errors.ts";
 import { checkTimeout, WaitList } from "./_wait_list.ts";
 
 /** Options of `put()` and `get()`: Python's `block` and `timeout` (ms). */

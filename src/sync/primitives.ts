@@ -15,9 +15,9 @@
  * @module
  */
 
-import { type Caller, currentCaller, SERVER_CALLER } from "./caller.ts";
-import { BrokenBarrierError } from "./errors.ts";
-import { type BaseProxy, channelOf } from "./proxy.ts";
+import { type Caller, currentCaller, SERVER_CALLER } from "../server/caller.ts";
+import { BrokenBarrierError } from "../errors.ts";
+import { type BaseProxy, channelOf } from "../client/proxy.ts";
 import { checkBlocking, checkTimeout, WaitList } from "./_wait_list.ts";
 
 /** Options of `acquire()`: Python's `blocking` and `timeout` (ms). */
