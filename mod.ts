@@ -66,7 +66,8 @@ export {
   type Token,
 } from "./src/client/proxy.ts";
 export type { Callable, RegisterOptions, Registration } from "./src/client/registry.ts";
-export { Server, type ServerLimits, type ServerOptions } from "./src/server/server.ts";
+export type { ServerLimits } from "./src/server/limits.ts";
+export { Server, type ServerOptions } from "./src/server/server.ts";
 export { shared, type SharedOptions } from "./src/client/shared.ts";
 export type { TlsOptions } from "./src/wire/transport.ts";
 export {

@@ -24,7 +24,7 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
  * first `setTimeout` loads Deno's Node-compatible timers (about 6 ms here),
  * and the handshake deadlines sit on `start()`'s path in both processes.
  */
-export function deadline(ms: number, onExpire: () => void): () => void {
+export function onDeadline(ms: number, onExpire: () => void): () => void {
   const signal = AbortSignal.timeout(ms);
   signal.addEventListener("abort", onExpire, { once: true });
   return () => signal.removeEventListener("abort", onExpire);

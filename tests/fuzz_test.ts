@@ -96,7 +96,7 @@ async function throwAt(
   const conn = await connect(address);
   try {
     const reader = new FrameReader(conn);
-    if (authenticate) await clientHandshake(conn, reader, await importAuthkey(authkey));
+    if (authenticate) await clientHandshake({ socket: conn, reader }, await importAuthkey(authkey));
     let offset = 0;
     while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
     // Then a ping: the server answers it, or has closed the connection, or waits for more bytes.

@@ -36,7 +36,9 @@ async function rawClient(manager: TestManager, authenticate = true): Promise<{
 }> {
   const conn = await connect(manager.address);
   const reader = new FrameReader(conn);
-  if (authenticate) await clientHandshake(conn, reader, await importAuthkey(defaultAuthkey()));
+  if (authenticate) {
+    await clientHandshake({ socket: conn, reader }, await importAuthkey(defaultAuthkey()));
+  }
   return {
     conn,
     reader,

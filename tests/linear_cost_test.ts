@@ -66,11 +66,20 @@ Deno.test("40,000 parked get()s are dropped within 1 s of a disconnect; others a
   await shared.qsize();
   const started = performance.now();
   await other.disconnect();
-  // The next item must go to a live getter, not a dead one: put, then read it back.
+  // Calls from this connection keep being answered while the server drops 40,000 waiters.
+  let worst = 0;
+  for (let i = 0; i < 20; i++) {
+    const before = performance.now();
+    assert.equal(await queue.qsize(), 0);
+    worst = Math.max(worst, performance.now() - before);
+  }
+  const took = performance.now() - started;
+  assert.ok(took < 1000, `20 calls answered within ${took.toFixed(0)} ms of the disconnect`);
+  assert.ok(worst < 1000, `the slowest took ${worst.toFixed(0)} ms`);
+  // Once the close is seen, an item goes to a live getter, not a dead one.
+  await new Promise((resolve) => setTimeout(resolve, 100));
   await queue.put(1);
   assert.equal(await queue.get({ timeout: 1000 }), 1);
-  const took = performance.now() - started;
-  assert.ok(took < 1000, `served ${took.toFixed(0)} ms after the disconnect`);
 });
 
 Deno.test("Event.set() wakes 40,000 waiters within 1 s", async () => {
@@ -160,7 +169,7 @@ Deno.test("decoding 4 MiB of empty maps is refused per call, without the memory 
   const conn = await Deno.connect({ transport: "unix", path: manager.address as string });
   try {
     const reader = new FrameReader(conn);
-    await clientHandshake(conn, reader, await importAuthkey(defaultAuthkey()));
+    await clientHandshake({ socket: conn, reader }, await importAuthkey(defaultAuthkey()));
     const n = 4 * 1024 * 1024;
     // [7, 0, "ping", [{}, {}, ...]]: an array32 of n empty maps (0x80 each).
     const head = [0x94, 7, 0, 0xa4, ...new TextEncoder().encode("ping"), 0x91, 0xdd];

@@ -25,7 +25,8 @@ import {
   registryOwner,
   rememberManagerClass,
 } from "./registry.ts";
-import { checkLimits, Server, type ServerLimits } from "../server/server.ts";
+import { checkLimits, type ServerLimits } from "../server/limits.ts";
+import { Server } from "../server/server.ts";
 import { checkTls, freeLoopbackPort, isSameSocket, type TlsOptions } from "../wire/transport.ts";
 import { Session } from "./session.ts";
 import { launchServer, type ServerProcess } from "../server/spawn.ts";

@@ -6,20 +6,23 @@
  * @module
  */
 
-import { deadline } from "../_async.ts";
+import { onDeadline } from "../_async.ts";
 import { type Address, formatAddress } from "../wire/address.ts";
 import { clientHandshake, importAuthkey } from "../wire/handshake.ts";
 import {
-  Codec,
   type CodecLimits,
   type CodecPeer,
+  type DecodeError,
+  MAX_DEPTH,
+  MAX_LENGTH,
   type Reference,
   UnsendableError,
   type WireToken,
 } from "../wire/codec.ts";
+import { Connection, type MessageHandler } from "../wire/connection.ts";
 import { ConnectionClosedError, RemoteError } from "../errors.ts";
-import { DEFAULT_MAX_FRAME, FrameReader, FrameWriter } from "../wire/framing.ts";
-import { ControlMethod, parseReply, peekMessageId, Reply, SERVER_ID } from "../wire/protocol.ts";
+import { DEFAULT_MAX_FRAME } from "../wire/framing.ts";
+import { ControlMethod, parseReply, Reply, SERVER_ID } from "../wire/protocol.ts";
 import { type BaseProxy, createProxy, type ProxyChannel, type ProxyClass } from "./proxy.ts";
 import { connect, type TlsOptions } from "../wire/transport.ts";
 
@@ -47,19 +50,15 @@ interface Pending {
 }
 
 /** One authenticated, multiplexed connection to a manager server. */
-export class Session implements CodecPeer, ProxyChannel {
+export class Session implements CodecPeer, ProxyChannel, MessageHandler {
   readonly address: Address;
   readonly #authkey: Uint8Array;
-  readonly #conn: Deno.Conn;
-  readonly #reader: FrameReader;
-  readonly #writer: FrameWriter;
-  readonly #codec: Codec;
-  readonly #maxFrame: number;
+  readonly #connection: Connection;
   readonly #proxyType: (typeid: string) => ProxyClass | undefined;
   readonly #closeWhenIdle: boolean;
   readonly #pending = new Map<number, Pending>();
   readonly #proxies = new WeakSet<BaseProxy>();
-  readonly #done: Promise<void>;
+  readonly #done = Promise.withResolvers<void>();
   #nextRequestId = 1;
   #releases: number[] = [];
   #liveProxies = 0;
@@ -70,22 +69,18 @@ export class Session implements CodecPeer, ProxyChannel {
   /** Connects and authenticates. */
   static async open(options: SessionOptions): Promise<Session> {
     const key = await importAuthkey(options.authkey);
-    const conn = await connect(options.address, options.tls);
-    const reader = new FrameReader(conn);
+    const session = new Session(options, await connect(options.address, options.tls));
+    const connection = session.#connection;
     const timeout = options.handshakeTimeout ?? 5000;
     let timedOut = false;
-    const cancelDeadline = deadline(timeout, () => {
+    const cancelDeadline = onDeadline(timeout, () => {
       timedOut = true;
-      try {
-        conn.close();
-      } catch { /* closed already */ }
+      connection.close();
     });
     try {
-      await clientHandshake(conn, reader, key);
+      await clientHandshake(connection, key);
     } catch (error) {
-      try {
-        conn.close();
-      } catch { /* closed by the timer */ }
+      connection.close();
       const where = `Cannot connect to manager at ${formatAddress(options.address)}`;
       // Closing the connection at the deadline can surface as any read error: say why it closed.
       if (!timedOut && error instanceof Error && error.name === "AuthenticationError") {
@@ -101,25 +96,26 @@ export class Session implements CodecPeer, ProxyChannel {
     } finally {
       cancelDeadline();
     }
-    return new Session(options, conn, reader);
+    session.#readLoop().then(session.#done.resolve);
+    session.#setReferenced(false);
+    return session;
   }
 
-  private constructor(options: SessionOptions, conn: Deno.Conn, reader: FrameReader) {
+  private constructor(options: SessionOptions, socket: Deno.Conn) {
     this.address = options.address;
     this.#authkey = options.authkey.slice();
-    this.#conn = conn;
-    this.#reader = reader;
     this.#proxyType = options.proxyType ?? (() => undefined);
     this.#closeWhenIdle = options.closeWhenIdle ?? false;
-    this.#writer = new FrameWriter(
-      conn,
+    this.#connection = new Connection(
+      socket,
+      this,
+      {
+        maxDepth: options.limits?.maxDepth ?? MAX_DEPTH,
+        maxLength: options.limits?.maxLength ?? MAX_LENGTH,
+        maxFrameSize: options.limits?.maxFrameSize ?? DEFAULT_MAX_FRAME,
+      },
       (error) => this.close(this.#lost(error)),
-      (frame) => this.#codec.recycle(frame),
     );
-    this.#codec = new Codec(this, options.limits);
-    this.#maxFrame = options.limits?.maxFrameSize ?? DEFAULT_MAX_FRAME;
-    this.#done = this.#readLoop();
-    this.#setReferenced(false);
   }
 
   /** The authkey this session authenticated with. */
@@ -129,7 +125,7 @@ export class Session implements CodecPeer, ProxyChannel {
 
   /** Resolves once the connection is gone. */
   get whenClosed(): Promise<void> {
-    return this.#done;
+    return this.#done.promise;
   }
 
   /** True once the connection is gone. */
@@ -182,78 +178,52 @@ export class Session implements CodecPeer, ProxyChannel {
         new ConnectionClosedError(
           `Connection to manager at ${formatAddress(this.address)} was closed by this process`,
         );
-      try {
-        this.#conn.close();
-      } catch { /* already closed */ }
+      this.#connection.close();
       this.#rejectAll();
     }
-    await this.#done;
+    await this.#done.promise;
   }
 
   #request(objectId: number, method: string, args: readonly unknown[]): Promise<unknown> {
     if (this.#closedBy !== undefined) return Promise.reject(this.#closedBy);
     const requestId = this.#nextRequestId++;
-    let frame: Uint8Array;
     try {
-      frame = this.#codec.encode([requestId, objectId, method, args]);
+      this.#connection.send([requestId, objectId, method, args]);
     } catch (error) {
       return Promise.reject(describeUnsendable(error, method));
     }
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     this.#pending.set(requestId, { resolve, reject });
     if (this.#pending.size === 1) this.#setReferenced(true);
-    this.#writer.send(frame);
     return promise;
   }
 
   async #readLoop(): Promise<void> {
-    let reason: Error | undefined;
-    try {
-      while (this.#closedBy === undefined) {
-        const payload = await this.#reader.read(this.#maxFrame);
-        if (payload === null) break;
-        this.#receive(payload);
-        let next: Uint8Array | undefined;
-        while (
-          this.#closedBy === undefined &&
-          (next = this.#reader.takeBuffered(this.#maxFrame)) !== undefined
-        ) {
-          this.#receive(next);
-        }
-      }
-    } catch (error) {
-      reason = this.#lost(error);
-    }
+    const end = await this.#connection.run(this);
     if (this.#closedBy === undefined) {
-      this.#closedBy = this.#expected ?? reason ??
-        new ConnectionClosedError(
+      this.#closedBy = this.#expected ??
+        (end.kind === "error" ? this.#lost(end.error) : new ConnectionClosedError(
           `Connection to manager at ${formatAddress(this.address)} was closed by the server`,
-        );
-      try {
-        this.#conn.close();
-      } catch { /* already closed */ }
+        ));
+      this.#connection.close();
       this.#rejectAll();
     }
   }
 
-  #receive(payload: Uint8Array): void {
-    let decoded: unknown;
-    try {
-      decoded = this.#codec.decode(payload);
-    } catch (error) {
-      // A reply this side refuses fails its own call (CPython's #UNSERIALIZABLE).
-      const pending = this.#settle(peekMessageId(payload));
-      if (pending === undefined) throw error;
-      pending.reject(
-        new RemoteError(
-          `The reply could not be accepted: ${
-            error instanceof Error ? error.message.replace(/^Refused a message: /, "") : error
-          }`,
-          { cause: error },
-        ),
-      );
-      return;
-    }
+  /** A reply this side refuses fails its own call (CPython's #UNSERIALIZABLE). */
+  refused(error: DecodeError, id: number | undefined): void {
+    const pending = this.#settle(id);
+    if (pending === undefined) throw error;
+    pending.reject(
+      new RemoteError(
+        `The reply could not be accepted: ${error.message.replace(/^Refused a message: /, "")}`,
+        { cause: error },
+      ),
+    );
+  }
+
+  /** A reply, or the server's notice before it drops this connection. */
+  message(decoded: unknown): void {
     const reply = parseReply(decoded);
     if (typeof reply === "string") throw new Error(`Malformed reply from server: ${reply}`);
     if (reply.requestId === 0) {
@@ -293,7 +263,7 @@ export class Session implements CodecPeer, ProxyChannel {
     if (this.#releases.length === 0 || this.#closedBy !== undefined) return;
     const ids = this.#releases;
     this.#releases = [];
-    this.#writer.send(this.#codec.encode([0, SERVER_ID, ControlMethod.release, ids]));
+    this.#connection.send([0, SERVER_ID, ControlMethod.release, ids]);
     if (this.#closeWhenIdle && this.#liveProxies <= 0 && this.#pending.size === 0) {
       this.close();
     }
@@ -303,10 +273,7 @@ export class Session implements CodecPeer, ProxyChannel {
   #setReferenced(referenced: boolean): void {
     if (referenced === this.#referenced || this.#closedBy !== undefined) return;
     this.#referenced = referenced;
-    try {
-      if (referenced) this.#conn.ref();
-      else this.#conn.unref();
-    } catch { /* closed */ }
+    this.#connection.setReferenced(referenced);
   }
 
   #lost(error: unknown): ConnectionClosedError {

@@ -13,7 +13,7 @@ import type { ExportRef, HandedArgs } from "../client/handoff.ts";
 import { settlesWithin } from "../_async.ts";
 import { Codec, reviveError, UnsendableError } from "../wire/codec.ts";
 import { HEADER_SIZE } from "../wire/framing.ts";
-import type { ServerLimits } from "./server.ts";
+import type { ServerLimits } from "./limits.ts";
 import type { SocketIdentity, TlsOptions } from "../wire/transport.ts";
 import { projectFlags, type ProjectOptions } from "./project.ts";
 import {

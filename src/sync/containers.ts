@@ -13,7 +13,7 @@
  */
 
 import { BaseProxy } from "../client/proxy.ts";
-import { GET_VALUE_HOOK } from "../server/server.ts";
+import { GET_VALUE_HOOK } from "../wire/protocol.ts";
 
 /** One step of an iteration, as JavaScript's iterator protocol has it. */
 export type Step = { done: false; value: unknown } | { done: true; value: undefined };

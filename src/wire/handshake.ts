@@ -45,25 +45,29 @@ export function importAuthkey(authkey: Uint8Array): Promise<AuthKey> {
   );
 }
 
+/**
+ * A connection as the handshake needs it: the socket to write frames to,
+ * and the reader its frames come from (a `Connection` is one).
+ */
+export interface FramedSocket {
+  readonly socket: Deno.Conn;
+  readonly reader: FrameReader;
+}
+
 /** Server side: challenge, then answer. */
 export async function serverHandshake(
-  conn: Deno.Conn,
-  reader: FrameReader,
+  connection: FramedSocket,
   key: AuthKey,
   admit?: () => boolean,
 ): Promise<void> {
-  await deliverChallenge(conn, reader, key, admit);
-  await answerChallenge(conn, reader, key);
+  await deliverChallenge(connection, key, admit);
+  await answerChallenge(connection, key);
 }
 
 /** Client side: answer, then challenge. */
-export async function clientHandshake(
-  conn: Deno.Conn,
-  reader: FrameReader,
-  key: AuthKey,
-): Promise<void> {
-  await answerChallenge(conn, reader, key);
-  await deliverChallenge(conn, reader, key);
+export async function clientHandshake(connection: FramedSocket, key: AuthKey): Promise<void> {
+  await answerChallenge(connection, key);
+  await deliverChallenge(connection, key);
 }
 
 /**
@@ -72,8 +76,7 @@ export async function clientHandshake(
  * welcome: the caller closes the connection.
  */
 export async function deliverChallenge(
-  conn: Deno.Conn,
-  reader: FrameReader,
+  { socket: conn, reader }: FramedSocket,
   key: AuthKey,
   admit?: () => boolean,
 ): Promise<void> {
@@ -95,8 +98,7 @@ export async function deliverChallenge(
 
 /** Answers the peer's challenge and checks that it accepted the answer. */
 export async function answerChallenge(
-  conn: Deno.Conn,
-  reader: FrameReader,
+  { socket: conn, reader }: FramedSocket,
   key: AuthKey,
 ): Promise<void> {
   const challenge = await readHandshakeFrame(reader);

@@ -60,6 +60,13 @@ export const SERVER_ID = 0;
 /** The method that returns a copy of the referent (CPython's `#GETVALUE`). */
 export const GET_VALUE = "#GETVALUE";
 
+/**
+ * A shared object may define this method to say what `_getvalue()` copies
+ * (SyncManager's dict gives a Map, its list an array); otherwise the
+ * object itself is sent.
+ */
+export const GET_VALUE_HOOK: unique symbol = Symbol.for("@multiprocess/managers.getvalue");
+
 /** A request as decoded; checked by {@linkcode parseRequest}. */
 export interface Request {
   readonly requestId: number;

@@ -1,0 +1,282 @@
+/**
+ * One client's connection, as the server sees it: the requests it sends,
+ * the references it holds, and its caller identity (whose signal aborts
+ * when it closes, so that locks, permits and waits held for it let go).
+ * Requests go from here to the object host, never back to the listener.
+ *
+ * @module
+ */
+
+import { RemoteError } from "../errors.ts";
+import {
+  type CodecLimits,
+  type CodecPeer,
+  DecodeError,
+  Reference,
+  UnsendableError,
+  type WireToken,
+} from "../wire/codec.ts";
+import { Connection, type MessageHandler } from "../wire/connection.ts";
+import { FrameError } from "../wire/framing.ts";
+import {
+  ControlMethod,
+  parseRequest,
+  Reply,
+  type ReplyKind,
+  type Request,
+  SERVER_ID,
+} from "../wire/protocol.ts";
+import type { BaseProxy } from "../client/proxy.ts";
+import { type Caller, runAs } from "./caller.ts";
+import { isThenable, type ObjectHost, type TicketOwner } from "./object_host.ts";
+import type { SharedEntry } from "./object_table.ts";
+import { explainDenial } from "./permissions.ts";
+import { noteCall } from "./_stray.ts";
+
+/** One authenticated client connection and the references it holds. */
+export class ClientConnection implements CodecPeer, MessageHandler {
+  /** The framed socket; the handshake runs over it before `serve()`. */
+  readonly connection: Connection;
+  readonly #host: ObjectHost;
+  readonly #requestShutdown: () => Promise<void>;
+  /** Object id → references this connection holds. */
+  readonly #refs = new Map<number, number>();
+  readonly #aborter = new AbortController();
+  readonly #caller: Caller;
+  readonly #tickets: TicketOwner = { tickets: 0 };
+  #decodeProblem: string | undefined;
+  #closed = false;
+  #done: Promise<void> = Promise.resolve();
+
+  /**
+   * A connection over `socket` to `host`'s objects; `callerId` names it to
+   * shared code, `requestShutdown` is what a client's `shutdown` asks for.
+   */
+  constructor(
+    socket: Deno.Conn,
+    host: ObjectHost,
+    limits: CodecLimits,
+    callerId: number,
+    requestShutdown: () => Promise<void>,
+  ) {
+    this.#caller = Object.freeze({ id: callerId, signal: this.#aborter.signal });
+    this.#host = host;
+    this.#requestShutdown = requestShutdown;
+    this.connection = new Connection(socket, this, limits, () => {});
+  }
+
+  /** Resolves once `serve()` has ended. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  /** Serves the client until its connection ends, then lets go of all it held. */
+  serve(): Promise<void> {
+    this.#done = (async () => {
+      const end = await this.connection.run(this);
+      // A broken or excessive message ends this client only; it is told why.
+      if (
+        end.kind === "error" &&
+        (end.error instanceof FrameError || end.error instanceof DecodeError)
+      ) {
+        await this.connection.notice(end.error.message);
+      }
+      this.close();
+    })();
+    return this.#done;
+  }
+
+  /** Closes the connection; its locks, permits and waits let go first, then its references. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.connection.close();
+    this.#aborter.abort(new Error("The client's connection closed"));
+    for (const [id, count] of this.#refs) this.#host.table.decref(id, count);
+    this.#refs.clear();
+  }
+
+  /** A whole request whose content was refused fails that request alone. */
+  refused(error: DecodeError, id: number | undefined): void {
+    if (id === undefined || id === 0) throw error;
+    this.#reply(id, Reply.Failure, [
+      `The server refused the request: ${error.message.replace(/^Refused a message: /, "")}`,
+      undefined,
+    ]);
+  }
+
+  /** A decoded request. */
+  message(decoded: unknown): void {
+    this.#decodeProblem = undefined;
+    const request = parseRequest(decoded);
+    if (typeof request === "string") {
+      const id = Array.isArray(decoded) ? decoded[0] : undefined;
+      if (typeof id !== "number" || !(id > 0)) {
+        throw new DecodeError(`Malformed request: ${request}`);
+      }
+      return this.#reply(id, Reply.Failure, [
+        `The server refused a malformed request: ${request}`,
+        undefined,
+      ]);
+    }
+    if (this.#decodeProblem !== undefined) {
+      return this.#reply(request.requestId, Reply.Failure, [this.#decodeProblem, undefined]);
+    }
+    if (request.objectId === SERVER_ID) {
+      this.#control(request);
+      return;
+    }
+    this.#call(request);
+  }
+
+  #call({ requestId, objectId, method, args }: Request): void {
+    const host = this.#host;
+    const entry = host.table.get(objectId);
+    if (entry === undefined || !this.#refs.has(objectId)) {
+      return this.#reply(requestId, Reply.Failure, [
+        `Object ${objectId} does not exist or this connection holds no reference to it (was its proxy released?)`,
+        undefined,
+      ]);
+    }
+    const fn = host.resolve(entry, method);
+    if (typeof fn === "string") return this.#reply(requestId, Reply.Failure, [fn, undefined]);
+    noteCall(entry.typeid, method);
+    let result: unknown;
+    try {
+      result = runAs(this.#caller, () => Reflect.apply(fn, entry.object, args));
+    } catch (error) {
+      return this.#reply(requestId, Reply.Throw, error, entry, method);
+    }
+    if (isThenable(result)) {
+      Promise.resolve(result).then(
+        (value) => this.#returnValue(requestId, entry, method, value),
+        (error) => this.#reply(requestId, Reply.Throw, error, entry, method),
+      );
+    } else {
+      this.#returnValue(requestId, entry, method, result);
+    }
+  }
+
+  #returnValue(requestId: number, entry: SharedEntry, method: string, value: unknown): void {
+    const shared = this.#host.shareResult(entry, method, value);
+    if (shared === value) return this.#reply(requestId, Reply.Return, value, entry, method);
+    const created = shared as SharedEntry;
+    this.#reply(requestId, Reply.Return, new Reference(created.id), entry, method);
+    this.#host.table.dropIfUnreferenced(created.id);
+  }
+
+  async #control({ requestId, method, args }: Request): Promise<void> {
+    const host = this.#host;
+    try {
+      switch (method) {
+        case ControlMethod.release:
+          for (const id of args) if (typeof id === "number") this.#dropRef(id);
+          if (requestId !== 0) this.#reply(requestId, Reply.Return, null);
+          return;
+        case ControlMethod.create: {
+          const [typeid, ...rest] = args;
+          const entry = await runAs(this.#caller, () => host.create(typeid as string, rest));
+          this.#reply(requestId, Reply.Return, new Reference(entry.id));
+          host.table.dropIfUnreferenced(entry.id);
+          return;
+        }
+        case ControlMethod.ping:
+          return this.#reply(requestId, Reply.Return, null);
+        case ControlMethod.numberOfObjects:
+          return this.#reply(requestId, Reply.Return, await host.numberOfObjects());
+        case ControlMethod.debugInfo:
+          return this.#reply(requestId, Reply.Return, await host.debugInfo());
+        case ControlMethod.share: {
+          const [id, ttl] = args;
+          const entry = typeof id === "number" && this.#refs.has(id)
+            ? host.table.get(id)
+            : undefined;
+          if (entry === undefined) {
+            throw new RemoteError(
+              `Cannot share object ${String(id)}: this connection holds no reference to it`,
+            );
+          }
+          return this.#reply(
+            requestId,
+            Reply.Return,
+            host.share(entry, ttl as number, this.#tickets),
+          );
+        }
+        case ControlMethod.claim: {
+          const entry = host.claim(args[0]);
+          this.#reply(requestId, Reply.Return, new Reference(entry.id));
+          host.table.decref(entry.id);
+          return;
+        }
+        case ControlMethod.shutdown:
+          this.#reply(requestId, Reply.Return, null);
+          await this.connection.flush();
+          await this.#requestShutdown();
+          return;
+        default:
+          throw new RemoteError(`Unknown server request '${method}'`);
+      }
+    } catch (error) {
+      if (error instanceof RemoteError) {
+        this.#reply(requestId, Reply.Failure, [error.message, error.cause]);
+      } else {
+        this.#reply(requestId, Reply.Throw, error);
+      }
+    }
+  }
+
+  /** Sends a reply; a value that cannot be encoded becomes a Failure saying why. */
+  #reply(
+    requestId: number,
+    kind: ReplyKind,
+    value: unknown,
+    entry?: SharedEntry,
+    method?: string,
+  ): void {
+    if (requestId === 0 || this.#closed) return;
+    if (kind === Reply.Throw) value = explainDenial(value);
+    try {
+      this.connection.send([requestId, kind, value]);
+    } catch (error) {
+      const what = kind === Reply.Throw ? "the error thrown by" : "the result of";
+      const call = entry === undefined ? "the request" : `${entry.typeid}.${method}()`;
+      const where = error instanceof UnsendableError
+        ? `${error.message} at ${error.describePath("value").replace(/^value\[2\]/, "value")}`
+        : String(error);
+      this.connection.send([
+        requestId,
+        Reply.Failure,
+        [`Cannot send ${what} ${call}: ${where}`, undefined],
+      ]);
+    }
+  }
+
+  #addRef(entry: SharedEntry): void {
+    this.#host.table.incref(entry);
+    this.#refs.set(entry.id, (this.#refs.get(entry.id) ?? 0) + 1);
+  }
+
+  #dropRef(id: number): void {
+    const held = this.#refs.get(id);
+    if (held === undefined) return;
+    if (held === 1) this.#refs.delete(id);
+    else this.#refs.set(id, held - 1);
+    this.#host.table.decref(id);
+  }
+
+  encodeToken(value: BaseProxy | Reference): WireToken {
+    const entry = this.#host.encodeLocal(value);
+    this.#addRef(entry);
+    return [entry.typeid, entry.id, entry.exposedList];
+  }
+
+  decodeToken([typeid, id]: WireToken): unknown {
+    const entry = this.#host.table.get(id);
+    if (entry === undefined || entry.typeid !== typeid || !this.#refs.has(id)) {
+      this.#decodeProblem ??=
+        `The request carries a proxy of object ${id} ('${typeid}'), which this connection holds no reference to (was it released?)`;
+      return undefined;
+    }
+    return this.#host.proxyFor(entry);
+  }
+}

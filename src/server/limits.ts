@@ -1,0 +1,85 @@
+/**
+ * What a server accepts from any peer, and its defaults.
+ *
+ * @module
+ */
+
+import { MAX_DEPTH, MAX_LENGTH } from "../wire/codec.ts";
+import { DEFAULT_MAX_FRAME } from "../wire/framing.ts";
+
+/**
+ * What the server accepts from any peer. A peer that goes beyond them is
+ * told why and disconnected; nothing it sent reaches a shared object.
+ *
+ * @example
+ * ```ts
+ * import { SyncManager, type ServerLimits } from "@multiprocess/managers";
+ *
+ * const limits: ServerLimits = { maxFrameSize: 1 << 20, maxConnections: 64 };
+ * const manager = new SyncManager({ limits });
+ * console.log(manager.state); // "initial"
+ * ```
+ */
+export interface ServerLimits {
+  /** Largest frame, in bytes; a larger declared length is refused before any allocation (default 64 MiB). */
+  readonly maxFrameSize?: number;
+  /** Most authenticated connections at once; more are closed at once (default 1024). */
+  readonly maxConnections?: number;
+  /**
+   * Peers still in the authentication handshake (default 64). Past it, a
+   * newcomer makes the oldest one drop if it has waited 100 ms or more (a
+   * burst of real clients is not cut short), and at 8 times it, whatever
+   * its age: a flood of peers that never authenticate cannot lock a key
+   * holder out, nor use more than that many descriptors.
+   */
+  readonly maxPending?: number;
+  /** Most unclaimed `proxyToString()` tickets per connection (default 1024). */
+  readonly maxTickets?: number;
+  /** Longest time, in ms, a ticket keeps its object alive unclaimed (default 60000). */
+  readonly ticketTtl?: number;
+  /** Deepest nesting of a received value (default 512). */
+  readonly maxDepth?: number;
+  /** Most items in one received array, object, Map or Set (default 4,194,304). */
+  readonly maxLength?: number;
+}
+
+const LIMITS = [
+  "maxFrameSize",
+  "maxConnections",
+  "maxPending",
+  "maxDepth",
+  "maxLength",
+  "maxTickets",
+  "ticketTtl",
+];
+
+/** Checks limits given by a user. */
+export function checkLimits(limits: unknown): ServerLimits | undefined {
+  if (limits === undefined) return undefined;
+  if (typeof limits !== "object" || limits === null) {
+    throw new TypeError("limits must be an object such as { maxFrameSize: 1048576 }");
+  }
+  for (const [name, value] of Object.entries(limits)) {
+    if (!LIMITS.includes(name)) {
+      throw new TypeError(`Unknown limit '${name}'`);
+    }
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
+      throw new RangeError(`Limit '${name}' must be a positive integer, got ${String(value)}`);
+    }
+  }
+  return limits as ServerLimits;
+}
+
+/** The limits with every default filled in. */
+export function resolveLimits(limits: ServerLimits | undefined): Required<ServerLimits> {
+  const given = checkLimits(limits) ?? {};
+  return {
+    maxFrameSize: given.maxFrameSize ?? DEFAULT_MAX_FRAME,
+    maxConnections: given.maxConnections ?? 1024,
+    maxPending: given.maxPending ?? 64,
+    maxTickets: given.maxTickets ?? 1024,
+    ticketTtl: given.ticketTtl ?? 60_000,
+    maxDepth: given.maxDepth ?? MAX_DEPTH,
+    maxLength: given.maxLength ?? MAX_LENGTH,
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * One connection, as both ends use it: the socket, its framing, its codec,
+ * the read loop and a close that happens once. The handshake runs over it
+ * (`handshake.ts` takes it whole); then `run()` hands every message to its
+ * owner (a client's `Session`, or a server's per-client connection), in
+ * order, and the frames one read brought in during the same turn, so that
+ * their replies share one write.
+ *
+ * What breaks the framing ends the connection. A whole frame whose content
+ * is refused (a decode limit, malformed MessagePack) is handed to the owner
+ * with its message id, when it can be read, so that only its own call
+ * fails.
+ *
+ * @module
+ */
+
+import { Codec, type CodecLimits, type CodecPeer, DecodeError } from "./codec.ts";
+import { FrameError, FrameReader, FrameWriter } from "./framing.ts";
+import { peekMessageId, Reply } from "./protocol.ts";
+
+/** What the owner of a connection hears from it. */
+export interface MessageHandler {
+  /** A decoded message, in arrival order. */
+  message(value: unknown): void;
+  /**
+   * A whole message whose content was refused; `id` is its message id when
+   * that could be read. Throw to end the connection.
+   */
+  refused(error: DecodeError, id: number | undefined): void;
+}
+
+/** How the read loop ended. */
+export type EndReason =
+  /** The peer closed the connection between frames. */
+  | { readonly kind: "eof" }
+  /** This side called `close()`. */
+  | { readonly kind: "closed" }
+  /** The framing broke, a handler threw, or the socket failed. */
+  | { readonly kind: "error"; readonly error: unknown };
+
+/** A framed, encoded connection over one socket. */
+export class Connection {
+  /** The socket. */
+  readonly socket: Deno.Conn;
+  /** Its frame reader, also used by the handshake before `run()`. */
+  readonly reader: FrameReader;
+  /** The codec of this connection (its peer maps proxies). */
+  readonly codec: Codec;
+  readonly #writer: FrameWriter;
+  readonly #maxFrame: number;
+  #closed = false;
+
+  /**
+   * Wraps `socket`. `onWriteError` hears of a failed write (the connection
+   * is closed after it).
+   */
+  constructor(
+    socket: Deno.Conn,
+    peer: CodecPeer,
+    limits: CodecLimits,
+    onWriteError: (error: unknown) => void,
+  ) {
+    this.socket = socket;
+    this.reader = new FrameReader(socket);
+    this.codec = new Codec(peer, limits);
+    this.#maxFrame = limits.maxFrameSize;
+    this.#writer = new FrameWriter(
+      socket,
+      (error) => {
+        onWriteError(error);
+        this.close();
+      },
+      (frame) => this.codec.recycle(frame),
+    );
+  }
+
+  /** True once closed, by either side. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Encodes `value` and queues it; throws the codec's `UnsendableError` if it cannot travel. */
+  send(value: unknown): void {
+    if (this.#closed) return;
+    this.#writer.send(this.codec.encode(value));
+  }
+
+  /** Resolves once everything queued so far was written (or writing failed). */
+  flush(): Promise<void> {
+    return this.#writer.flush();
+  }
+
+  /**
+   * The last word to a peer that broke the rules: message id 0, a failure
+   * saying why; then it is written, within a second.
+   */
+  async notice(message: string): Promise<void> {
+    if (this.#closed) return;
+    this.send([0, Reply.Failure, [message, undefined]]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.flush(),
+      new Promise((resolve) => timer = setTimeout(resolve, 1000)),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Reads and hands on messages until the connection ends; says how it ended. */
+  async run(handler: MessageHandler): Promise<EndReason> {
+    const max = this.#maxFrame;
+    try {
+      while (!this.#closed) {
+        const payload = await this.reader.read(max);
+        if (payload === null) return { kind: "eof" };
+        this.#deliver(payload, handler);
+        let next: Uint8Array | undefined;
+        while (!this.#closed && (next = this.reader.takeBuffered(max)) !== undefined) {
+          this.#deliver(next, handler);
+        }
+      }
+      return { kind: "closed" };
+    } catch (error) {
+      return this.#closed && !(error instanceof FrameError) && !(error instanceof DecodeError)
+        ? { kind: "closed" }
+        : { kind: "error", error };
+    }
+  }
+
+  #deliver(payload: Uint8Array, handler: MessageHandler): void {
+    let value: unknown;
+    try {
+      value = this.codec.decode(payload);
+    } catch (error) {
+      if (!(error instanceof DecodeError)) throw error;
+      handler.refused(error, peekMessageId(payload));
+      return;
+    }
+    handler.message(value);
+  }
+
+  /** Closes the socket, once; a pending read ends the loop. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.socket.close();
+    } catch { /* closed already */ }
+  }
+
+  /** Lets the process exit while this connection is idle (or not). */
+  setReferenced(referenced: boolean): void {
+    if (this.#closed) return;
+    try {
+      if (referenced) this.socket.ref();
+      else this.socket.unref();
+    } catch { /* closed */ }
+  }
+}
