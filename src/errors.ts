@@ -53,7 +53,7 @@ export class AuthenticationError extends Error {
  * ```ts
  * import { ManagerStateError } from "@multiprocess/managers";
  *
- * const error = new ManagerStateError("Already started server");
+ * const error = new ManagerStateError("Cannot start(): the manager is already started");
  * console.log(error.name); // "ManagerStateError"
  * ```
  */

@@ -52,13 +52,13 @@ Deno.test("BaseManager refuses a second start and a start after shutdown", async
   const manager = await new TestManager({ modules }).start();
   await assert.rejects(manager.start(), {
     name: "ManagerStateError",
-    message: "Already started server",
+    message: "Cannot start(): the manager is already started",
   });
   await manager.shutdown();
   await manager.shutdown(); // idempotent
   await assert.rejects(manager.start(), {
     name: "ManagerStateError",
-    message: "Manager has shut down",
+    message: "Cannot start(): the manager has shut down",
   });
   await assert.rejects(manager.create(Counter), ManagerStateError);
 });

@@ -352,7 +352,7 @@ export class BaseManager {
    * (CPython's `get_server()`). It listens at once; call `serveForever()`.
    */
   getServer(): Server {
-    this.#requireInitial();
+    this.#requireInitial("getServer()");
     let socketDir: string | undefined;
     if (this.#address === undefined) {
       socketDir = Deno.makeTempDirSync({ prefix: "mp-" });
@@ -398,7 +398,10 @@ export class BaseManager {
       typeid = found;
     }
     try {
-      return this.#requireSession().control(ControlMethod.create, [typeid, ...args]);
+      return this.#requireSession(`create('${typeid}')`).control(ControlMethod.create, [
+        typeid,
+        ...args,
+      ]);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -406,12 +409,14 @@ export class BaseManager {
 
   /** Number of shared objects alive on the server. */
   async numberOfObjects(): Promise<number> {
-    return await this.#requireSession().control(ControlMethod.numberOfObjects) as number;
+    return await this.#requireSession("numberOfObjects()").control(
+      ControlMethod.numberOfObjects,
+    ) as number;
   }
 
   /** A text listing every shared object with its reference count, as CPython's `_debug_info()`. */
   async debugInfo(): Promise<string> {
-    return await this.#requireSession().control(ControlMethod.debugInfo) as string;
+    return await this.#requireSession("debugInfo()").control(ControlMethod.debugInfo) as string;
   }
 
   /**
@@ -476,22 +481,33 @@ export class BaseManager {
   }
 
   #claim(action: "start" | "connect"): void {
-    this.#requireInitial();
-    if (this.#busy) throw new ManagerStateError(`Cannot ${action}: already starting or connecting`);
+    this.#requireInitial(`${action}()`);
     this.#busy = true;
   }
 
-  #requireInitial(): void {
-    if (this.#state === "started" || this.#busy) {
-      throw new ManagerStateError("Already started server");
+  /** Refuses `action` unless the manager was never started, connected or shut down. */
+  #requireInitial(action: string): void {
+    if (this.#busy) {
+      throw new ManagerStateError(
+        `Cannot ${action}: the manager is already starting or connecting`,
+      );
     }
-    if (this.#state === "shutdown") throw new ManagerStateError("Manager has shut down");
+    if (this.#state === "started") {
+      throw new ManagerStateError(`Cannot ${action}: the manager is already started`);
+    }
+    if (this.#state === "shutdown") {
+      throw new ManagerStateError(`Cannot ${action}: the manager has shut down`);
+    }
   }
 
-  #requireSession(): Session {
-    if (this.#state === "shutdown") throw new ManagerStateError("Manager has shut down");
+  #requireSession(action: string): Session {
+    if (this.#state === "shutdown") {
+      throw new ManagerStateError(`Cannot ${action}: the manager has shut down`);
+    }
     if (this.#session === undefined) {
-      throw new ManagerStateError("Manager is not started: call start() or connect() first");
+      throw new ManagerStateError(
+        `Cannot ${action}: the manager is not started; call start() or connect() first`,
+      );
     }
     return this.#session;
   }

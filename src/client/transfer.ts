@@ -9,6 +9,7 @@
  * @module
  */
 
+import { equalBytes, fromBase64Url, toBase64Url } from "../_bytes.ts";
 import { type Address, checkAddress, formatAddress, sameAddress } from "../wire/address.ts";
 import { ControlMethod } from "../wire/protocol.ts";
 import { type BaseManager, sessionOf } from "./manager.ts";
@@ -194,19 +195,4 @@ function sharedSession(
     session.then((s) => s.whenClosed.then(forget), forget);
     return session;
   }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}
-
-function toBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-function fromBase64Url(text: string): Uint8Array {
-  const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }

@@ -12,6 +12,7 @@
 // BaseManager and SyncManager known by name. `mod.ts` imports this file in
 // turn, so that `deno cache` of a user's program fetches it too.
 import "../../mod.ts";
+import { writeAll } from "../_bytes.ts";
 import { formatAddress } from "../wire/address.ts";
 import { claimArgs, importExport, importUserModule } from "../client/handoff.ts";
 import { explainDenial, markSandboxed } from "./permissions.ts";
@@ -25,9 +26,10 @@ import { catchStrayErrors } from "./_stray.ts";
 const ROLE = "manager's server process";
 
 async function report(status: ServerStatus): Promise<void> {
-  const bytes = new TextEncoder().encode(`${STATUS_MARKER}${JSON.stringify(status)}\n`);
-  let offset = 0;
-  while (offset < bytes.length) offset += await Deno.stdout.write(bytes.subarray(offset));
+  await writeAll(
+    Deno.stdout,
+    new TextEncoder().encode(`${STATUS_MARKER}${JSON.stringify(status)}\n`),
+  );
 }
 
 async function serve(): Promise<void> {

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { writeAll } from "../_bytes.ts";
 import type { Address } from "../wire/address.ts";
 import type { ExportRef, HandedArgs } from "../client/handoff.ts";
 import { settlesWithin } from "../_async.ts";
@@ -392,17 +393,12 @@ async function forward(
   while (true) {
     const { value, done } = await stdout.read();
     if (done) return;
-    await writeAll(value);
+    await writeAll(Deno.stdout, value);
   }
 }
 
 async function writeOut(text: string): Promise<void> {
-  if (text.length > 0) await writeAll(new TextEncoder().encode(text));
-}
-
-async function writeAll(bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await Deno.stdout.write(bytes.subarray(offset));
+  if (text.length > 0) await writeAll(Deno.stdout, new TextEncoder().encode(text));
 }
 
 function signal(child: Deno.ChildProcess, name: Deno.Signal): void {

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { writeAll } from "../_bytes.ts";
+
 /** What a server needs of a listener: connections, and a way to stop. */
 export interface Acceptor {
   accept(): Promise<Deno.Conn>;
@@ -56,8 +58,7 @@ async function relay(from: Deno.Conn, to: Deno.Conn, onEnd: () => void): Promise
     while (true) {
       const n = await from.read(buffer);
       if (n === null) break;
-      let offset = 0;
-      while (offset < n) offset += await to.write(buffer.subarray(offset, n));
+      await writeAll(to, buffer.subarray(0, n));
     }
   } catch { /* either side closed */ }
   onEnd();

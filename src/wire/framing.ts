@@ -6,6 +6,8 @@
  * @module
  */
 
+import { writeAll } from "../_bytes.ts";
+
 /** The largest frame accepted unless configured otherwise: 64 MiB. */
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
 
@@ -193,10 +195,7 @@ export class FrameWriter {
           }
           const alone = end === i + 1;
           const chunk = alone ? queue[i]! : this.#join(queue, i, end, size);
-          let offset = 0;
-          while (offset < chunk.length) {
-            offset += await this.#conn.write(chunk.subarray(offset));
-          }
+          await writeAll(this.#conn, chunk);
           if (alone) this.#onWritten(chunk);
           i = end;
         }
@@ -224,7 +223,5 @@ export class FrameWriter {
 
 /** Writes one frame and waits until it is handed to the OS (used by the handshake). */
 export async function writeFrame(conn: Deno.Conn, payload: Uint8Array): Promise<void> {
-  const bytes = frame(payload);
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+  await writeAll(conn, frame(payload));
 }

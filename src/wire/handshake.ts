@@ -15,6 +15,7 @@
  * @module
  */
 
+import { equalBytes, startsWith } from "../_bytes.ts";
 import { AuthenticationError, ConnectionClosedError } from "../errors.ts";
 import { type FrameReader, writeFrame } from "./framing.ts";
 
@@ -152,16 +153,6 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   const length = Math.min(a.length, b.length);
   for (let i = 0; i < length; i++) difference |= a[i]! ^ b[i]!;
   return difference === 0;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && startsWith(a, b);
-}
-
-function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
-  if (bytes.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
-  return true;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
