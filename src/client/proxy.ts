@@ -224,6 +224,25 @@ export function isExposableName(name: string): boolean {
 
 const autoProxyClasses = new Map<string, ProxyClass>();
 
+/**
+ * Gives `cls` a method for each of `names` that it (or a parent) does not
+ * define itself, forwarding its arguments with `_callmethod`: CPython's
+ * `MakeProxyType`. Hand-written proxies declare the types of these methods
+ * and write bodies only where there is logic.
+ */
+export function forwardMethods(cls: ProxyClass, names: readonly string[]): void {
+  for (const name of names) {
+    if (!isExposableName(name) || name in cls.prototype) continue;
+    Object.defineProperty(cls.prototype, name, {
+      value: function (this: BaseProxy, ...args: unknown[]): Promise<unknown> {
+        return this._callmethod(name, args);
+      },
+      writable: true,
+      configurable: true,
+    });
+  }
+}
+
 /** The auto proxy class for a typeid and exposed set (cached), as CPython's `MakeProxyType`. */
 export function autoProxyClass(typeid: string, exposed: readonly string[]): ProxyClass {
   const key = `${typeid}\0${exposed.join("\0")}`;
@@ -231,16 +250,7 @@ export function autoProxyClass(typeid: string, exposed: readonly string[]): Prox
   if (cls === undefined) {
     const AutoProxy = class extends BaseProxy {};
     Object.defineProperty(AutoProxy, "name", { value: `AutoProxy[${typeid}]` });
-    for (const name of exposed) {
-      if (!isExposableName(name)) continue;
-      Object.defineProperty(AutoProxy.prototype, name, {
-        value: function (this: BaseProxy, ...args: unknown[]): Promise<unknown> {
-          return this._callmethod(name, args);
-        },
-        writable: true,
-        configurable: true,
-      });
-    }
+    forwardMethods(AutoProxy, exposed);
     cls = AutoProxy;
     autoProxyClasses.set(key, cls);
   }

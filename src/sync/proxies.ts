@@ -1,12 +1,15 @@
 /**
  * The client-side proxies of `SyncManager`'s types: typed methods that
  * return promises, options objects where Python has keyword arguments,
- * `hold()` for `await using`, and `for await` over containers.
+ * `hold()` for `await using`, and `for await` over containers. Methods that
+ * only forward are declared with their types and generated from
+ * `_exposed_` (CPython's `MakeProxyType`); bodies are written only where
+ * there is logic.
  *
  * @module
  */
 
-import { BaseProxy } from "../client/proxy.ts";
+import { BaseProxy, forwardMethods } from "../client/proxy.ts";
 import type { AcquireOptions, WaitOptions } from "./primitives.ts";
 import type { QueueWaitOptions } from "./queue.ts";
 
@@ -15,7 +18,11 @@ import type { QueueWaitOptions } from "./queue.ts";
  * over a container proxy uses one and disposes it at the end.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ *
+ * await using manager = await new SyncManager({ modules: [] }).start();
+ * await using dict = await manager.dict<string, number>({ a: 1 });
  * await using iterator = await dict.iterate();
  * console.log(await iterator.next()); // { done: false, value: ["a", 1] }
  * ```
@@ -24,9 +31,7 @@ export class IteratorProxy<T = unknown> extends BaseProxy {
   /** Methods the server lets this proxy call. */
   static _exposed_: readonly string[] = ["next"];
   /** The next item, as JavaScript's iterator protocol has it. */
-  next(): Promise<IteratorResult<T, undefined>> {
-    return this._callmethod("next") as Promise<IteratorResult<T, undefined>>;
-  }
+  declare next: () => Promise<IteratorResult<T, undefined>>;
   /** Consumes the remaining items, one call each. */
   async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
     while (true) {
@@ -50,7 +55,10 @@ async function* iterate<T>(proxy: BaseProxy): AsyncGenerator<T, void, undefined>
  * The proxy of a Lock or RLock (CPython's `AcquirerProxy`).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ *
+ * await using manager = await new SyncManager({ modules: [] }).start();
  * const lock = await manager.Lock();
  * {
  *   await using _held = await lock.hold(); // released at the end of the block
@@ -65,17 +73,11 @@ export class AcquirerProxy extends BaseProxy {
   static _exposed_: readonly string[] = ["acquire", "release", "locked"];
 
   /** Takes the lock; resolves false if `blocking: false` or `timeout` (ms) failed to get it. */
-  acquire(options?: AcquireOptions): Promise<boolean> {
-    return this._callmethod("acquire", options === undefined ? [] : [options]) as Promise<boolean>;
-  }
+  declare acquire: (options?: AcquireOptions) => Promise<boolean>;
   /** Releases the lock. */
-  release(): Promise<void> {
-    return this._callmethod("release") as Promise<void>;
-  }
+  declare release: () => Promise<void>;
   /** True while somebody holds it. */
-  locked(): Promise<boolean> {
-    return this._callmethod("locked") as Promise<boolean>;
-  }
+  declare locked: () => Promise<boolean>;
   /**
    * Acquires, and returns a handle whose disposal releases: Python's
    * `with lock:`. Rejects with `Deno.errors.TimedOut` if not acquired.
@@ -104,7 +106,10 @@ export class AcquirerProxy extends BaseProxy {
  * The proxy of a Semaphore or BoundedSemaphore.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ *
+ * await using manager = await new SyncManager({ modules: [] }).start();
  * const slots = await manager.BoundedSemaphore(2);
  * await using _slot = await slots.hold();
  * console.log(await slots.value()); // 1
@@ -115,23 +120,24 @@ export class SemaphoreProxy extends AcquirerProxy {
   static override _exposed_: readonly string[] = ["acquire", "release", "locked", "value"];
 
   /** Returns `n` permits. A BoundedSemaphore rejects going above its start value. */
-  override release(n = 1): Promise<void> {
-    return this._callmethod("release", [n]) as Promise<void>;
-  }
+  declare release: (n?: number) => Promise<void>;
   /** Permits free now (CPython hides it in `_value`). */
-  value(): Promise<number> {
-    return this._callmethod("value") as Promise<number>;
-  }
+  declare value: () => Promise<number>;
 }
 
 /**
  * The proxy of a Condition.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ *
+ * await using manager = await new SyncManager({ modules: [] }).start();
  * const ready = await manager.Condition();
  * await using _held = await ready.hold();
+ * const state = await manager.Value("done");
  * const ok = await ready.waitFor(async () => (await state.get()) === "done", { timeout: 1000 });
+ * console.log(ok); // true
  * ```
  */
 export class ConditionProxy extends AcquirerProxy {
@@ -146,17 +152,11 @@ export class ConditionProxy extends AcquirerProxy {
   ];
 
   /** Releases the lock, waits for a notify or the timeout, takes the lock back; false on timeout. */
-  wait(options?: WaitOptions): Promise<boolean> {
-    return this._callmethod("wait", options === undefined ? [] : [options]) as Promise<boolean>;
-  }
+  declare wait: (options?: WaitOptions) => Promise<boolean>;
   /** Wakes up to `n` waiters (the lock must be held). */
-  notify(n = 1): Promise<void> {
-    return this._callmethod("notify", [n]) as Promise<void>;
-  }
+  declare notify: (n?: number) => Promise<void>;
   /** Wakes every waiter (the lock must be held). */
-  notifyAll(): Promise<void> {
-    return this._callmethod("notifyAll") as Promise<void>;
-  }
+  declare notifyAll: () => Promise<void>;
   /**
    * Waits until `predicate` is true, checking after each notify, as
    * Python's `wait_for` (a client-side loop there too). Resolves with the
@@ -186,7 +186,10 @@ export class ConditionProxy extends AcquirerProxy {
  * The proxy of an Event.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ *
+ * await using manager = await new SyncManager({ modules: [] }).start();
  * const event = await manager.Event();
  * setTimeout(() => event.set(), 10);
  * console.log(await event.wait({ timeout: 1000 })); // true
@@ -196,30 +199,25 @@ export class EventProxy extends BaseProxy {
   /** Methods the server lets this proxy call. */
   static _exposed_: readonly string[] = ["isSet", "set", "clear", "wait"];
   /** True once set (until cleared). */
-  isSet(): Promise<boolean> {
-    return this._callmethod("isSet") as Promise<boolean>;
-  }
+  declare isSet: () => Promise<boolean>;
   /** Sets the flag and wakes every waiter. */
-  set(): Promise<void> {
-    return this._callmethod("set") as Promise<void>;
-  }
+  declare set: () => Promise<void>;
   /** Clears the flag. */
-  clear(): Promise<void> {
-    return this._callmethod("clear") as Promise<void>;
-  }
+  declare clear: () => Promise<void>;
   /** Resolves with the flag once set, or with false when `timeout` ms pass. */
-  wait(options?: WaitOptions): Promise<boolean> {
-    return this._callmethod("wait", options === undefined ? [] : [options]) as Promise<boolean>;
-  }
+  declare wait: (options?: WaitOptions) => Promise<boolean>;
 }
 
 /**
  * The proxy of a Barrier.
  *
  * @example
- * ```ts ignore
- * const barrier = await manager.Barrier(3);
- * const index = await barrier.wait(); // 0, 1 or 2
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ *
+ * await using manager = await new SyncManager({ modules: [] }).start();
+ * const barrier = await manager.Barrier(1);
+ * console.log(await barrier.wait()); // 0: the only party
  * ```
  */
 export class BarrierProxy extends BaseProxy {
@@ -233,36 +231,27 @@ export class BarrierProxy extends BaseProxy {
     "broken",
   ];
   /** Waits for every party; resolves with this party's arrival index. */
-  wait(options?: WaitOptions): Promise<number> {
-    return this._callmethod("wait", options === undefined ? [] : [options]) as Promise<number>;
-  }
+  declare wait: (options?: WaitOptions) => Promise<number>;
   /** Breaks the barrier. */
-  abort(): Promise<void> {
-    return this._callmethod("abort") as Promise<void>;
-  }
+  declare abort: () => Promise<void>;
   /** Empties and mends the barrier; current waiters get BrokenBarrierError. */
-  reset(): Promise<void> {
-    return this._callmethod("reset") as Promise<void>;
-  }
+  declare reset: () => Promise<void>;
   /** The number of parties. */
-  parties(): Promise<number> {
-    return this._callmethod("parties") as Promise<number>;
-  }
+  declare parties: () => Promise<number>;
   /** Parties waiting now. */
-  nWaiting(): Promise<number> {
-    return this._callmethod("nWaiting") as Promise<number>;
-  }
+  declare nWaiting: () => Promise<number>;
   /** True once broken, until reset. */
-  broken(): Promise<boolean> {
-    return this._callmethod("broken") as Promise<boolean>;
-  }
+  declare broken: () => Promise<boolean>;
 }
 
 /**
  * The proxy of a Queue or JoinableQueue.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ *
+ * await using manager = await new SyncManager({ modules: [] }).start();
  * const queue = await manager.Queue<string>(10);
  * await queue.put("job");
  * console.log(await queue.get({ timeout: 100 })); // "job"
@@ -283,72 +272,55 @@ export class QueueProxy<T = unknown> extends BaseProxy {
     "join",
   ];
   /** Adds an item, waiting for room if the queue is bounded and full; rejects with Full. */
-  put(item: T, options?: QueueWaitOptions): Promise<void> {
-    return this._callmethod("put", options === undefined ? [item] : [item, options]) as Promise<
-      void
-    >;
-  }
+  declare put: (item: T, options?: QueueWaitOptions) => Promise<void>;
   /** Takes the oldest item, waiting for one if empty; rejects with Empty. */
-  get(options?: QueueWaitOptions): Promise<T> {
-    return this._callmethod("get", options === undefined ? [] : [options]) as Promise<T>;
-  }
+  declare get: (options?: QueueWaitOptions) => Promise<T>;
   /** `put(item, { block: false })` */
-  putNowait(item: T): Promise<void> {
-    return this._callmethod("putNowait", [item]) as Promise<void>;
-  }
+  declare putNowait: (item: T) => Promise<void>;
   /** `get({ block: false })` */
-  getNowait(): Promise<T> {
-    return this._callmethod("getNowait") as Promise<T>;
-  }
+  declare getNowait: () => Promise<T>;
   /** Items in the queue now. */
-  qsize(): Promise<number> {
-    return this._callmethod("qsize") as Promise<number>;
-  }
+  declare qsize: () => Promise<number>;
   /** True when no item is queued. */
-  empty(): Promise<boolean> {
-    return this._callmethod("empty") as Promise<boolean>;
-  }
+  declare empty: () => Promise<boolean>;
   /** True when a bounded queue is at its size. */
-  full(): Promise<boolean> {
-    return this._callmethod("full") as Promise<boolean>;
-  }
+  declare full: () => Promise<boolean>;
   /** Marks one item taken with get() as processed. */
-  taskDone(): Promise<void> {
-    return this._callmethod("taskDone") as Promise<void>;
-  }
+  declare taskDone: () => Promise<void>;
   /** Resolves once every item put has been marked done. */
-  join(): Promise<void> {
-    return this._callmethod("join") as Promise<void>;
-  }
+  declare join: () => Promise<void>;
 }
 
 /**
  * The proxy of a Value.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ *
+ * await using manager = await new SyncManager({ modules: [] }).start();
  * const total = await manager.Value(0);
  * await total.set((await total.get()) + 1);
+ * console.log(await total.get()); // 1
  * ```
  */
 export class ValueProxy<T = unknown> extends BaseProxy {
   /** Methods the server lets this proxy call. */
   static _exposed_: readonly string[] = ["get", "set"];
   /** The value. */
-  get(): Promise<T> {
-    return this._callmethod("get") as Promise<T>;
-  }
+  declare get: () => Promise<T>;
   /** Replaces the value. */
-  set(value: T): Promise<void> {
-    return this._callmethod("set", [value]) as Promise<void>;
-  }
+  declare set: (value: T) => Promise<void>;
 }
 
 /**
  * The proxy of an Array: fixed length, indexed.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ *
+ * await using manager = await new SyncManager({ modules: [] }).start();
  * const cells = await manager.Array([0, 1]);
  * await cells.set(0, 5);
  * for await (const cell of cells) console.log(cell); // 5, 1
@@ -358,21 +330,13 @@ export class ArrayProxy<T = unknown> extends BaseProxy {
   /** Methods the server lets this proxy call. */
   static _exposed_: readonly string[] = ["length", "get", "set", "toArray", "iterate"];
   /** Its length. */
-  length(): Promise<number> {
-    return this._callmethod("length") as Promise<number>;
-  }
+  declare length: () => Promise<number>;
   /** Item `index` (negative counts from the end); out of range is a RangeError. */
-  get(index: number): Promise<T> {
-    return this._callmethod("get", [index]) as Promise<T>;
-  }
+  declare get: (index: number) => Promise<T>;
   /** Replaces item `index`. */
-  set(index: number, value: T): Promise<void> {
-    return this._callmethod("set", [index, value]) as Promise<void>;
-  }
+  declare set: (index: number, value: T) => Promise<void>;
   /** A copy of all items. */
-  toArray(): Promise<T[]> {
-    return this._callmethod("toArray") as Promise<T[]>;
-  }
+  declare toArray: () => Promise<T[]>;
   /** Iterates lazily, one call per item. */
   [Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
     return iterate<T>(this);
@@ -383,7 +347,10 @@ export class ArrayProxy<T = unknown> extends BaseProxy {
  * The proxy of a dict: an async mirror of `Map`, plus CPython's extras.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ *
+ * await using manager = await new SyncManager({ modules: [] }).start();
  * const scores = await manager.dict<string, number>({ ann: 1 });
  * await scores.set("bob", 2);
  * for await (const [name, score] of scores) console.log(name, score);
@@ -416,66 +383,33 @@ export class DictProxy<K = unknown, V = unknown> extends BaseProxy {
     return this._callmethod("get", [key, ...fallback.slice(0, 1)]);
   }
   /** Sets `key` to `value`. */
-  set(key: K, value: V): Promise<void> {
-    return this._callmethod("set", [key, value]) as Promise<void>;
-  }
+  declare set: (key: K, value: V) => Promise<void>;
   /** True if `key` is present. */
-  has(key: K): Promise<boolean> {
-    return this._callmethod("has", [key]) as Promise<boolean>;
-  }
+  declare has: (key: K) => Promise<boolean>;
   /** Removes `key`; true if it was there. */
-  delete(key: K): Promise<boolean> {
-    return this._callmethod("delete", [key]) as Promise<boolean>;
-  }
+  declare delete: (key: K) => Promise<boolean>;
   /** Removes everything. */
-  clear(): Promise<void> {
-    return this._callmethod("clear") as Promise<void>;
-  }
+  declare clear: () => Promise<void>;
   /** The number of entries. */
-  size(): Promise<number> {
-    return this._callmethod("size") as Promise<number>;
-  }
+  declare size: () => Promise<number>;
   /** A copy of the keys. */
-  keys(): Promise<K[]> {
-    return this._callmethod("keys") as Promise<K[]>;
-  }
+  declare keys: () => Promise<K[]>;
   /** A copy of the values. */
-  values(): Promise<V[]> {
-    return this._callmethod("values") as Promise<V[]>;
-  }
+  declare values: () => Promise<V[]>;
   /** A copy of the entries. */
-  entries(): Promise<[K, V][]> {
-    return this._callmethod("entries") as Promise<[K, V][]>;
-  }
+  declare entries: () => Promise<[K, V][]>;
   /** Removes `key` and returns its value; a missing key rejects with RangeError unless `fallback` is given. */
-  pop(key: K, ...fallback: [V?]): Promise<V> {
-    return this._callmethod("pop", [key, ...fallback]) as Promise<V>;
-  }
+  declare pop: (key: K, ...fallback: [V?]) => Promise<V>;
   /** Removes and returns the last inserted entry. */
-  popitem(): Promise<[K, V]> {
-    return this._callmethod("popitem") as Promise<[K, V]>;
-  }
+  declare popitem: () => Promise<[K, V]>;
   /** The value of `key`, first setting it to `fallback` if absent. */
-  setdefault(key: K, fallback?: V): Promise<V> {
-    return this._callmethod(
-      "setdefault",
-      fallback === undefined ? [key] : [key, fallback],
-    ) as Promise<
-      V
-    >;
-  }
+  declare setdefault: (key: K, fallback?: V) => Promise<V>;
   /** Adds the entries of a Map, a plain object or an array of pairs. */
-  update(other: Map<K, V> | [K, V][] | Record<string, V>): Promise<void> {
-    return this._callmethod("update", [other]) as Promise<void>;
-  }
+  declare update: (other: Map<K, V> | [K, V][] | Record<string, V>) => Promise<void>;
   /** A copy, as a `Map`. */
-  copy(): Promise<Map<K, V>> {
-    return this._callmethod("copy") as Promise<Map<K, V>>;
-  }
+  declare copy: () => Promise<Map<K, V>>;
   /** A lazy iterator over the entries (rejects if the dict changes size meanwhile). */
-  iterate(): Promise<IteratorProxy<[K, V]>> {
-    return this._callmethod("iterate") as Promise<IteratorProxy<[K, V]>>;
-  }
+  declare iterate: () => Promise<IteratorProxy<[K, V]>>;
   /** Iterates the entries lazily, one call per entry. */
   [Symbol.asyncIterator](): AsyncGenerator<[K, V], void, undefined> {
     return iterate<[K, V]>(this);
@@ -486,7 +420,10 @@ export class DictProxy<K = unknown, V = unknown> extends BaseProxy {
  * The proxy of a list: an async mirror of `Array`, plus CPython's methods.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ *
+ * await using manager = await new SyncManager({ modules: [] }).start();
  * const items = await manager.list([3, 1, 2]);
  * await items.sort();
  * console.log(await items.slice()); // [1, 2, 3]
@@ -517,88 +454,45 @@ export class ListProxy<T = unknown> extends BaseProxy {
     "iterate",
   ];
   /** Its length. */
-  length(): Promise<number> {
-    return this._callmethod("length") as Promise<number>;
-  }
+  declare length: () => Promise<number>;
   /** As `Array.prototype.at`: undefined when out of range. */
-  at(index: number): Promise<T | undefined> {
-    return this._callmethod("at", [index]) as Promise<T | undefined>;
-  }
+  declare at: (index: number) => Promise<T | undefined>;
   /** As Python's `l[i]`: out of range is a RangeError. */
-  get(index: number): Promise<T> {
-    return this._callmethod("get", [index]) as Promise<T>;
-  }
+  declare get: (index: number) => Promise<T>;
   /** As Python's `l[i] = value`. */
-  set(index: number, value: T): Promise<void> {
-    return this._callmethod("set", [index, value]) as Promise<void>;
-  }
+  declare set: (index: number, value: T) => Promise<void>;
   /** Appends items; resolves with the new length. */
-  push(...items: T[]): Promise<number> {
-    return this._callmethod("push", items) as Promise<number>;
-  }
+  declare push: (...items: T[]) => Promise<number>;
   /** Appends one item. */
-  append(item: T): Promise<void> {
-    return this._callmethod("append", [item]) as Promise<void>;
-  }
+  declare append: (item: T) => Promise<void>;
   /** Appends every item of an array or Set. */
-  extend(items: Iterable<T>): Promise<void> {
-    return this._callmethod("extend", [[...items]]) as Promise<void>;
-  }
+  declare extend: (items: Iterable<T>) => Promise<void>;
   /** Inserts before `index`. */
-  insert(index: number, item: T): Promise<void> {
-    return this._callmethod("insert", [index, item]) as Promise<void>;
-  }
+  declare insert: (index: number, item: T) => Promise<void>;
   /** Removes and returns item `index` (the last by default); an empty list is a RangeError. */
-  pop(index?: number): Promise<T> {
-    return this._callmethod("pop", index === undefined ? [] : [index]) as Promise<T>;
-  }
+  declare pop: (index?: number) => Promise<T>;
   /** As `Array.prototype.splice`. */
-  splice(start: number, deleteCount?: number, ...items: T[]): Promise<T[]> {
-    return this._callmethod(
-      "splice",
-      deleteCount === undefined ? [start] : [start, deleteCount, ...items],
-    ) as Promise<T[]>;
-  }
+  declare splice: (start: number, deleteCount?: number, ...items: T[]) => Promise<T[]>;
   /** A copy of a range, as `Array.prototype.slice`. */
-  slice(start?: number, end?: number): Promise<T[]> {
-    return this._callmethod("slice", [start, end]) as Promise<T[]>;
-  }
+  declare slice: (start?: number, end?: number) => Promise<T[]>;
   /** The first index of an equal item, or -1. */
-  indexOf(item: T): Promise<number> {
-    return this._callmethod("indexOf", [item]) as Promise<number>;
-  }
+  declare indexOf: (item: T) => Promise<number>;
   /** Python's `index()`: a missing item is a RangeError. */
-  index(item: T, start?: number, end?: number): Promise<number> {
-    return this._callmethod("index", [item, start, end]) as Promise<number>;
-  }
+  declare index: (item: T, start?: number, end?: number) => Promise<number>;
   /** How many items equal `item`. */
-  count(item: T): Promise<number> {
-    return this._callmethod("count", [item]) as Promise<number>;
-  }
+  declare count: (item: T) => Promise<number>;
   /** Removes the first equal item; a missing one is a RangeError. */
-  remove(item: T): Promise<void> {
-    return this._callmethod("remove", [item]) as Promise<void>;
-  }
+  declare remove: (item: T) => Promise<void>;
   /** Sorts in Python's order (numbers by value, strings by code point). */
-  sort(options?: { reverse?: boolean }): Promise<void> {
-    return this._callmethod("sort", options === undefined ? [] : [options]) as Promise<void>;
-  }
+  declare sort: (options?: { reverse?: boolean }) => Promise<void>;
   /** Reverses in place. */
-  reverse(): Promise<void> {
-    return this._callmethod("reverse") as Promise<void>;
-  }
+  declare reverse: () => Promise<void>;
   /** Removes everything. */
-  clear(): Promise<void> {
-    return this._callmethod("clear") as Promise<void>;
-  }
+  declare clear: () => Promise<void>;
   /** A copy of all items. */
-  copy(): Promise<T[]> {
-    return this._callmethod("copy") as Promise<T[]>;
-  }
+  declare copy: () => Promise<T[]>;
   /** A lazy iterator by index; it sees changes made meanwhile, as CPython's does. */
-  iterate(): Promise<IteratorProxy<T>> {
-    return this._callmethod("iterate") as Promise<IteratorProxy<T>>;
-  }
+  declare iterate: () => Promise<IteratorProxy<T>>;
   /** Iterates lazily, one call per item. */
   [Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
     return iterate<T>(this);
@@ -609,7 +503,10 @@ export class ListProxy<T = unknown> extends BaseProxy {
  * The proxy of a set: an async mirror of `Set`, plus CPython's methods.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ *
+ * await using manager = await new SyncManager({ modules: [] }).start();
  * const seen = await manager.set<string>();
  * await seen.add("a");
  * console.log(await seen.has("a")); // true
@@ -632,53 +529,29 @@ export class SetProxy<T = unknown> extends BaseProxy {
     "iterate",
   ];
   /** Adds an item. */
-  add(item: T): Promise<void> {
-    return this._callmethod("add", [item]) as Promise<void>;
-  }
+  declare add: (item: T) => Promise<void>;
   /** Removes an item; true if it was there. */
-  delete(item: T): Promise<boolean> {
-    return this._callmethod("delete", [item]) as Promise<boolean>;
-  }
+  declare delete: (item: T) => Promise<boolean>;
   /** True if present. */
-  has(item: T): Promise<boolean> {
-    return this._callmethod("has", [item]) as Promise<boolean>;
-  }
+  declare has: (item: T) => Promise<boolean>;
   /** Removes everything. */
-  clear(): Promise<void> {
-    return this._callmethod("clear") as Promise<void>;
-  }
+  declare clear: () => Promise<void>;
   /** The number of items. */
-  size(): Promise<number> {
-    return this._callmethod("size") as Promise<number>;
-  }
+  declare size: () => Promise<number>;
   /** A copy of the items. */
-  values(): Promise<T[]> {
-    return this._callmethod("values") as Promise<T[]>;
-  }
+  declare values: () => Promise<T[]>;
   /** Removes an item if present. */
-  discard(item: T): Promise<void> {
-    return this._callmethod("discard", [item]) as Promise<void>;
-  }
+  declare discard: (item: T) => Promise<void>;
   /** Removes an item; a missing one is a RangeError. */
-  remove(item: T): Promise<void> {
-    return this._callmethod("remove", [item]) as Promise<void>;
-  }
+  declare remove: (item: T) => Promise<void>;
   /** Removes and returns some item; an empty set is a RangeError. */
-  pop(): Promise<T> {
-    return this._callmethod("pop") as Promise<T>;
-  }
+  declare pop: () => Promise<T>;
   /** Adds the items of arrays or Sets. */
-  update(...others: Iterable<T>[]): Promise<void> {
-    return this._callmethod("update", others.map((other) => [...other])) as Promise<void>;
-  }
+  declare update: (...others: Iterable<T>[]) => Promise<void>;
   /** A copy, as a `Set`. */
-  copy(): Promise<Set<T>> {
-    return this._callmethod("copy") as Promise<Set<T>>;
-  }
+  declare copy: () => Promise<Set<T>>;
   /** A lazy iterator (rejects if the set changes size meanwhile). */
-  iterate(): Promise<IteratorProxy<T>> {
-    return this._callmethod("iterate") as Promise<IteratorProxy<T>>;
-  }
+  declare iterate: () => Promise<IteratorProxy<T>>;
   /** Iterates lazily, one call per item. */
   [Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
     return iterate<T>(this);
@@ -690,7 +563,10 @@ export class SetProxy<T = unknown> extends BaseProxy {
  * are never sent, as in CPython.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ *
+ * await using manager = await new SyncManager({ modules: [] }).start();
  * const ns = await manager.Namespace({ name: "Bob" });
  * await ns.set("job", "Builder");
  * console.log(await ns.repr()); // Namespace(job='Builder', name='Bob')
@@ -725,11 +601,27 @@ export class NamespaceProxy extends BaseProxy {
     return this._callmethod("has", [name]) as Promise<boolean>;
   }
   /** All shared attributes as a plain object. */
-  toObject(): Promise<Record<string, unknown>> {
-    return this._callmethod("toObject") as Promise<Record<string, unknown>>;
-  }
+  declare toObject: () => Promise<Record<string, unknown>>;
   /** CPython's `str(namespace)`: `Namespace(job='Builder', name='Bob')`. */
-  repr(): Promise<string> {
-    return this._callmethod("repr") as Promise<string>;
-  }
+  declare repr: () => Promise<string>;
+}
+
+for (
+  const cls of [
+    IteratorProxy,
+    AcquirerProxy,
+    SemaphoreProxy,
+    ConditionProxy,
+    EventProxy,
+    BarrierProxy,
+    QueueProxy,
+    ValueProxy,
+    ArrayProxy,
+    DictProxy,
+    ListProxy,
+    SetProxy,
+    NamespaceProxy,
+  ]
+) {
+  forwardMethods(cls, cls._exposed_);
 }
