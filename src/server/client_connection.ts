@@ -19,7 +19,7 @@ import {
 import { Connection, type MessageHandler } from "../wire/connection.ts";
 import { FrameError } from "../wire/framing.ts";
 import {
-  ControlMethod,
+  parseControl,
   parseRequest,
   Reply,
   type ReplyKind,
@@ -167,54 +167,53 @@ export class ClientConnection implements CodecPeer, MessageHandler {
 
   async #control({ requestId, method, args }: Request): Promise<void> {
     const host = this.#host;
+    const request = parseControl(method, args);
+    if (typeof request === "string") {
+      return this.#reply(requestId, Reply.Failure, [request, undefined]);
+    }
     try {
-      switch (method) {
-        case ControlMethod.release:
-          for (const id of args) if (typeof id === "number") this.#dropRef(id);
+      switch (request.method) {
+        case "release":
+          for (const id of request.ids) this.#dropRef(id);
           if (requestId !== 0) this.#reply(requestId, Reply.Return, null);
           return;
-        case ControlMethod.create: {
-          const [typeid, ...rest] = args;
-          const entry = await runAs(this.#caller, () => host.create(typeid as string, rest));
+        case "create": {
+          const { typeid, args } = request;
+          const entry = await runAs(this.#caller, () => host.create(typeid, args));
           this.#reply(requestId, Reply.Return, new Reference(entry.id));
           host.table.dropIfUnreferenced(entry.id);
           return;
         }
-        case ControlMethod.ping:
+        case "ping":
           return this.#reply(requestId, Reply.Return, null);
-        case ControlMethod.numberOfObjects:
+        case "numberOfObjects":
           return this.#reply(requestId, Reply.Return, await host.numberOfObjects());
-        case ControlMethod.debugInfo:
+        case "debugInfo":
           return this.#reply(requestId, Reply.Return, await host.debugInfo());
-        case ControlMethod.share: {
-          const [id, ttl] = args;
-          const entry = typeof id === "number" && this.#refs.has(id)
-            ? host.table.get(id)
-            : undefined;
+        case "share": {
+          const entry = this.#refs.has(request.id) ? host.table.get(request.id) : undefined;
           if (entry === undefined) {
             throw new RemoteError(
-              `Cannot share object ${String(id)}: this connection holds no reference to it`,
+              `Cannot share object ${request.id}: this connection holds no reference to it`,
             );
           }
           return this.#reply(
             requestId,
             Reply.Return,
-            host.share(entry, ttl as number, this.#tickets),
+            host.share(entry, request.ttl, this.#tickets),
           );
         }
-        case ControlMethod.claim: {
-          const entry = host.claim(args[0]);
+        case "claim": {
+          const entry = host.claim(request.ticket);
           this.#reply(requestId, Reply.Return, new Reference(entry.id));
           host.table.decref(entry.id);
           return;
         }
-        case ControlMethod.shutdown:
+        case "shutdown":
           this.#reply(requestId, Reply.Return, null);
           await this.connection.flush();
           await this.#requestShutdown();
           return;
-        default:
-          throw new RemoteError(`Unknown server request '${method}'`);
       }
     } catch (error) {
       if (error instanceof RemoteError) {

@@ -88,6 +88,51 @@ export function parseRequest(value: unknown): Request | string {
   return { requestId, objectId, method, args };
 }
 
+/** A request to the server itself, its arguments checked. */
+export type ControlRequest =
+  | { readonly method: "create"; readonly typeid: string; readonly args: unknown[] }
+  | { readonly method: "release"; readonly ids: number[] }
+  | { readonly method: "numberOfObjects" | "debugInfo" | "shutdown" | "ping" }
+  | { readonly method: "share"; readonly id: number; readonly ttl: number }
+  | { readonly method: "claim"; readonly ticket: string };
+
+/**
+ * The control request `method(args)`, its arguments checked, or a message
+ * saying what is wrong with them.
+ */
+export function parseControl(method: string, args: readonly unknown[]): ControlRequest | string {
+  switch (method) {
+    case ControlMethod.create: {
+      const [typeid, ...rest] = args;
+      if (typeof typeid !== "string") return "create needs a typeid string as its first argument";
+      return { method, typeid, args: rest };
+    }
+    case ControlMethod.release:
+      // Ids that are not numbers are ignored, as ids of objects already gone are.
+      return { method, ids: args.filter((id): id is number => typeof id === "number") };
+    case ControlMethod.numberOfObjects:
+    case ControlMethod.debugInfo:
+    case ControlMethod.shutdown:
+    case ControlMethod.ping:
+      return { method };
+    case ControlMethod.share: {
+      const [id, ttl] = args;
+      if (!isId(id)) return "share needs an object id as its first argument";
+      if (typeof ttl !== "number" || !(ttl > 0)) {
+        return "share needs a positive time to live in milliseconds";
+      }
+      return { method, id, ttl };
+    }
+    case ControlMethod.claim: {
+      const [ticket] = args;
+      if (typeof ticket !== "string") return "claim needs a ticket string";
+      return { method, ticket };
+    }
+    default:
+      return `Unknown server request '${method}'`;
+  }
+}
+
 /** A reply as decoded, or a message saying what is wrong with it. */
 export function parseReply(
   value: unknown,
