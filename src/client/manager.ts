@@ -2,6 +2,11 @@
  * `BaseManager`: starts a server process that owns shared objects, or
  * connects to one, and creates proxies to those objects.
  *
+ * Longer than most files: `BaseManager` is the public face of the library,
+ * and its options, life cycle and each public method are documented here.
+ * The parts that stand on their own live beside it (`registry.ts`,
+ * `handoff.ts`, `../server/spawn.ts`).
+ *
  * @module
  */
 

@@ -5,6 +5,10 @@
  * the parent is gone, even after SIGKILL. The child answers with one marked
  * line on stdout; anything else it prints is passed through.
  *
+ * Slightly over 400 lines: the config frame, the launch, the permissions
+ * the child needs, and its status lines are one protocol between parent and
+ * child, kept in one place.
+ *
  * @module
  */
 

@@ -12,6 +12,9 @@
  * consumer acquires), so a dead caller's acquires are not undone: a
  * semaphore used for signalling never gains phantom permits.
  *
+ * Longer than most files: the locks, the semaphores, Event, Condition and
+ * Barrier share the rules of ownership and waiting written out above.
+ *
  * @module
  */
 

@@ -6,6 +6,9 @@
  * `_exposed_` (CPython's `MakeProxyType`); bodies are written only where
  * there is logic.
  *
+ * Longer than most files: thirteen proxy types, each with its documented
+ * method signatures and a runnable example; their bodies are generated.
+ *
  * @module
  */
 

@@ -15,6 +15,10 @@
  * | 5 | `Error` (name, message, stack, cause, errors, own properties) |
  * | 6 | a proxy token `[typeid, id, exposed]` |
  *
+ * Longer than most files on purpose: the encoder and the decoder of each
+ * kind of value sit side by side, so that their limits, memory charges and
+ * extension types can be read against each other.
+ *
  * @module
  */
 
@@ -28,16 +32,20 @@ import {
   objectCost,
 } from "./_msgpack_reader.ts";
 import { MsgpackWriter } from "./_msgpack_writer.ts";
-import { DEFAULT_MAX_FRAME, HEADER_SIZE } from "./framing.ts";
+import { ERROR_FIELDS, reviveError } from "./error_wire.ts";
 import {
-  AuthenticationError,
-  BrokenBarrierError,
-  ConnectionClosedError,
-  Empty,
-  Full,
-  ManagerStateError,
-  RemoteError,
-} from "../errors.ts";
+  findCycle,
+  loneSurrogate,
+  refuseOpaque,
+  TooDeepError,
+  UnsendableError,
+  within,
+} from "./unsendable.ts";
+
+export { reviveError, UnsendableError };
+export { MAX_DEPTH, MAX_LENGTH } from "./_limits.ts";
+import { MAX_DEPTH, MAX_LENGTH } from "./_limits.ts";
+import { DEFAULT_MAX_FRAME, HEADER_SIZE } from "./framing.ts";
 import { BaseProxy } from "../client/proxy.ts";
 
 const EXT_TIMESTAMP = -1;
@@ -48,12 +56,6 @@ const EXT_SET = 3;
 const EXT_TYPED_ARRAY = 4;
 const EXT_ERROR = 5;
 const EXT_TOKEN = 6;
-
-/** Deepest nesting sent or accepted by default; deeper values are almost always cycles. */
-export const MAX_DEPTH = 512;
-
-/** Most items in one collection accepted by default. */
-export const MAX_LENGTH = 1 << 22;
 
 /** A received message broke a decode limit or was not valid MessagePack. */
 export class DecodeError extends Error {
@@ -84,132 +86,6 @@ export interface CodecPeer {
   decodeToken(token: WireToken): unknown;
 }
 
-/** A value on its way out could not be encoded; `path` says where. */
-export class UnsendableError extends TypeError {
-  /** Keys from the root down to the value. */
-  readonly path: (string | number)[] = [];
-  /** What the value was: "a function", "a symbol", ... */
-  readonly what: string;
-  /** Creates the error for a value described by `what`. */
-  constructor(what: string, reason = "") {
-    super(`Cannot send ${what}${reason}`);
-    this.name = "TypeError";
-    this.what = what;
-  }
-  /**
-   * Renders the path after a root label: `args[0].handler`. A very long
-   * path keeps its first and last steps.
-   */
-  describePath(root: string): string {
-    const steps = this.path.map((key) =>
-      typeof key === "number"
-        ? `[${key}]`
-        : /^[A-Za-z_$][\w$]*$/.test(key)
-        ? `.${key}`
-        : `[${JSON.stringify(key)}]`
-    );
-    if (steps.length <= PATH_SHOWN) return root + steps.join("");
-    const head = steps.slice(0, PATH_SHOWN - 3).join("");
-    return `${root}${head}…(${steps.length - PATH_SHOWN + 1} more)…${steps.slice(-2).join("")}`;
-  }
-}
-
-/** Steps of a path shown in full; longer ones are cut in the middle. */
-const PATH_SHOWN = 12;
-
-/** Thrown past MAX_DEPTH; `encode()` then looks for a cycle to name instead. */
-class TooDeepError extends UnsendableError {}
-
-/**
- * The path to the first place where `value` contains one of its own
- * ancestors, or undefined. Runs only after an encode went too deep.
- */
-function findCycle(value: unknown): (string | number)[] | undefined {
-  const ancestors = new Set<object>();
-  const path: (string | number)[] = [];
-  const visit = (node: unknown): boolean => {
-    if (typeof node !== "object" || node === null) return false;
-    if (ancestors.has(node)) return true;
-    if (ancestors.size > MAX_DEPTH) return false;
-    ancestors.add(node);
-    const children: [string | number, unknown][] = Array.isArray(node)
-      ? node.map((item, i) => [i, item])
-      : node instanceof Map
-      ? [...node].flatMap(([k, v], i) => [[`<Map entry ${i}>`, k], [`<Map entry ${i}>`, v]])
-      : node instanceof Set
-      ? [...node].map((item, i) => [`<Set item ${i}>`, item])
-      : Object.entries(node);
-    for (const [key, child] of children) {
-      path.push(key);
-      if (visit(child)) return true;
-      path.pop();
-    }
-    ancestors.delete(node);
-    return false;
-  };
-  return visit(value) ? path : undefined;
-}
-
-/**
- * A string with half of a surrogate pair cannot be written as UTF-8; the
- * encoder would put U+FFFD in its place, so the peer would get another
- * string. It is refused instead.
- */
-function loneSurrogate(value: string): UnsendableError {
-  let at = 0;
-  for (; at < value.length; at++) {
-    const code = value.charCodeAt(at);
-    if (code >= 0xd800 && code <= 0xdbff && at + 1 < value.length) {
-      const next = value.charCodeAt(at + 1);
-      if (next >= 0xdc00 && next <= 0xdfff) {
-        at++;
-        continue;
-      }
-    }
-    if (code >= 0xd800 && code <= 0xdfff) break;
-  }
-  const unit = value.charCodeAt(at).toString(16).toUpperCase();
-  return new UnsendableError(
-    "a string with a lone surrogate",
-    ` (U+${unit} at index ${at}: half of a UTF-16 pair, which UTF-8 cannot carry; it would arrive as U+FFFD)`,
-  );
-}
-
-/** What to send instead of a class instance whose data is not in own properties. */
-const SEND_INSTEAD: Readonly<Record<string, string>> = {
-  URL: "send url.href",
-  URLSearchParams: "send params.toString()",
-  RegExp: "send its source and flags",
-  Blob: "send await blob.bytes()",
-  File: "send await file.bytes() and its name",
-  Headers: "send Object.fromEntries(headers)",
-  FormData: "send Object.fromEntries(formData)",
-};
-
-/**
- * Class instances travel as their own enumerable properties. One with none
- * (a `URL`, a `RegExp`, a `Blob`: their data lives in internal slots) would
- * arrive as `{}`, so it is refused here instead.
- */
-function refuseOpaque(value: object): void {
-  const prototype = Object.getPrototypeOf(value);
-  if (prototype === Object.prototype || prototype === null) return;
-  const name = (prototype as { constructor?: { name?: unknown } }).constructor?.name;
-  const label = typeof name === "string" && name.length > 0 ? name : "class instance";
-  const instead = SEND_INSTEAD[label];
-  throw new UnsendableError(
-    `a ${label}`,
-    ` (class instances travel as their own enumerable properties, and it has none${
-      instead === undefined ? "" : `: ${instead}`
-    })`,
-  );
-}
-
-function within(error: unknown, key: string | number): unknown {
-  if (error instanceof UnsendableError) error.path.unshift(key);
-  return error;
-}
-
 const TYPED_ARRAYS = [
   Int8Array,
   Uint8ClampedArray,
@@ -224,38 +100,6 @@ const TYPED_ARRAYS = [
 ] as const;
 const KIND_ARRAY_BUFFER = 100;
 const KIND_DATA_VIEW = 101;
-
-type ErrorClass = new (message?: string, options?: ErrorOptions) => Error;
-
-/**
- * Error classes rebuilt by name on arrival. Anything else arrives as a
- * plain `Error` carrying the original `name`; nothing the peer sends ever
- * chooses code to run.
- */
-const errorClasses = new Map<string, ErrorClass>();
-for (
-  const cls of [
-    Error,
-    TypeError,
-    RangeError,
-    SyntaxError,
-    ReferenceError,
-    EvalError,
-    URIError,
-    RemoteError,
-    AuthenticationError,
-    ManagerStateError,
-    ConnectionClosedError,
-    Empty,
-    Full,
-    BrokenBarrierError,
-  ]
-) {
-  errorClasses.set(cls.name, cls as ErrorClass);
-}
-for (const [name, cls] of Object.entries(Deno.errors)) {
-  errorClasses.set(name, cls as ErrorClass);
-}
 
 /** The limits of one side of a connection: what it reads, and what its peer is assumed to read. */
 export interface CodecLimits extends DecodeLimits {
@@ -597,7 +441,6 @@ export class Codec {
 const EMPTY = new Uint8Array(0);
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
-const ERROR_FIELDS = new Set(["name", "message", "stack", "cause", "errors"]);
 
 function readTimestamp(data: Uint8Array): Date {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -653,44 +496,4 @@ function expectToken(raw: unknown): WireToken {
 function expectArray(value: unknown, what: string): unknown[] {
   if (!Array.isArray(value)) throw new TypeError(`Malformed ${what}`);
   return value;
-}
-
-/** An Error rebuilt from its wire form; the class comes from the allowlist only. */
-export function reviveError(raw: unknown): Error {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    throw new TypeError("Malformed Error");
-  }
-  const fields = raw as Record<string, unknown>;
-  const name = typeof fields.name === "string" ? fields.name : "Error";
-  const message = typeof fields.message === "string" ? fields.message : "";
-  const options: ErrorOptions | undefined = "cause" in fields ? { cause: fields.cause } : undefined;
-  let error: Error;
-  if (name === "AggregateError" && Array.isArray(fields.errors)) {
-    error = new AggregateError(fields.errors, message, options);
-  } else {
-    const Class = errorClasses.get(name) ?? Error;
-    error = new Class(message, options);
-    if (error.name !== name) error.name = name;
-  }
-  if (typeof fields.stack === "string") {
-    Object.defineProperty(error, "stack", {
-      value: fields.stack,
-      writable: true,
-      configurable: true,
-      enumerable: false,
-    });
-  }
-  const props = fields.props;
-  if (typeof props === "object" && props !== null && !Array.isArray(props)) {
-    for (const [key, value] of Object.entries(props)) {
-      if (ERROR_FIELDS.has(key)) continue;
-      Object.defineProperty(error, key, {
-        value,
-        writable: true,
-        configurable: true,
-        enumerable: true,
-      });
-    }
-  }
-  return error;
 }
