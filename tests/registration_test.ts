@@ -173,3 +173,20 @@ export class Counter {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a class registered on two manager classes is created under each one's own typeid", async () => {
+  const { Counter } = await import("./_fixtures/counter.ts");
+  class First extends BaseManager {}
+  class Second extends BaseManager {}
+  First.register("FirstCounter", Counter);
+  Second.register("SecondCounter", Counter);
+  // The lookup is per manager class: the last registration does not win for both.
+  const seen: string[] = [];
+  for (const Manager of [First, Second]) {
+    const manager = new Manager();
+    const created = manager.create(Counter).catch((error: Error) => error.message);
+    seen.push(await created as string);
+  }
+  assert.match(seen[0]!, /Cannot create\('FirstCounter'\): the manager is not started/);
+  assert.match(seen[1]!, /Cannot create\('SecondCounter'\): the manager is not started/);
+});

@@ -21,14 +21,15 @@ import { checkProjectOptions } from "../server/project.ts";
 import { ControlMethod } from "../wire/protocol.ts";
 import type { BaseProxy, RemoteOf } from "./proxy.ts";
 import {
-  addRegistration,
   allRegistrations,
   type Callable,
   findRegistration,
+  registerCallable,
   type RegisterOptions,
   type Registration,
   registryOwner,
   rememberManagerClass,
+  typeidOfClass,
 } from "./registry.ts";
 import { checkLimits, type ServerLimits } from "../server/limits.ts";
 import { Server } from "../server/server.ts";
@@ -157,8 +158,6 @@ export type Factory<C extends new (...args: never[]) => object> = (
   ...args: ConstructorParameters<C>
 ) => Promise<RemoteOf<C>>;
 
-const createMethods = new WeakSet<object>();
-const classTypeids = new WeakMap<object, string>();
 const sessionAccess = new WeakMap<BaseManager, () => Session | undefined>();
 
 /**
@@ -196,12 +195,7 @@ export class BaseManager {
     callable?: Callable | (new (...args: never[]) => unknown),
     options: RegisterOptions = {},
   ): void {
-    if (callable !== undefined && isClass(callable)) {
-      registerClass(this, typeid, callable as new (...args: never[]) => unknown, options);
-      return;
-    }
-    if (options.createMethod ?? true) defineCreateMethod(this, typeid);
-    addRegistration(this, typeid, callable as Callable | undefined, options);
+    registerCallable(this, typeid, callable, options);
   }
 
   /** Every registration visible from this manager class. */
@@ -392,7 +386,7 @@ export class BaseManager {
     if (typeof typeidOrClass === "string") {
       typeid = typeidOrClass;
     } else {
-      const found = classTypeids.get(typeidOrClass);
+      const found = typeidOfClass(this.constructor, typeidOrClass);
       if (found === undefined) {
         return Promise.reject(
           new TypeError(
@@ -579,54 +573,6 @@ rememberManagerClass(BaseManager);
 /** The session a manager talks through (for `proxyFromString`). */
 export function sessionOf(manager: BaseManager): Session | undefined {
   return sessionAccess.get(manager)?.();
-}
-
-/**
- * Registers a class: the server makes objects with `new cls(...args)`, and
- * `create(cls)` finds the typeid. The exposed methods default to the
- * class's `static _exposed_`, if it has one.
- */
-export function registerClass(
-  owner: typeof BaseManager,
-  typeid: string,
-  cls: new (...args: never[]) => unknown,
-  options: RegisterOptions,
-): void {
-  const declared = (cls as { _exposed_?: unknown })._exposed_;
-  const exposed = options.exposed ??
-    (options.proxytype as { _exposed_?: readonly string[] } | undefined)?._exposed_ ??
-    (Array.isArray(declared) ? declared as readonly string[] : undefined);
-  if (options.createMethod ?? true) defineCreateMethod(owner, typeid);
-  addRegistration(
-    owner,
-    typeid,
-    (...args: never[]) => new cls(...args),
-    exposed === undefined ? options : { ...options, exposed },
-    cls,
-  );
-  classTypeids.set(cls, typeid);
-}
-
-function isClass(fn: unknown): boolean {
-  return typeof fn === "function" && /^class[\s{]/.test(Function.prototype.toString.call(fn));
-}
-
-function defineCreateMethod(owner: typeof BaseManager, typeid: string): void {
-  const existing = (owner.prototype as unknown as Record<string, unknown>)[typeid];
-  if (typeid in owner.prototype && !createMethods.has(existing as object)) {
-    throw new TypeError(
-      `Typeid '${typeid}' would hide ${owner.name}.prototype.${typeid}; register it with { createMethod: false }`,
-    );
-  }
-  const method = function (this: BaseManager, ...args: unknown[]): Promise<BaseProxy> {
-    return this.create(typeid, ...args);
-  };
-  createMethods.add(method);
-  Object.defineProperty(owner.prototype, typeid, {
-    value: method,
-    writable: true,
-    configurable: true,
-  });
 }
 
 function moduleUrls(modules: readonly (string | URL)[] | undefined): string[] {

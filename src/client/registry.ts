@@ -251,3 +251,70 @@ export function anyProxyType(typeid: string): ProxyClass | undefined {
   }
   return undefined;
 }
+
+/**
+ * Registers `callable` under `typeid` on the manager class `owner`, as
+ * `BaseManager.register()` does: a class (`asClass`, told by its source
+ * unless given) is called with `new`, its `static _exposed_` gives the
+ * default exposed list, and `create(cls)` finds it again on that manager
+ * class. Unless `createMethod` is false, `owner` gets a factory method
+ * named after the typeid.
+ */
+export function registerCallable(
+  owner: AnyClass,
+  typeid: string,
+  callable: unknown,
+  options: RegisterOptions,
+  asClass: boolean = isClass(callable),
+): void {
+  if (callable !== undefined && asClass) {
+    const cls = callable as new (...args: never[]) => unknown;
+    const declared = (cls as { _exposed_?: unknown })._exposed_;
+    const exposed = options.exposed ??
+      (options.proxytype as { _exposed_?: readonly string[] } | undefined)?._exposed_ ??
+      (Array.isArray(declared) ? declared as readonly string[] : undefined);
+    if (options.createMethod ?? true) defineCreateMethod(owner, typeid);
+    addRegistration(
+      owner,
+      typeid,
+      (...args: never[]) => new cls(...args),
+      exposed === undefined ? options : { ...options, exposed },
+      cls,
+    );
+    return;
+  }
+  if (options.createMethod ?? true) defineCreateMethod(owner, typeid);
+  addRegistration(owner, typeid, callable as Callable | undefined, options);
+}
+
+/** The typeid `cls` is registered under, as seen from the manager class `owner`. */
+export function typeidOfClass(owner: AnyClass, cls: AnyClass): string | undefined {
+  for (const [typeid, entry] of tableOf(owner) ?? []) {
+    if (entry.source === cls) return typeid;
+  }
+  return undefined;
+}
+
+function isClass(fn: unknown): boolean {
+  return typeof fn === "function" && /^class[\s{]/.test(Function.prototype.toString.call(fn));
+}
+
+const createMethods = new WeakSet<object>();
+
+/** Gives `owner` a factory method named after `typeid`, unless that hides one of its own. */
+function defineCreateMethod(owner: AnyClass, typeid: string): void {
+  const prototype = owner.prototype as Record<string, unknown>;
+  if (typeid in prototype && !createMethods.has(prototype[typeid] as object)) {
+    throw new TypeError(
+      `Typeid '${typeid}' would hide ${owner.name}.prototype.${typeid}; register it with { createMethod: false }`,
+    );
+  }
+  const method = function (
+    this: { create(typeid: string, ...args: unknown[]): Promise<unknown> },
+    ...args: unknown[]
+  ): Promise<unknown> {
+    return this.create(typeid, ...args);
+  };
+  createMethods.add(method);
+  Object.defineProperty(prototype, typeid, { value: method, writable: true, configurable: true });
+}

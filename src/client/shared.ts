@@ -4,9 +4,9 @@
  * @module
  */
 
-import { BaseManager, registerClass } from "./manager.ts";
+import { BaseManager } from "./manager.ts";
 import type { ProxyClass } from "./proxy.ts";
-import { publicMethods, type RegisterOptions } from "./registry.ts";
+import { publicMethods, registerCallable, type RegisterOptions } from "./registry.ts";
 
 /**
  * Options of {@linkcode shared}: the registration options plus the typeid
@@ -86,12 +86,12 @@ export function shared(
     const manager = settings.manager ?? BaseManager;
     const { typeid: _typeid, manager: _manager, ...registerOptions } = settings;
     const declared = (target as { _exposed_?: unknown })._exposed_;
-    registerClass(manager, typeid, target, {
+    registerCallable(manager, typeid, target, {
       ...registerOptions,
       exposed: settings.exposed ??
         (settings.proxytype as { _exposed_?: readonly string[] } | undefined)?._exposed_ ??
         (Array.isArray(declared) ? declared as readonly string[] : undefined) ??
         publicMethods(target.prototype),
-    });
+    }, true);
   };
 }
