@@ -223,3 +223,23 @@ export async function killWorker(child: Deno.ChildProcess): Promise<void> {
   await child.status;
   await child.stdout.cancel().catch(() => {});
 }
+
+/**
+ * A test with a SyncManager of its own, so that resource sanitizers stay on
+ * and no test depends on another: started before `fn`, and after it, the
+ * manager must be back to no objects (within 3 s) before it shuts down.
+ */
+export function syncTest(
+  name: string,
+  fn: (manager: import("../mod.ts").SyncManager) => Promise<void>,
+): void {
+  Deno.test(name, async () => {
+    const { SyncManager } = await import("../mod.ts");
+    await using manager = await new SyncManager({ modules: [] }).start();
+    await fn(manager);
+    const objects = async (): Promise<number> => await manager.numberOfObjects();
+    if (!(await waitUntil(async () => (await objects()) === 0, 3000))) {
+      throw new Error(`The test left ${await objects()} shared objects on its manager`);
+    }
+  });
+}

@@ -15,8 +15,7 @@ import {
   proxyToString,
   SyncManager,
 } from "../mod.ts";
-
-const manager = await new SyncManager({ modules: [] }).start();
+import { syncTest } from "./_helpers.ts";
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
   const start = performance.now();
@@ -24,8 +23,8 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
   return performance.now() - start;
 }
 
-/** A second connection to the same manager, from this process. */
-function client(): Promise<SyncManager> {
+/** A second connection to `manager`, from this process. */
+function client(manager: SyncManager): Promise<SyncManager> {
   return new SyncManager({ address: manager.address, modules: [] }).connect();
 }
 
@@ -37,9 +36,9 @@ async function theirProxy<P extends BaseProxy>(proxy: P, other: SyncManager): Pr
   });
 }
 
-Deno.test("parking get()s costs the same per waiter at 4,000 and at 40,000", async () => {
+syncTest("parking get()s costs the same per waiter at 4,000 and at 40,000", async (manager) => {
   const park = async (n: number): Promise<number> => {
-    const other = await client();
+    const other = await client(manager);
     const queue = await other.Queue();
     const took = await timed(async () => {
       const gets = Array.from({ length: n }, () => queue.get().catch(() => {}));
@@ -56,35 +55,38 @@ Deno.test("parking get()s costs the same per waiter at 4,000 and at 40,000", asy
   assert.ok(large / small < 30, `4,000: ${small.toFixed(0)} ms, 40,000: ${large.toFixed(0)} ms`);
 });
 
-Deno.test("40,000 parked get()s are dropped within 1 s of a disconnect; others are served meanwhile", async () => {
-  await using queue = await manager.Queue<number>();
-  // The waiters sit on this queue, parked by another connection.
-  const other = await client();
-  const shared = await theirProxy(queue, other);
-  const gets = Array.from({ length: 40_000 }, () => shared.get().catch(() => {}));
-  void gets;
-  await shared.qsize();
-  const started = performance.now();
-  await other.disconnect();
-  // Calls from this connection keep being answered while the server drops 40,000 waiters.
-  let worst = 0;
-  for (let i = 0; i < 20; i++) {
-    const before = performance.now();
-    assert.equal(await queue.qsize(), 0);
-    worst = Math.max(worst, performance.now() - before);
-  }
-  const took = performance.now() - started;
-  assert.ok(took < 1000, `20 calls answered within ${took.toFixed(0)} ms of the disconnect`);
-  assert.ok(worst < 1000, `the slowest took ${worst.toFixed(0)} ms`);
-  // Once the close is seen, an item goes to a live getter, not a dead one.
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  await queue.put(1);
-  assert.equal(await queue.get({ timeout: 1000 }), 1);
-});
+syncTest(
+  "40,000 parked get()s are dropped within 1 s of a disconnect; others are served meanwhile",
+  async (manager) => {
+    await using queue = await manager.Queue<number>();
+    // The waiters sit on this queue, parked by another connection.
+    const other = await client(manager);
+    const shared = await theirProxy(queue, other);
+    const gets = Array.from({ length: 40_000 }, () => shared.get().catch(() => {}));
+    void gets;
+    await shared.qsize();
+    const started = performance.now();
+    await other.disconnect();
+    // Calls from this connection keep being answered while the server drops 40,000 waiters.
+    let worst = 0;
+    for (let i = 0; i < 20; i++) {
+      const before = performance.now();
+      assert.equal(await queue.qsize(), 0);
+      worst = Math.max(worst, performance.now() - before);
+    }
+    const took = performance.now() - started;
+    assert.ok(took < 1000, `20 calls answered within ${took.toFixed(0)} ms of the disconnect`);
+    assert.ok(worst < 1000, `the slowest took ${worst.toFixed(0)} ms`);
+    // Once the close is seen, an item goes to a live getter, not a dead one.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await queue.put(1);
+    assert.equal(await queue.get({ timeout: 1000 }), 1);
+  },
+);
 
-Deno.test("Event.set() wakes 40,000 waiters within 1 s", async () => {
+syncTest("Event.set() wakes 40,000 waiters within 1 s", async (manager) => {
   await using event = await manager.Event();
-  const other = await client();
+  const other = await client(manager);
   const theirs = await theirProxy(event, other);
   const waits = Array.from({ length: 40_000 }, () => theirs.wait());
   await theirs.isSet(); // every wait is parked
@@ -96,31 +98,34 @@ Deno.test("Event.set() wakes 40,000 waiters within 1 s", async () => {
   await other.disconnect();
 });
 
-Deno.test("a JoinableQueue worker's get + taskDone rounds do not slow down over its life", async () => {
-  await using queue = await manager.JoinableQueue<number>();
-  const rounds: number[] = [];
-  const n = 5000;
-  for (let round = 0; round < 8; round++) {
-    await Promise.all(Array.from({ length: n }, (_, i) => queue.put(i)));
-    // Each get() followed at once by its taskDone(), pipelined: the server
-    // sees get, taskDone, get, taskDone... as a worker's life does.
-    rounds.push(
-      await timed(() =>
-        Promise.all(Array.from({ length: n }, () => [queue.get(), queue.taskDone()]).flat())
-      ),
+syncTest(
+  "a JoinableQueue worker's get + taskDone rounds do not slow down over its life",
+  async (manager) => {
+    await using queue = await manager.JoinableQueue<number>();
+    const rounds: number[] = [];
+    const n = 5000;
+    for (let round = 0; round < 8; round++) {
+      await Promise.all(Array.from({ length: n }, (_, i) => queue.put(i)));
+      // Each get() followed at once by its taskDone(), pipelined: the server
+      // sees get, taskDone, get, taskDone... as a worker's life does.
+      rounds.push(
+        await timed(() =>
+          Promise.all(Array.from({ length: n }, () => [queue.get(), queue.taskDone()]).flat())
+        ),
+      );
+    }
+    await queue.join();
+    const [, second] = rounds;
+    const last = rounds.at(-1)!;
+    // The old code added a listener per get: round 8 took 7.8x round 2.
+    assert.ok(
+      last / second! < 3,
+      `rounds: ${rounds.map((r) => r.toFixed(0)).join(", ")} ms`,
     );
-  }
-  await queue.join();
-  const [, second] = rounds;
-  const last = rounds.at(-1)!;
-  // The old code added a listener per get: round 8 took 7.8x round 2.
-  assert.ok(
-    last / second! < 3,
-    `rounds: ${rounds.map((r) => r.toFixed(0)).join(", ")} ms`,
-  );
-});
+  },
+);
 
-Deno.test("list.extend() and dict.update() take 200,000 items at once", async () => {
+syncTest("list.extend() and dict.update() take 200,000 items at once", async (manager) => {
   await using list = await manager.list<number>();
   await list.extend(Array.from({ length: 200_000 }, (_, i) => i));
   assert.equal(await list.length(), 200_000);
@@ -131,7 +136,7 @@ Deno.test("list.extend() and dict.update() take 200,000 items at once", async ()
   assert.equal(await dict.get(123_456), 246_912);
 });
 
-Deno.test("numberOfObjects() in a loop does not stall other clients", async () => {
+syncTest("numberOfObjects() in a loop does not stall other clients", async (manager) => {
   // A server-side proxy (a queue stored in a dict) makes every count collect garbage,
   // and a large heap makes each collection slow.
   await using big = await manager.list<number>();
@@ -139,7 +144,7 @@ Deno.test("numberOfObjects() in a loop does not stall other clients", async () =
   await using holder = await manager.dict<string, unknown>();
   await using stored = await manager.Queue();
   await holder.set("queue", stored);
-  const other = await client();
+  const other = await client(manager);
   let looping = true;
   const loop = (async () => {
     let n = 0;
@@ -162,43 +167,36 @@ Deno.test("numberOfObjects() in a loop does not stall other clients", async () =
   assert.ok(worst < 500, `worst call took ${worst.toFixed(0)} ms while ${counted} counts ran`);
 });
 
-Deno.test("decoding 4 MiB of empty maps is refused per call, without the memory it would take", async () => {
-  const pid = manager.pid!;
-  const rss = (): number =>
-    Number(Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+)/)![1]) * 1024;
-  const conn = await Deno.connect({ transport: "unix", path: manager.address as string });
-  try {
-    const reader = new FrameReader(conn);
-    await clientHandshake({ socket: conn, reader }, await importAuthkey(defaultAuthkey()));
-    const n = 4 * 1024 * 1024;
-    // [7, 0, "ping", [{}, {}, ...]]: an array32 of n empty maps (0x80 each).
-    const head = [0x94, 7, 0, 0xa4, ...new TextEncoder().encode("ping"), 0x91, 0xdd];
-    const body = new Uint8Array(head.length + 4 + n);
-    body.set(head, 0);
-    new DataView(body.buffer).setUint32(head.length, n);
-    body.fill(0x80, head.length + 4);
-    const before = rss();
-    const bytes = frame(body);
-    let offset = 0;
-    while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
-    const reply = await reader.read(1 << 20);
-    assert.ok(reply !== null);
-    const text = new TextDecoder().decode(reply);
-    assert.match(text, /would take more than 16 times its \d+ bytes in memory/, text);
-    const grew = rss() - before;
-    // Refused at 16x + 1 MiB: far below the ~350 MiB that decoding it all would take.
-    assert.ok(grew < 160 * 1024 * 1024, `server RSS grew ${(grew / 1048576).toFixed(0)} MiB`);
-  } finally {
-    conn.close();
-  }
-});
-
-Deno.test({
-  name: "the manager's objects are back to the baseline; shutdown",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    assert.equal(await manager.numberOfObjects(), 0);
-    await manager.shutdown();
+syncTest(
+  "decoding 4 MiB of empty maps is refused per call, without the memory it would take",
+  async (manager) => {
+    const pid = manager.pid!;
+    const rss = (): number =>
+      Number(Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+)/)![1]) * 1024;
+    const conn = await Deno.connect({ transport: "unix", path: manager.address as string });
+    try {
+      const reader = new FrameReader(conn);
+      await clientHandshake({ socket: conn, reader }, await importAuthkey(defaultAuthkey()));
+      const n = 4 * 1024 * 1024;
+      // [7, 0, "ping", [{}, {}, ...]]: an array32 of n empty maps (0x80 each).
+      const head = [0x94, 7, 0, 0xa4, ...new TextEncoder().encode("ping"), 0x91, 0xdd];
+      const body = new Uint8Array(head.length + 4 + n);
+      body.set(head, 0);
+      new DataView(body.buffer).setUint32(head.length, n);
+      body.fill(0x80, head.length + 4);
+      const before = rss();
+      const bytes = frame(body);
+      let offset = 0;
+      while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+      const reply = await reader.read(1 << 20);
+      assert.ok(reply !== null);
+      const text = new TextDecoder().decode(reply);
+      assert.match(text, /would take more than 16 times its \d+ bytes in memory/, text);
+      const grew = rss() - before;
+      // Refused at 16x + 1 MiB: far below the ~350 MiB that decoding it all would take.
+      assert.ok(grew < 160 * 1024 * 1024, `server RSS grew ${(grew / 1048576).toFixed(0)} MiB`);
+    } finally {
+      conn.close();
+    }
   },
-});
+);

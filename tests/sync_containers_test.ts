@@ -5,12 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { type BaseProxy, type ListProxy, SyncManager } from "../mod.ts";
-import { startSyncWorker, waitUntil, workerOk } from "./_helpers.ts";
+import { startSyncWorker, syncTest, waitUntil, workerOk } from "./_helpers.ts";
 import { REMOTE_VALUES } from "./_fixtures/values.ts";
 
-const manager = await new SyncManager({ modules: [] }).start();
-
-Deno.test("list: slices, extend, repeat and nesting (test_list)", async () => {
+syncTest("list: slices, extend, repeat and nesting (test_list)", async (manager) => {
   await using a = await manager.list([...Array(10).keys()]);
   assert.deepEqual(await a.slice(), [...Array(10).keys()]);
   await using b = await manager.list<number>();
@@ -36,7 +34,7 @@ Deno.test("list: slices, extend, repeat and nesting (test_list)", async () => {
   assert.deepEqual(await first.slice(), [...Array(10).keys(), "hello"]);
 });
 
-Deno.test("list: iteration is lazy and by index (test_list_iter)", async () => {
+syncTest("list: iteration is lazy and by index (test_list_iter)", async (manager) => {
   await using a = await manager.list([...Array(10).keys()]);
   await using it = await a.iterate();
   const seen = [];
@@ -51,7 +49,7 @@ Deno.test("list: iteration is lazy and by index (test_list_iter)", async () => {
   assert.deepEqual(all, [100, ...[...Array(10).keys()].slice(1)]);
 });
 
-Deno.test("list: lists of lists (test_list_proxy_in_list)", async () => {
+syncTest("list: lists of lists (test_list_proxy_in_list)", async (manager) => {
   const inner = await Promise.all([0, 1, 2].map(() => manager.list([0, 1, 2])));
   await using a = await manager.list<BaseProxy>(inner);
   for (const proxy of inner) await proxy[Symbol.asyncDispose]();
@@ -79,14 +77,17 @@ Deno.test("list: lists of lists (test_list_proxy_in_list)", async () => {
   await self.clear();
 });
 
-Deno.test("values of many kinds from another process through a queue (test_remote)", async () => {
-  await using queue = await manager.Queue();
-  await workerOk(await startSyncWorker(manager, "queuePutValues", { queue }));
-  assert.deepEqual(await queue.get(), REMOTE_VALUES);
-  await assert.rejects(queue.put(setTimeout as never), TypeError); // queue.put(time.sleep)
-});
+syncTest(
+  "values of many kinds from another process through a queue (test_remote)",
+  async (manager) => {
+    await using queue = await manager.Queue();
+    await workerOk(await startSyncWorker(manager, "queuePutValues", { queue }));
+    assert.deepEqual(await queue.get(), REMOTE_VALUES);
+    await assert.rejects(queue.put(setTimeout as never), TypeError); // queue.put(time.sleep)
+  },
+);
 
-Deno.test("list: CPython's methods and JavaScript's, with their errors", async () => {
+syncTest("list: CPython's methods and JavaScript's, with their errors", async (manager) => {
   await using l = await manager.list([3, 1, 2]);
   await l.sort();
   assert.deepEqual(await l.copy(), [1, 2, 3]);
@@ -109,7 +110,7 @@ Deno.test("list: CPython's methods and JavaScript's, with their errors", async (
   assert.equal(await pairs.count([1, "a"]), 2, "equality is structural, as Python's ==");
 });
 
-Deno.test("dict: keys, values, items, copy, popitem (test_dict)", async () => {
+syncTest("dict: keys, values, items, copy, popitem (test_dict)", async (manager) => {
   await using d = await manager.dict<number, string>();
   for (let i = 65; i < 70; i++) await d.set(i, String.fromCharCode(i));
   const expected = new Map([...Array(5).keys()].map((i) => [65 + i, String.fromCharCode(65 + i)]));
@@ -127,27 +128,30 @@ Deno.test("dict: keys, values, items, copy, popitem (test_dict)", async () => {
   assert.equal(await d.get("2" as never), "two");
 });
 
-Deno.test("dict: iteration, and a change of size while iterating (test_dict_iter)", async () => {
-  await using d = await manager.dict<number, number>();
-  for (let i = 65; i < 70; i++) await d.set(i, i);
-  await using it = await d.iterate();
-  const keys = [];
-  for (let step = await it.next(); !step.done; step = await it.next()) keys.push(step.value[0]);
-  assert.deepEqual(keys, [65, 66, 67, 68, 69]);
-  assert.equal((await it.next()).done, true);
-  await using it2 = await d.iterate();
-  await d.clear();
-  await assert.rejects(it2.next(), {
-    name: "Error",
-    message: "dictionary changed size during iteration",
-  });
-  await d.set(1, 2);
-  const entries = [];
-  for await (const entry of d) entries.push(entry);
-  assert.deepEqual(entries, [[1, 2]]);
-});
+syncTest(
+  "dict: iteration, and a change of size while iterating (test_dict_iter)",
+  async (manager) => {
+    await using d = await manager.dict<number, number>();
+    for (let i = 65; i < 70; i++) await d.set(i, i);
+    await using it = await d.iterate();
+    const keys = [];
+    for (let step = await it.next(); !step.done; step = await it.next()) keys.push(step.value[0]);
+    assert.deepEqual(keys, [65, 66, 67, 68, 69]);
+    assert.equal((await it.next()).done, true);
+    await using it2 = await d.iterate();
+    await d.clear();
+    await assert.rejects(it2.next(), {
+      name: "Error",
+      message: "dictionary changed size during iteration",
+    });
+    await d.set(1, 2);
+    const entries = [];
+    for await (const entry of d) entries.push(entry);
+    assert.deepEqual(entries, [[1, 2]]);
+  },
+);
 
-Deno.test("dict: dicts inside dicts (test_dict_proxy_nested)", async () => {
+syncTest("dict: dicts inside dicts (test_dict_proxy_nested)", async (manager) => {
   await using temporaries = new AsyncDisposableStack();
   type D = Awaited<ReturnType<typeof manager.dict<string, unknown>>>;
   const item = async (d: D, key: string): Promise<D> => temporaries.use(await d.get(key) as D);
@@ -181,7 +185,7 @@ Deno.test("dict: dicts inside dicts (test_dict_proxy_nested)", async () => {
   assert.equal(await lastOfLast.get("feed"), 3);
 });
 
-Deno.test("a queue inside a list and a dict (test_nested_queue)", async () => {
+syncTest("a queue inside a list and a dict (test_nested_queue)", async (manager) => {
   await using a = await manager.list<BaseProxy>();
   {
     await using fresh = await manager.Queue();
@@ -202,7 +206,7 @@ Deno.test("a queue inside a list and a dict (test_nested_queue)", async () => {
   assert.equal(await q.get(), 456);
 });
 
-Deno.test("Namespace: attributes, repr, and local _names (test_namespace)", async () => {
+syncTest("Namespace: attributes, repr, and local _names (test_namespace)", async (manager) => {
   await using n = await manager.Namespace();
   await n.set("name", "Bob");
   await n.set("job", "Builder");
@@ -216,7 +220,7 @@ Deno.test("Namespace: attributes, repr, and local _names (test_namespace)", asyn
   assert.deepEqual(await n.toObject(), { name: "Bob" }, "_hidden never reached the server");
 });
 
-Deno.test("set: an async Set with CPython's methods", async () => {
+syncTest("set: an async Set with CPython's methods", async (manager) => {
   await using s = await manager.set([1, 2]);
   await s.add(3);
   assert.equal(await s.has(3), true);
@@ -231,7 +235,7 @@ Deno.test("set: an async Set with CPython's methods", async () => {
   assert.equal(seen.length, 6);
 });
 
-Deno.test("_getvalue() copies a container's contents, as CPython's does", async () => {
+syncTest("_getvalue() copies a container's contents, as CPython's does", async (manager) => {
   await using d = await manager.dict({ a: 1 });
   assert.deepEqual(await d._getvalue(), new Map([["a", 1]]));
   await using l = await manager.list([1, 2]);
@@ -244,7 +248,7 @@ Deno.test("_getvalue() copies a container's contents, as CPython's does", async 
   assert.deepEqual(await n._getvalue(), { k: "v" });
 });
 
-Deno.test("Value and Array (test_value, test_array)", async () => {
+syncTest("Value and Array (test_value, test_array)", async (manager) => {
   await using v = await manager.Value(1);
   assert.equal(await v.get(), 1);
   await v.set(2);
@@ -265,50 +269,55 @@ for (
   const [name, make, scenario, after] of [
     [
       "Event",
-      async () => {
+      async (manager: SyncManager) => {
         const o = await manager.Event();
         await o.set();
         return o;
       },
       "typesEvent",
       async (o: BaseProxy) => {
-        const event = o as Awaited<ReturnType<typeof manager.Event>>;
+        const event = o as Awaited<ReturnType<SyncManager["Event"]>>;
         assert.equal(await event.isSet(), false);
         assert.equal(await event.wait({ timeout: 1 }), false);
       },
     ],
-    ["Lock", () => manager.Lock(), "typesLock", async (o: BaseProxy) => {
+    ["Lock", (manager: SyncManager) => manager.Lock(), "typesLock", async (o: BaseProxy) => {
       // CPython: the parent releases the lock the exited child held. Here the
       // server already released it when the child's connection closed.
-      const lock = o as Awaited<ReturnType<typeof manager.Lock>>;
+      const lock = o as Awaited<ReturnType<SyncManager["Lock"]>>;
       assert.ok(await waitUntil(async () => !(await lock.locked()), 2000));
       await assert.rejects(lock.release(), { message: "release unlocked lock" });
     }],
-    ["RLock", () => manager.RLock(), "typesAcquireRelease", null],
+    ["RLock", (manager: SyncManager) => manager.RLock(), "typesAcquireRelease", null],
     // As in CPython, the parent releases what the exited child acquired:
     // permits are not owned, so nothing was given back when it exited.
-    ["Semaphore", () => manager.Semaphore(), "typesSemaphore", async (o: BaseProxy) => {
-      const sem = o as Awaited<ReturnType<typeof manager.Semaphore>>;
-      assert.equal(await sem.value(), 0);
-      await sem.release();
-      assert.equal(await sem.value(), 1);
-    }],
     [
-      "BoundedSemaphore",
-      () => manager.BoundedSemaphore(),
+      "Semaphore",
+      (manager: SyncManager) => manager.Semaphore(),
       "typesSemaphore",
       async (o: BaseProxy) => {
-        const sem = o as Awaited<ReturnType<typeof manager.BoundedSemaphore>>;
+        const sem = o as Awaited<ReturnType<SyncManager["Semaphore"]>>;
         assert.equal(await sem.value(), 0);
         await sem.release();
         assert.equal(await sem.value(), 1);
       },
     ],
-    ["Condition", () => manager.Condition(), "typesAcquireRelease", null],
-    ["Barrier", () => manager.Barrier(5), "typesBarrier", null],
+    [
+      "BoundedSemaphore",
+      (manager: SyncManager) => manager.BoundedSemaphore(),
+      "typesSemaphore",
+      async (o: BaseProxy) => {
+        const sem = o as Awaited<ReturnType<SyncManager["BoundedSemaphore"]>>;
+        assert.equal(await sem.value(), 0);
+        await sem.release();
+        assert.equal(await sem.value(), 1);
+      },
+    ],
+    ["Condition", (manager: SyncManager) => manager.Condition(), "typesAcquireRelease", null],
+    ["Barrier", (manager: SyncManager) => manager.Barrier(5), "typesBarrier", null],
     [
       "Queue",
-      async () => {
+      async (manager: SyncManager) => {
         const o = await manager.Queue<number>(2);
         await o.put(5);
         await o.put(6);
@@ -316,14 +325,14 @@ for (
       },
       "typesQueue",
       async (o: BaseProxy) => {
-        const queue = o as Awaited<ReturnType<typeof manager.Queue>>;
+        const queue = o as Awaited<ReturnType<SyncManager["Queue"]>>;
         assert.equal(await queue.empty(), true);
         assert.equal(await queue.full(), false);
       },
     ],
     [
       "list",
-      async () => {
+      async (manager: SyncManager) => {
         const o = await manager.list<number>();
         await o.append(5);
         return o;
@@ -335,51 +344,43 @@ for (
     ],
     [
       "dict",
-      async () => {
+      async (manager: SyncManager) => {
         const o = await manager.dict<string, number>();
         await o.set("foo", 5);
         return o;
       },
       "typesDict",
       async (o: BaseProxy) => {
-        const dict = o as Awaited<ReturnType<typeof manager.dict>>;
+        const dict = o as Awaited<ReturnType<SyncManager["dict"]>>;
         assert.equal(await dict.size(), 0);
       },
     ],
-    ["Value", () => manager.Value(1), "typesValue", async (o: BaseProxy) => {
-      const value = o as Awaited<ReturnType<typeof manager.Value<number>>>;
-      assert.equal(await value.get(), 2);
+    ["Value", (manager: SyncManager) => manager.Value(1), "typesValue", async (o: BaseProxy) => {
+      const value = o as Awaited<ReturnType<SyncManager["Value"]>>;
+      assert.equal(await (value as { get(): Promise<unknown> }).get(), 2);
     }],
-    ["Array", () => manager.Array([0, 1]), "typesArray", null],
+    ["Array", (manager: SyncManager) => manager.Array([0, 1]), "typesArray", null],
   ] as const
 ) {
-  Deno.test(`TestSyncManagerTypes: ${name} checked in a worker process`, async () => {
-    await using obj = await (make as () => Promise<BaseProxy>)();
+  syncTest(`TestSyncManagerTypes: ${name} checked in a worker process`, async (manager) => {
+    await using obj = await (make as (manager: SyncManager) => Promise<BaseProxy>)(manager);
     await workerOk(await startSyncWorker(manager, scenario, { obj }));
     if (after) await after(obj);
   });
 }
 
-Deno.test("TestInitializers: the initializer runs in the new server with another manager's proxy", async () => {
-  await using ns = await manager.Namespace({ test: 0 });
-  const { incrementTest } = await import("./_fixtures/initializers.ts");
-  const modules = [new URL("./_fixtures/initializers.ts", import.meta.url).href];
-  const other = await new SyncManager({ modules }).start(incrementTest, [ns]);
-  assert.equal(await ns.get("test"), 1);
-  await other.shutdown();
-  await assert.rejects(new SyncManager({ modules: [] }).start(1 as never), {
-    name: "TypeError",
-    message: "initializer must be a callable",
-  });
-});
-
-Deno.test({
-  name: "the manager's objects are back to the baseline; shutdown",
-  // This test ends what the module started before any test: the sanitizers would object.
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    assert.equal(await manager.numberOfObjects(), 0, await manager.debugInfo());
-    await manager.shutdown();
+syncTest(
+  "TestInitializers: the initializer runs in the new server with another manager's proxy",
+  async (manager) => {
+    await using ns = await manager.Namespace({ test: 0 });
+    const { incrementTest } = await import("./_fixtures/initializers.ts");
+    const modules = [new URL("./_fixtures/initializers.ts", import.meta.url).href];
+    const other = await new SyncManager({ modules }).start(incrementTest, [ns]);
+    assert.equal(await ns.get("test"), 1);
+    await other.shutdown();
+    await assert.rejects(new SyncManager({ modules: [] }).start(1 as never), {
+      name: "TypeError",
+      message: "initializer must be a callable",
+    });
   },
-});
+);
