@@ -57,7 +57,7 @@ const LIMITS = [
 export function checkLimits(limits: unknown): ServerLimits | undefined {
   if (limits === undefined) return undefined;
   if (typeof limits !== "object" || limits === null) {
-    throw new TypeError("limits must be an object such as { maxFrameSize: 1048576 }");
+    throw new TypeError("The limits option must be an object such as { maxFrameSize: 1048576 }");
   }
   for (const [name, value] of Object.entries(limits)) {
     if (!LIMITS.includes(name)) {

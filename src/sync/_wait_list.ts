@@ -144,7 +144,9 @@ export class WaitList<T = true> {
 export function checkTimeout(timeout: unknown): number | undefined {
   if (timeout === undefined || timeout === null) return undefined;
   if (typeof timeout !== "number" || Number.isNaN(timeout) || timeout < 0) {
-    throw new RangeError(`timeout must be a non-negative number of milliseconds, got ${timeout}`);
+    throw new RangeError(
+      `The timeout option must be a non-negative number of milliseconds, got ${timeout}`,
+    );
   }
   return Number.isFinite(timeout) ? timeout : undefined;
 }
@@ -154,7 +156,7 @@ export function checkBlocking(
   options: unknown,
 ): { blocking: boolean; timeout: number | undefined } {
   const { blocking = true, timeout } = (options ?? {}) as { blocking?: unknown; timeout?: unknown };
-  if (typeof blocking !== "boolean") throw new TypeError("blocking must be a boolean");
+  if (typeof blocking !== "boolean") throw new TypeError("The blocking option must be a boolean");
   const checked = checkTimeout(timeout);
   if (!blocking && checked !== undefined) {
     throw new RangeError("Cannot give a timeout to a non-blocking call");

@@ -401,13 +401,13 @@ export class SharedArray {
 
 function checkIndex(index: unknown): number {
   if (typeof index !== "number" || !Number.isInteger(index)) {
-    throw new TypeError(`indices must be integers, not ${typeof index}`);
+    throw new TypeError(`List indices must be integers, not ${typeof index}`);
   }
   return index;
 }
 
 function checkName(name: unknown): string {
-  if (typeof name !== "string") throw new TypeError("attribute name must be a string");
+  if (typeof name !== "string") throw new TypeError("A Namespace attribute name must be a string");
   return name;
 }
 

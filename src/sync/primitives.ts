@@ -188,7 +188,7 @@ export class Semaphore {
 
   constructor(value = 1) {
     if (!Number.isInteger(value) || value < 0) {
-      throw new RangeError("semaphore initial value must be an integer >= 0");
+      throw new RangeError("A semaphore's initial value must be an integer >= 0");
     }
     this.#value = value;
   }
@@ -204,7 +204,7 @@ export class Semaphore {
   }
 
   release(n = 1): void {
-    if (!Number.isInteger(n) || n < 1) throw new RangeError("n must be one or more");
+    if (!Number.isInteger(n) || n < 1) throw new RangeError("release(n) needs n of one or more");
     this.check(n);
     // Each permit goes to the oldest waiter, or back to the count.
     for (let i = 0; i < n; i++) if (!this.#waiters.wakeOne(true)) this.#value++;
@@ -353,7 +353,7 @@ export class Barrier {
 
   constructor(parties: number, options: BarrierOptions = {}) {
     if (!Number.isInteger(parties) || parties < 1) {
-      throw new RangeError("parties must be an integer >= 1");
+      throw new RangeError("A barrier's parties must be an integer >= 1");
     }
     this.#parties = parties;
     this.#timeout = checkTimeout(options?.timeout);

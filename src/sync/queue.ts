@@ -29,7 +29,7 @@ export interface QueueWaitOptions {
 
 function checkQueueWait(options: unknown): { block: boolean; timeout: number | undefined } {
   const { block = true, timeout } = (options ?? {}) as { block?: unknown; timeout?: unknown };
-  if (typeof block !== "boolean") throw new TypeError("block must be a boolean");
+  if (typeof block !== "boolean") throw new TypeError("The block option must be a boolean");
   return { block, timeout: block ? checkTimeout(timeout) : undefined };
 }
 
@@ -55,7 +55,7 @@ export class Queue {
   #takenSerial = 0;
 
   constructor(maxsize = 0, requeueOnDeath = false) {
-    if (!Number.isInteger(maxsize)) throw new TypeError("maxsize must be an integer");
+    if (!Number.isInteger(maxsize)) throw new TypeError("A queue's maxsize must be an integer");
     this.#maxsize = maxsize;
     this.#taken = requeueOnDeath ? new Map() : undefined;
   }

@@ -135,7 +135,7 @@ async function readHandshakeFrame(reader: FrameReader): Promise<Uint8Array> {
     );
   }
   if (frame === null) {
-    throw new ConnectionClosedError("the peer closed the connection during the handshake");
+    throw new ConnectionClosedError("The peer closed the connection during the handshake");
   }
   return frame;
 }

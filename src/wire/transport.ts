@@ -37,25 +37,27 @@ export interface TlsOptions {
 export function checkTls(tls: unknown, address: Address | undefined): TlsOptions | undefined {
   if (tls === undefined) return undefined;
   if (typeof tls !== "object" || tls === null) {
-    throw new TypeError("tls must be an object such as { cert, key, caCerts }");
+    throw new TypeError("The tls option must be an object such as { cert, key, caCerts }");
   }
   if (address === undefined || typeof address === "string") {
-    throw new TypeError("tls needs a TCP address ({ hostname, port }); Unix sockets are local");
+    throw new TypeError(
+      "The tls option needs a TCP address ({ hostname, port }); Unix sockets are local",
+    );
   }
   const { cert, key, caCerts } = tls as Record<string, unknown>;
   for (const [name, value] of [["cert", cert], ["key", key]] as const) {
     if (value !== undefined && typeof value !== "string") {
-      throw new TypeError(`tls.${name} must be PEM text`);
+      throw new TypeError(`The tls option's ${name} must be PEM text`);
     }
   }
   if ((cert === undefined) !== (key === undefined)) {
-    throw new TypeError("tls.cert and tls.key go together");
+    throw new TypeError("The tls option's cert and key go together: give both or neither");
   }
   if (
     caCerts !== undefined &&
     (!Array.isArray(caCerts) || !caCerts.every((c) => typeof c === "string"))
   ) {
-    throw new TypeError("tls.caCerts must be a list of PEM certificates");
+    throw new TypeError("The tls option's caCerts must be a list of PEM certificates");
   }
   return tls as TlsOptions;
 }
