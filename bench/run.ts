@@ -1,8 +1,11 @@
 /**
  * The side-by-side benchmark: each workload on this library and on
  * CPython's own managers, alternating several rounds in one run, plus the
- * floors (a raw length-prefixed request/reply between two Deno processes;
- * a bare `deno run`). Prints a Markdown table of medians and ratios.
+ * floors: the fastest request/reply this machine can do over the same
+ * socket (`c_floor.c`, compiled here when a C compiler exists; else the
+ * raw Deno loop, and the report says so), a raw length-prefixed
+ * request/reply between two Deno processes, and a bare `deno run`. Prints
+ * a Markdown table of medians and ratios.
  *
  *     deno task bench                (rounds=3, 1000 ms per measurement)
  *     deno run -A bench/run.ts --rounds=5 --ms=2000
@@ -50,8 +53,32 @@ const ours = (workload: string, transport: string): Promise<Result> =>
   ]);
 const cpython = (workload: string, transport: string): Promise<Result> =>
   run("python3", [here("cpython_side.py"), workload, transport, String(MS)], PYTHON_ENV);
-const floor = (transport: string): Promise<Result> =>
+const rawDeno = (transport: string): Promise<Result> =>
   run(Deno.execPath(), ["run", "-A", "--quiet", here("raw_floor.ts"), transport, String(MS)]);
+
+/** The C floor's binary, compiled for this run, or undefined without a C compiler. */
+async function compileFloor(): Promise<string | undefined> {
+  const dir = await Deno.makeTempDir({ prefix: "bench-floor-" });
+  const binary = `${dir}/c_floor`;
+  for (const compiler of ["cc", "gcc", "clang"]) {
+    try {
+      const { success } = await new Deno.Command(compiler, {
+        args: ["-O2", "-o", binary, here("c_floor.c")],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (success) return binary;
+    } catch { /* not installed */ }
+  }
+  await Deno.remove(dir, { recursive: true });
+  return undefined;
+}
+const cFloor = await compileFloor();
+const FLOOR_NAME = cFloor === undefined
+  ? "floor: raw request/reply Deno↔Deno (no C compiler here)"
+  : "floor: C request/reply, blocking, preallocated (c_floor.c)";
+const floor = (transport: string): Promise<Result> =>
+  cFloor === undefined ? rawDeno(transport) : run(cFloor, [transport, String(MS)]);
 
 const rate = (r: Result): number => r.ops! / r.seconds!;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -64,6 +91,7 @@ interface Row {
   ours: number[];
   theirs: number[];
   floor?: number[];
+  raw?: number[];
   unit: string;
 }
 
@@ -88,7 +116,7 @@ for (const transport of ["unix", "tcp"]) {
         ours: [],
         theirs: [],
         unit: "ops/s",
-        ...(workload === "sequential" ? { floor: [] } : {}),
+        ...(workload === "sequential" ? { floor: [], raw: [] } : {}),
       } as Row & { name?: string },
     );
     (rows.at(-1) as Row & { name: string }).name = name;
@@ -114,6 +142,7 @@ for (let round = 0; round < ROUNDS; round++) {
     row.ours.push(rate(mine));
     row.theirs.push(rate(theirs));
     if (row.floor) row.floor.push(rate(await floor(row.transport)));
+    if (row.raw && cFloor !== undefined) row.raw.push(rate(await rawDeno(row.transport)));
   }
   startRow.ours.push((await ours("start", "unix")).ms!);
   startRow.spawn.push((await cpython("start", "unix")).ms!);
@@ -148,11 +177,21 @@ for (const row of rows as (Row & { name: string })[]) {
   if (row.floor) {
     const toFloor = row.ours.map((x, i) => x / row.floor![i]!);
     lines.push(
-      `| 1: floor, raw request/reply Deno↔Deno | ${row.transport} | ${
+      `| 1: ${FLOOR_NAME} | ${row.transport} | ${
         fmt(median(row.floor))
       } ${row.unit} | | ours / floor: ${median(toFloor).toFixed(2)}× (${
         Math.min(...toFloor).toFixed(2)
       } – ${Math.max(...toFloor).toFixed(2)}) | |`,
+    );
+  }
+  if (row.raw && row.raw.length > 0) {
+    const toRaw = row.ours.map((x, i) => x / row.raw![i]!);
+    lines.push(
+      `| 1: raw request/reply Deno↔Deno (no manager code) | ${row.transport} | ${
+        fmt(median(row.raw))
+      } ${row.unit} | | ours / raw Deno: ${median(toRaw).toFixed(2)}× (${
+        Math.min(...toRaw).toFixed(2)
+      } – ${Math.max(...toRaw).toFixed(2)}) | |`,
     );
   }
 }
@@ -178,4 +217,5 @@ lines.push(
     fmt(cpythonMemory.idle! / 1048576)
   } MiB | | |`,
 );
+if (cFloor !== undefined) await Deno.remove(cFloor.replace(/\/c_floor$/, ""), { recursive: true });
 console.log(lines.join("\n"));
