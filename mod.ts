@@ -58,6 +58,7 @@ export {
 export type { ServerPermissions } from "./src/server/permissions.ts";
 export {
   BaseProxy,
+  type ChainedKeys,
   type ExposedKeys,
   type ProxyClass,
   type ProxyInit,
@@ -77,6 +78,7 @@ export {
   type ProxyToStringOptions,
 } from "./src/client/transfer.ts";
 export { SyncManager, type TypedArray } from "./src/sync/sync_manager.ts";
+export type { Pipelined } from "./src/client/pipeline.ts";
 export { Process, type ProcessOptions, type Target } from "./src/client/process.ts";
 export type {
   AcquireOptions,

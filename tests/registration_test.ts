@@ -190,3 +190,23 @@ Deno.test("a class registered on two manager classes is created under each one's
   assert.match(seen[0]!, /Cannot create\('FirstCounter'\): the manager is not started/);
   assert.match(seen[1]!, /Cannot create\('SecondCounter'\): the manager is not started/);
 });
+
+Deno.test("@shared reads static _exposed_ and _methodToTypeid_ once the class is defined", () => {
+  class M extends BaseManager {}
+  @shared({ manager: M })
+  class Account {
+    static readonly _exposed_ = ["balance", "sub"] as const;
+    static readonly _methodToTypeid_ = { sub: "Account" } as const;
+    balance(): number {
+      return 0;
+    }
+    sub(): Account {
+      return new Account();
+    }
+    wipe(): void {}
+  }
+  void Account;
+  const registration = M.registrations().get("Account");
+  assert.deepEqual(registration?.exposed, ["balance", "sub"]);
+  assert.deepEqual(registration?.methodToTypeid, { sub: "Account" });
+});

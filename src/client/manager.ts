@@ -18,7 +18,8 @@ import {
   type ServerPermissions,
 } from "../server/permissions.ts";
 import { checkProjectOptions } from "../server/project.ts";
-import { ControlMethod } from "../wire/protocol.ts";
+import { ControlMethod, SERVER_ID } from "../wire/protocol.ts";
+import { failedPipeline, type Pipelined, pipelined } from "./pipeline.ts";
 import type { BaseProxy, RemoteOf } from "./proxy.ts";
 import {
   allRegistrations,
@@ -371,24 +372,29 @@ export class BaseManager {
     return server;
   }
 
-  /** Creates a shared object of a decorated (or registered) class; its proxy is typed. */
+  /**
+   * Creates a shared object of a decorated (or registered) class. The
+   * result is pipelined: `await` it for the typed proxy, or call its
+   * methods at once (they go out before the object exists, and run once
+   * it does: creating and calling cost one round trip).
+   */
   create<C extends new (...args: never[]) => object>(
     cls: C,
     ...args: ConstructorParameters<C>
-  ): Promise<RemoteOf<C>>;
-  /** Creates a shared object of a registered typeid. */
-  create(typeid: string, ...args: unknown[]): Promise<BaseProxy>;
+  ): Pipelined<RemoteOf<C>>;
+  /** Creates a shared object of a registered typeid; pipelined as above. */
+  create(typeid: string, ...args: unknown[]): Pipelined<BaseProxy>;
   create(
     typeidOrClass: string | (new (...args: never[]) => object),
     ...args: unknown[]
-  ): Promise<unknown> {
+  ): Pipelined<BaseProxy> {
     let typeid: string;
     if (typeof typeidOrClass === "string") {
       typeid = typeidOrClass;
     } else {
       const found = typeidOfClass(this.constructor, typeidOrClass);
       if (found === undefined) {
-        return Promise.reject(
+        return failedPipeline(
           new TypeError(
             `Class ${typeidOrClass.name} is not registered: decorate it with @shared() or pass it to register()`,
           ),
@@ -396,14 +402,14 @@ export class BaseManager {
       }
       typeid = found;
     }
+    let session: Session;
     try {
-      return this.#requireSession(`create('${typeid}')`).control(ControlMethod.create, [
-        typeid,
-        ...args,
-      ]);
+      session = this.#requireSession(`create('${typeid}')`);
     } catch (error) {
-      return Promise.reject(error);
+      return failedPipeline(error);
     }
+    const kept = session.callKept(SERVER_ID, ControlMethod.create, [typeid, ...args]);
+    return pipelined(session, kept, typeid);
   }
 
   /** Number of shared objects alive on the server. */
@@ -517,6 +523,7 @@ export class BaseManager {
       address: this.address,
       authkey: this.#authkey,
       proxyType: (typeid) => findRegistration(owner, typeid)?.proxytype,
+      registration: (typeid) => findRegistration(owner, typeid),
       ...(this.#options.handshakeTimeout === undefined
         ? {}
         : { handshakeTimeout: this.#options.handshakeTimeout }),

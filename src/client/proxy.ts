@@ -8,6 +8,7 @@
  */
 
 import type { Address } from "../wire/address.ts";
+import { canPipeline, type Pipelined, pipelined } from "./pipeline.ts";
 import { RemoteError } from "../errors.ts";
 
 /**
@@ -66,6 +67,10 @@ export interface ProxyChannel {
   proxyType(typeid: string): ProxyClass | undefined;
   /** Inside the server only: the object itself. */
   referent?(id: number): unknown;
+  /** Methods of `typeid` whose results are shared objects, and their typeids (pipelined). */
+  methodToTypeid?(typeid: string): Readonly<Record<string, string>> | undefined;
+  /** The exposed names of `typeid`, when this side knows them. */
+  exposedOf?(typeid: string): readonly string[] | undefined;
 }
 
 /**
@@ -243,13 +248,31 @@ export function forwardMethods(cls: ProxyClass, names: readonly string[]): void 
   }
 }
 
-/** The auto proxy class for a typeid and exposed set (cached), as CPython's `MakeProxyType`. */
-export function autoProxyClass(typeid: string, exposed: readonly string[]): ProxyClass {
-  const key = `${typeid}\0${exposed.join("\0")}`;
+/**
+ * The auto proxy class for a typeid and exposed set (cached), as CPython's
+ * `MakeProxyType`. Methods in `methodToTypeid` return pipelined proxies.
+ */
+export function autoProxyClass(
+  typeid: string,
+  exposed: readonly string[],
+  methodToTypeid: Readonly<Record<string, string>> = {},
+): ProxyClass {
+  const chained = Object.keys(methodToTypeid).filter((name) => exposed.includes(name));
+  const key = `${typeid}\0${exposed.join("\0")}\0\0${chained.join("\0")}`;
   let cls = autoProxyClasses.get(key);
   if (cls === undefined) {
     const AutoProxy = class extends BaseProxy {};
     Object.defineProperty(AutoProxy, "name", { value: `AutoProxy[${typeid}]` });
+    for (const name of chained) {
+      const target = methodToTypeid[name]!;
+      Object.defineProperty(AutoProxy.prototype, name, {
+        value: function (this: BaseProxy, ...args: unknown[]): Promise<unknown> {
+          return callPipelined(this, name, args, target);
+        },
+        writable: true,
+        configurable: true,
+      });
+    }
     forwardMethods(AutoProxy, exposed);
     cls = AutoProxy;
     autoProxyClasses.set(key, cls);
@@ -265,7 +288,8 @@ export function createProxy(
 ): BaseProxy {
   const init: ProxyInit = { token, exposed };
   channels.set(init, channel);
-  const Class = channel.proxyType(token.typeid) ?? autoProxyClass(token.typeid, exposed);
+  const Class = channel.proxyType(token.typeid) ??
+    autoProxyClass(token.typeid, exposed, channel.methodToTypeid?.(token.typeid));
   return new Class(init);
 }
 
@@ -318,9 +342,22 @@ export type ExposedKeys<T> = {
  * console.log(call);
  * ```
  */
-export type Remote<T, K extends ExposedKeys<T> = ExposedKeys<T>> =
+export type Remote<
+  T,
+  K extends ExposedKeys<T> = ExposedKeys<T>,
+  Chained extends PropertyKey = never,
+> =
   & {
-    [P in K]: T[P] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>>
+    [P in K]: T[P] extends (...args: infer A) => infer R ? P extends Chained
+        // A shared object comes back: pipelined, and chained the same way if it is a T.
+        ? (...args: A) => Pipelined<
+          Remote<
+            Awaited<R>,
+            ExposedKeys<Awaited<R>>,
+            Awaited<R> extends T ? Chained : never
+          >
+        >
+      : (...args: A) => Promise<Awaited<R>>
       : never;
   }
   & BaseProxy;
@@ -351,5 +388,42 @@ export type Remote<T, K extends ExposedKeys<T> = ExposedKeys<T>> =
  */
 export type RemoteOf<C extends new (...args: never[]) => object> = C extends
   { readonly _exposed_: readonly (infer E)[] }
-  ? Remote<InstanceType<C>, Extract<E, ExposedKeys<InstanceType<C>>>>
-  : Remote<InstanceType<C>>;
+  ? Remote<InstanceType<C>, Extract<E, ExposedKeys<InstanceType<C>>>, ChainedKeys<C>>
+  : Remote<InstanceType<C>, ExposedKeys<InstanceType<C>>, ChainedKeys<C>>;
+
+/**
+ * The methods of a shared class `C` that return shared objects, as its
+ * `static _methodToTypeid_` lists them (with `as const`): on its proxy they
+ * return {@linkcode Pipelined} proxies.
+ *
+ * @example
+ * ```ts
+ * import type { ChainedKeys } from "@multiprocess/managers";
+ *
+ * class Tree {
+ *   static readonly _methodToTypeid_ = { child: "Tree" } as const;
+ *   child(_name: string): Tree {
+ *     return new Tree();
+ *   }
+ * }
+ * const chained: ChainedKeys<typeof Tree> = "child";
+ * console.log(chained);
+ * ```
+ */
+export type ChainedKeys<C> = C extends { readonly _methodToTypeid_: infer M } ? keyof M & string
+  : never;
+
+/**
+ * `proxy.method(args)` whose result is a shared object of `typeid`,
+ * pipelined when the channel can: calls on the result go out at once.
+ */
+function callPipelined(
+  proxy: BaseProxy,
+  method: string,
+  args: readonly unknown[],
+  typeid: string,
+): Promise<unknown> {
+  const channel = channelOf(proxy);
+  if (proxy._released || !canPipeline(channel)) return proxy._callmethod(method, args);
+  return pipelined(channel, channel.callKept(proxy._token.id, method, args), typeid);
+}

@@ -23,7 +23,8 @@ import { Connection, type MessageHandler } from "../wire/connection.ts";
 import { ConnectionClosedError, RemoteError } from "../errors.ts";
 import { DEFAULT_MAX_FRAME } from "../wire/framing.ts";
 import { ControlMethod, parseReply, Reply, SERVER_ID } from "../wire/protocol.ts";
-import { type BaseProxy, createProxy, type ProxyChannel, type ProxyClass } from "./proxy.ts";
+import { type BaseProxy, createProxy, type ProxyClass } from "./proxy.ts";
+import type { KeptRequest, PipelineChannel } from "./pipeline.ts";
 import { connect, type TlsOptions } from "../wire/transport.ts";
 
 /** How a session is opened. */
@@ -34,6 +35,13 @@ export interface SessionOptions {
   readonly authkey: Uint8Array;
   /** The proxy class for a typeid, if its registration names one. */
   readonly proxyType?: (typeid: string) => ProxyClass | undefined;
+  /** The registration of a typeid on this side, for pipelining its methods' results. */
+  readonly registration?: (
+    typeid: string,
+  ) => {
+    readonly exposed: readonly string[] | undefined;
+    readonly methodToTypeid: Readonly<Record<string, string>>;
+  } | undefined;
   /** Close the session once no proxy of it is left (sessions not owned by a manager). */
   readonly closeWhenIdle?: boolean;
   /** Milliseconds the server has to complete the handshake (default 5000). */
@@ -50,17 +58,19 @@ interface Pending {
 }
 
 /** One authenticated, multiplexed connection to a manager server. */
-export class Session implements CodecPeer, ProxyChannel, MessageHandler {
+export class Session implements CodecPeer, PipelineChannel, MessageHandler {
   readonly address: Address;
   readonly #authkey: Uint8Array;
   readonly #connection: Connection;
   readonly #proxyType: (typeid: string) => ProxyClass | undefined;
+  readonly #registration: NonNullable<SessionOptions["registration"]>;
   readonly #closeWhenIdle: boolean;
   readonly #pending = new Map<number, Pending>();
   readonly #proxies = new WeakSet<BaseProxy>();
   readonly #done = Promise.withResolvers<void>();
   #nextRequestId = 1;
   #releases: number[] = [];
+  #forgets: number[] = [];
   #liveProxies = 0;
   #closedBy: Error | undefined;
   #expected: Error | undefined;
@@ -105,6 +115,7 @@ export class Session implements CodecPeer, ProxyChannel, MessageHandler {
     this.address = options.address;
     this.#authkey = options.authkey.slice();
     this.#proxyType = options.proxyType ?? (() => undefined);
+    this.#registration = options.registration ?? (() => undefined);
     this.#closeWhenIdle = options.closeWhenIdle ?? false;
     this.#connection = new Connection(
       socket,
@@ -133,9 +144,30 @@ export class Session implements CodecPeer, ProxyChannel, MessageHandler {
     return this.#closedBy !== undefined;
   }
 
-  /** Calls `method` of object `id`. */
+  /** Calls `method` of object `id` (below zero: of the result of kept request `-id`). */
   call(id: number, method: string, args: readonly unknown[]): Promise<unknown> {
     return this.#request(id, method, args);
+  }
+
+  /** Calls `method` of object `id`, asking the server to keep its result for chained calls. */
+  callKept(id: number, method: string, args: readonly unknown[]): KeptRequest {
+    const requestId = this.#nextRequestId;
+    return { requestId, result: this.#request(id, method, args, true) };
+  }
+
+  /** Lets the server forget kept result `requestId`; forgets made in one tick go out together. */
+  forget(requestId: number): void {
+    if (this.#closedBy !== undefined) return;
+    if (this.#forgets.length === 0) {
+      queueMicrotask(() => {
+        const ids = this.#forgets;
+        this.#forgets = [];
+        if (this.#closedBy === undefined) {
+          this.#connection.send([0, SERVER_ID, ControlMethod.forget, ids]);
+        }
+      });
+    }
+    this.#forgets.push(requestId);
   }
 
   /** Sends a request to the server itself. */
@@ -154,6 +186,16 @@ export class Session implements CodecPeer, ProxyChannel, MessageHandler {
   /** The proxy class registered for `typeid`. */
   proxyType(typeid: string): ProxyClass | undefined {
     return this.#proxyType(typeid);
+  }
+
+  /** Methods of `typeid` that return shared objects, as registered on this side. */
+  methodToTypeid(typeid: string): Readonly<Record<string, string>> | undefined {
+    return this.#registration(typeid)?.methodToTypeid;
+  }
+
+  /** The exposed names of `typeid`, as registered on this side. */
+  exposedOf(typeid: string): readonly string[] | undefined {
+    return this.#registration(typeid)?.exposed;
   }
 
   /** A ticket string that holds a reference to `id` for `ttl` ms or until claimed. */
@@ -184,11 +226,18 @@ export class Session implements CodecPeer, ProxyChannel, MessageHandler {
     await this.#done.promise;
   }
 
-  #request(objectId: number, method: string, args: readonly unknown[]): Promise<unknown> {
+  #request(
+    objectId: number,
+    method: string,
+    args: readonly unknown[],
+    keep = false,
+  ): Promise<unknown> {
     if (this.#closedBy !== undefined) return Promise.reject(this.#closedBy);
     const requestId = this.#nextRequestId++;
     try {
-      this.#connection.send([requestId, objectId, method, args]);
+      this.#connection.send(
+        keep ? [requestId, objectId, method, args, 1] : [requestId, objectId, method, args],
+      );
     } catch (error) {
       return Promise.reject(describeUnsendable(error, method));
     }

@@ -85,13 +85,22 @@ export function shared(
     const typeid = settings.typeid ?? String(context.name ?? target.name);
     const manager = settings.manager ?? BaseManager;
     const { typeid: _typeid, manager: _manager, ...registerOptions } = settings;
-    const declared = (target as { _exposed_?: unknown })._exposed_;
-    registerCallable(manager, typeid, target, {
-      ...registerOptions,
-      exposed: settings.exposed ??
-        (settings.proxytype as { _exposed_?: readonly string[] } | undefined)?._exposed_ ??
-        (Array.isArray(declared) ? declared as readonly string[] : undefined) ??
-        publicMethods(target.prototype),
-    }, true);
+    // Static fields (`_exposed_`, `_methodToTypeid_`) exist only once the
+    // class is fully defined: register then, still while its module loads.
+    context.addInitializer(() => {
+      const declared = (target as { _exposed_?: unknown })._exposed_;
+      const chained = (target as { _methodToTypeid_?: unknown })._methodToTypeid_;
+      registerCallable(manager, typeid, target, {
+        ...registerOptions,
+        ...(settings.methodToTypeid === undefined && typeof chained === "object" &&
+            chained !== null
+          ? { methodToTypeid: chained as Readonly<Record<string, string>> }
+          : {}),
+        exposed: settings.exposed ??
+          (settings.proxytype as { _exposed_?: readonly string[] } | undefined)?._exposed_ ??
+          (Array.isArray(declared) ? declared as readonly string[] : undefined) ??
+          publicMethods(target.prototype),
+      }, true);
+    });
   };
 }

@@ -33,6 +33,12 @@ import type { SharedEntry } from "./object_table.ts";
 import { explainDenial } from "./permissions.ts";
 import { noteCall } from "./_stray.ts";
 
+/** Where a kept request's result is: still coming, there, or failed. */
+type Promised =
+  | { readonly state: "pending"; readonly waiting: Request[] }
+  | { readonly state: "ready"; readonly id: number }
+  | { readonly state: "failed"; readonly kind: ReplyKind; readonly value: unknown };
+
 /** One authenticated client connection and the references it holds. */
 export class ClientConnection implements CodecPeer, MessageHandler {
   /** The framed socket; the handshake runs over it before `serve()`. */
@@ -44,6 +50,8 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   readonly #aborter = new AbortController();
   readonly #caller: Caller;
   readonly #tickets: TicketOwner = { tickets: 0 };
+  /** Results of kept requests, by request id, for the calls chained to them. */
+  readonly #promised = new Map<number, Promised>();
   #decodeProblem: string | undefined;
   #closed = false;
   #done: Promise<void> = Promise.resolve();
@@ -119,14 +127,59 @@ export class ClientConnection implements CodecPeer, MessageHandler {
         undefined,
       ]);
     }
+    if (request.keep) this.#promised.set(request.requestId, { state: "pending", waiting: [] });
     if (this.#decodeProblem !== undefined) {
       return this.#reply(request.requestId, Reply.Failure, [this.#decodeProblem, undefined]);
     }
+    this.#dispatch(request);
+  }
+
+  #dispatch(request: Request): void {
     if (request.objectId === SERVER_ID) {
       this.#control(request);
-      return;
+    } else if (request.objectId < 0) {
+      this.#viaPromise(request);
+    } else {
+      this.#call(request);
     }
-    this.#call(request);
+  }
+
+  /**
+   * A call on the result of an earlier kept request: made at once if that
+   * result is there, after it if it is not yet, and failed as it failed.
+   */
+  #viaPromise(request: Request): void {
+    const promised = this.#promised.get(-request.objectId);
+    if (promised === undefined) {
+      return this.#reply(request.requestId, Reply.Failure, [
+        `The call is chained to request ${-request
+          .objectId}, which this connection did not keep (or forgot)`,
+        undefined,
+      ]);
+    }
+    if (promised.state === "pending") promised.waiting.push(request);
+    else if (promised.state === "ready") this.#dispatch({ ...request, objectId: promised.id });
+    else this.#reply(request.requestId, promised.kind, promised.value);
+  }
+
+  /** A kept request has its answer: calls chained to it go on, or fail as it did. */
+  #settlePromise(requestId: number, kind: ReplyKind, value: unknown): void {
+    const promised = this.#promised.get(requestId);
+    if (promised?.state !== "pending") return;
+    const settled: Promised = kind === Reply.Return && value instanceof Reference
+      ? { state: "ready", id: value.id }
+      : kind === Reply.Return
+      ? {
+        state: "failed",
+        kind: Reply.Failure,
+        value: [
+          `Request ${requestId} returned a value, not a shared object, so no call can be chained to it (only methodToTypeid methods and create() return one)`,
+          undefined,
+        ],
+      }
+      : { state: "failed", kind, value };
+    this.#promised.set(requestId, settled);
+    for (const request of promised.waiting) this.#viaPromise(request);
   }
 
   #call({ requestId, objectId, method, args }: Request): void {
@@ -175,6 +228,12 @@ export class ClientConnection implements CodecPeer, MessageHandler {
       switch (request.method) {
         case "release":
           for (const id of request.ids) this.#dropRef(id);
+          if (requestId !== 0) this.#reply(requestId, Reply.Return, null);
+          return;
+        case "forget":
+          for (const id of request.ids) {
+            if (this.#promised.get(id)?.state !== "pending") this.#promised.delete(id);
+          }
           if (requestId !== 0) this.#reply(requestId, Reply.Return, null);
           return;
         case "create": {
@@ -242,12 +301,11 @@ export class ClientConnection implements CodecPeer, MessageHandler {
       const where = error instanceof UnsendableError
         ? `${error.message} at ${error.describePath("value").replace(/^value\[2\]/, "value")}`
         : String(error);
-      this.connection.send([
-        requestId,
-        Reply.Failure,
-        [`Cannot send ${what} ${call}: ${where}`, undefined],
-      ]);
+      kind = Reply.Failure;
+      value = [`Cannot send ${what} ${call}: ${where}`, undefined];
+      this.connection.send([requestId, kind, value]);
     }
+    this.#settlePromise(requestId, kind, value);
   }
 
   #addRef(entry: SharedEntry): void {

@@ -86,7 +86,7 @@ export type TypedArray =
 export class SyncManager extends BaseManager {
   /** A FIFO queue, bounded when `maxsize` > 0 (Python's `queue.Queue`). */
   Queue<T = unknown>(maxsize = 0): Promise<QueueProxy<T>> {
-    return this.create("Queue", maxsize) as Promise<QueueProxy<T>>;
+    return this.create("Queue", maxsize) as unknown as Promise<QueueProxy<T>>;
   }
   /**
    * A queue for work: items a process took and had not marked done with
@@ -94,67 +94,75 @@ export class SyncManager extends BaseManager {
    * returns (every queue has `taskDone()` and `join()`, as in CPython).
    */
   JoinableQueue<T = unknown>(maxsize = 0): Promise<QueueProxy<T>> {
-    return this.create("JoinableQueue", maxsize) as Promise<QueueProxy<T>>;
+    return this.create("JoinableQueue", maxsize) as unknown as Promise<QueueProxy<T>>;
   }
   /** A flag callers can wait for. */
   Event(): Promise<EventProxy> {
-    return this.create("Event") as Promise<EventProxy>;
+    return this.create("Event") as unknown as Promise<EventProxy>;
   }
   /** A lock any caller may release; released if its holder's connection closes. */
   Lock(): Promise<AcquirerProxy> {
-    return this.create("Lock") as Promise<AcquirerProxy>;
+    return this.create("Lock") as unknown as Promise<AcquirerProxy>;
   }
   /** A re-entrant lock owned by the connection that acquired it. */
   RLock(): Promise<AcquirerProxy> {
-    return this.create("RLock") as Promise<AcquirerProxy>;
+    return this.create("RLock") as unknown as Promise<AcquirerProxy>;
   }
   /** A counting semaphore. */
   Semaphore(value = 1): Promise<SemaphoreProxy> {
-    return this.create("Semaphore", value) as Promise<SemaphoreProxy>;
+    return this.create("Semaphore", value) as unknown as Promise<SemaphoreProxy>;
   }
   /** A semaphore that refuses to rise above its start value. */
   BoundedSemaphore(value = 1): Promise<SemaphoreProxy> {
-    return this.create("BoundedSemaphore", value) as Promise<SemaphoreProxy>;
+    return this.create("BoundedSemaphore", value) as unknown as Promise<SemaphoreProxy>;
   }
   /** A condition variable over `lock` (a Lock or RLock of this manager), or a new RLock. */
   Condition(lock?: AcquirerProxy): Promise<ConditionProxy> {
-    return this.create("Condition", ...(lock === undefined ? [] : [lock])) as Promise<
+    return this.create("Condition", ...(lock === undefined ? [] : [lock])) as unknown as Promise<
       ConditionProxy
     >;
   }
   /** A barrier for `parties` parties; `action` runs once per cycle, `timeout` is the default wait. */
   Barrier(parties: number, options?: BarrierOptions): Promise<BarrierProxy> {
-    return this.create("Barrier", parties, ...(options === undefined ? [] : [options])) as Promise<
+    return this.create(
+      "Barrier",
+      parties,
+      ...(options === undefined ? [] : [options]),
+    ) as unknown as Promise<
       BarrierProxy
     >;
   }
   /** One shared value. */
   Value<T>(value: T): Promise<ValueProxy<T>> {
-    return this.create("Value", value) as Promise<ValueProxy<T>>;
+    return this.create("Value", value) as unknown as Promise<ValueProxy<T>>;
   }
   /** A fixed-length array (a typed array keeps its element type). */
   Array<T = number>(values: T[] | TypedArray): Promise<ArrayProxy<T>> {
-    return this.create("Array", values) as Promise<ArrayProxy<T>>;
+    return this.create("Array", values) as unknown as Promise<ArrayProxy<T>>;
   }
   /** A dict: an async `Map`. `init` is a Map, a plain object or [key, value] pairs. */
   dict<K = string, V = unknown>(
     init?: Map<K, V> | [K, V][] | Record<string, V>,
   ): Promise<DictProxy<K, V>> {
-    return this.create("dict", ...(init === undefined ? [] : [init])) as Promise<DictProxy<K, V>>;
+    return this.create("dict", ...(init === undefined ? [] : [init])) as unknown as Promise<
+      DictProxy<K, V>
+    >;
   }
   /** A list: an async `Array`. */
   list<T = unknown>(init?: Iterable<T>): Promise<ListProxy<T>> {
-    return this.create("list", ...(init === undefined ? [] : [[...init]])) as Promise<
+    return this.create("list", ...(init === undefined ? [] : [[...init]])) as unknown as Promise<
       ListProxy<T>
     >;
   }
   /** A set: an async `Set` (CPython 3.14's `SyncManager.set()`). */
   set<T = unknown>(init?: Iterable<T>): Promise<SetProxy<T>> {
-    return this.create("set", ...(init === undefined ? [] : [[...init]])) as Promise<SetProxy<T>>;
+    return this.create("set", ...(init === undefined ? [] : [[...init]])) as unknown as Promise<
+      SetProxy<T>
+    >;
   }
   /** Named attributes. */
   Namespace(init?: Record<string, unknown>): Promise<NamespaceProxy> {
-    return this.create("Namespace", ...(init === undefined ? [] : [init])) as Promise<
+    return this.create("Namespace", ...(init === undefined ? [] : [init])) as unknown as Promise<
       NamespaceProxy
     >;
   }

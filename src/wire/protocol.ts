@@ -52,6 +52,8 @@ export const ControlMethod = {
   share: "share",
   /** `[ticket]` → a token; the ticket's reference moves to this connection. */
   claim: "claim",
+  /** `[requestId, ...]`, sent with request id 0: stop remembering those kept results. */
+  forget: "forget",
 } as const;
 
 /** The object id that addresses the server itself. */
@@ -67,31 +69,46 @@ export const GET_VALUE = "#GETVALUE";
  */
 export const GET_VALUE_HOOK: unique symbol = Symbol.for("@multiprocess/managers.getvalue");
 
-/** A request as decoded; checked by {@linkcode parseRequest}. */
+/**
+ * A request as decoded; checked by {@linkcode parseRequest}.
+ *
+ * Promise pipelining: a request may end with `1` (`keep`), asking the
+ * server to remember the shared object it returns under its request id;
+ * a later request whose `objectId` is minus that id calls that object,
+ * waiting on the server, not on the client, for it to exist. `forget`
+ * ends the remembering.
+ */
 export interface Request {
   readonly requestId: number;
+  /** An object id; or, below zero, minus the id of a kept request whose result to call. */
   readonly objectId: number;
   readonly method: string;
   readonly args: unknown[];
+  /** Remember the result under `requestId` for requests that follow. */
+  readonly keep: boolean;
 }
 
 /** The request in a decoded frame, or a message saying what is wrong with it. */
 export function parseRequest(value: unknown): Request | string {
-  if (!Array.isArray(value) || value.length !== 4) {
-    return "a request must be [requestId, objectId, method, args]";
+  if (!Array.isArray(value) || (value.length !== 4 && value.length !== 5)) {
+    return "a request must be [requestId, objectId, method, args] or [..., keep]";
   }
-  const [requestId, objectId, method, args] = value;
+  const [requestId, objectId, method, args, keep = 0] = value;
   if (!isId(requestId)) return "requestId must be a non-negative integer";
-  if (!isId(objectId)) return "objectId must be a non-negative integer";
+  if (typeof objectId !== "number" || !Number.isSafeInteger(objectId)) {
+    return "objectId must be an integer";
+  }
   if (typeof method !== "string") return "method must be a string";
   if (!Array.isArray(args)) return "args must be an array";
-  return { requestId, objectId, method, args };
+  if (keep !== 0 && keep !== 1) return "keep must be 0 or 1";
+  if (keep === 1 && requestId === 0) return "a kept request needs a request id";
+  return { requestId, objectId, method, args, keep: keep === 1 };
 }
 
 /** A request to the server itself, its arguments checked. */
 export type ControlRequest =
   | { readonly method: "create"; readonly typeid: string; readonly args: unknown[] }
-  | { readonly method: "release"; readonly ids: number[] }
+  | { readonly method: "release" | "forget"; readonly ids: number[] }
   | { readonly method: "numberOfObjects" | "debugInfo" | "shutdown" | "ping" }
   | { readonly method: "share"; readonly id: number; readonly ttl: number }
   | { readonly method: "claim"; readonly ticket: string };
@@ -108,6 +125,7 @@ export function parseControl(method: string, args: readonly unknown[]): ControlR
       return { method, typeid, args: rest };
     }
     case ControlMethod.release:
+    case ControlMethod.forget:
       // Ids that are not numbers are ignored, as ids of objects already gone are.
       return { method, ids: args.filter((id): id is number => typeof id === "number") };
     case ControlMethod.numberOfObjects:
