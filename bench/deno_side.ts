@@ -34,6 +34,18 @@ export class Counter {
   }
 }
 
+/** Workload 9: a node whose child() returns a shared node (chained, pipelined). */
+@shared({ manager: BenchManager })
+export class Node {
+  static readonly _methodToTypeid_ = { child: "Node" } as const;
+  child(_name: string): Node {
+    return new Node();
+  }
+  path(): string {
+    return "/";
+  }
+}
+
 /**
  * Workload 8's view from inside the server process: its heap after a full
  * GC (the server runs with `--expose-gc`), and what 100,000 bare `Value`
@@ -152,6 +164,30 @@ async function main(): Promise<void> {
           const key = `k${i++ % 1000}`;
           await dict.set(key, i);
           await dict.get(key);
+        }),
+      );
+    }
+    case "chain-pipelined": {
+      // Three dependent calls sent at once: child, child, path.
+      await using root = await manager.create(Node);
+      return report(
+        await timed(1, async () => {
+          const a = root.child("a");
+          const b = a.child("b");
+          await b.path();
+          await a[Symbol.asyncDispose]();
+          await b[Symbol.asyncDispose]();
+        }),
+      );
+    }
+    case "chain-awaited": {
+      // The same three calls, each awaited before the next is sent.
+      await using root = await manager.create(Node);
+      return report(
+        await timed(1, async () => {
+          await using a = await root.child("a");
+          await using b = await a.child("b");
+          await b.path();
         }),
       );
     }

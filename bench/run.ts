@@ -122,6 +122,12 @@ for (const transport of ["unix", "tcp"]) {
     (rows.at(-1) as Row & { name: string }).name = name;
   }
 }
+/** Workload 9, ours only: a chain of 3 dependent calls, pipelined against awaited one by one. */
+const chainRows = ["unix", "tcp"].map((transport) => ({
+  transport,
+  pipelined: [] as number[],
+  awaited: [] as number[],
+}));
 const startRow = {
   ours: [] as number[],
   spawn: [] as number[],
@@ -143,6 +149,10 @@ for (let round = 0; round < ROUNDS; round++) {
     row.theirs.push(rate(theirs));
     if (row.floor) row.floor.push(rate(await floor(row.transport)));
     if (row.raw && cFloor !== undefined) row.raw.push(rate(await rawDeno(row.transport)));
+  }
+  for (const row of chainRows) {
+    row.pipelined.push(rate(await ours("chain-pipelined", row.transport)));
+    row.awaited.push(rate(await ours("chain-awaited", row.transport)));
   }
   startRow.ours.push((await ours("start", "unix")).ms!);
   startRow.spawn.push((await cpython("start", "unix")).ms!);
@@ -194,6 +204,16 @@ for (const row of rows as (Row & { name: string })[]) {
       } – ${Math.max(...toRaw).toFixed(2)}) | |`,
     );
   }
+}
+for (const row of chainRows) {
+  const ratios = row.pipelined.map((x, i) => x / row.awaited[i]!);
+  lines.push(
+    `| 9: chain of 3 dependent calls, pipelined (CPython column: ours awaited one by one) | ${row.transport} | ${
+      fmt(median(row.pipelined))
+    } chains/s | ${fmt(median(row.awaited))} chains/s | ${median(ratios).toFixed(2)}× (${
+      Math.min(...ratios).toFixed(2)
+    } – ${Math.max(...ratios).toFixed(2)}) | ≥ 2.5× |`,
+  );
 }
 const startRatio = startRow.ours.map((x, i) => x / startRow.spawn[i]!);
 const bareRatio = startRow.ours.map((x, i) => x / startRow.bare[i]!);
