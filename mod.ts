@@ -56,16 +56,8 @@ export {
   type ManagerState,
 } from "./src/client/manager.ts";
 export type { ServerPermissions } from "./src/server/permissions.ts";
-export {
-  BaseProxy,
-  type ChainedKeys,
-  type ExposedKeys,
-  type ProxyClass,
-  type ProxyInit,
-  type Remote,
-  type RemoteOf,
-  type Token,
-} from "./src/client/proxy.ts";
+export { BaseProxy, type ProxyClass, type ProxyInit, type Token } from "./src/client/proxy.ts";
+export type { ChainedKeys, ExposedKeys, Remote, RemoteOf } from "./src/client/remote.ts";
 export type { Callable, RegisterOptions, Registration } from "./src/client/registry.ts";
 export type { ServerLimits } from "./src/server/limits.ts";
 export { Server, type ServerOptions } from "./src/server/server.ts";

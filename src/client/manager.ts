@@ -20,7 +20,8 @@ import {
 import { checkProjectOptions } from "../server/project.ts";
 import { ControlMethod, SERVER_ID } from "../wire/protocol.ts";
 import { failedPipeline, type Pipelined, pipelined } from "./pipeline.ts";
-import type { BaseProxy, RemoteOf } from "./proxy.ts";
+import type { BaseProxy } from "./proxy.ts";
+import type { RemoteOf } from "./remote.ts";
 import {
   allRegistrations,
   type Callable,
