@@ -7,16 +7,18 @@
  * @module
  */
 
-// Importing the whole library keeps it in this process's static module
-// graph, so loading it needs no read or import permission, and makes
-// BaseManager and SyncManager known by name. `mod.ts` imports this file in
-// turn, so that `deno cache` of a user's program fetches it too.
-import "../../mod.ts";
+// Only the server half is loaded here: a SyncManager with no modules of
+// the user's starts without the client, the proxies or the manager class
+// (`bench/RESULTS.md` measures what that saves). A user's module that
+// imports the library loads the rest, with the read and import access
+// `deno info` found for it. `mod.ts` imports this file, so that `deno
+// cache` of a user's program fetches it too.
 import { writeAll } from "../_bytes.ts";
 import { formatAddress } from "../wire/address.ts";
 import { claimArgs, importExport, importUserModule } from "../client/handoff.ts";
 import { explainDenial, markSandboxed } from "./permissions.ts";
-import { allRegistrations, findManagerClass } from "../client/registry.ts";
+import { allRegistrations, findManagerClass, type Registration } from "../client/registry.ts";
+import { standardRegistrations } from "../sync/standard_types.ts";
 import { boundSocket, Server } from "./server.ts";
 import { readServerConfig, type ServerConfig, type ServerStatus, STATUS_MARKER } from "./spawn.ts";
 import { removeStaleSocket } from "../wire/transport.ts";
@@ -29,6 +31,21 @@ async function report(status: ServerStatus): Promise<void> {
   await writeAll(
     Deno.stdout,
     new TextEncoder().encode(`${STATUS_MARKER}${JSON.stringify(status)}\n`),
+  );
+}
+
+/** What the manager class named in the config registered. */
+function registrationsOf(config: ServerConfig): Map<string, Registration> {
+  const owner = findManagerClass(config.manager);
+  if (typeof owner !== "string") return allRegistrations(owner);
+  // No module loaded the library's own classes: SyncManager's standard
+  // types (without their proxies), and nothing registered on BaseManager.
+  if (config.manager === "SyncManager") return standardRegistrations();
+  if (config.manager === "BaseManager") return new Map();
+  throw new Error(
+    `${owner}: define and register it at the top level of a module the server imports (modules: ${
+      config.modules.join(", ")
+    })`,
   );
 }
 
@@ -45,14 +62,7 @@ async function serve(): Promise<void> {
       await report({ phase: `importing ${url}` });
       await importUserModule(url, ROLE);
     }
-    const owner = findManagerClass(config.manager);
-    if (typeof owner === "string") {
-      throw new Error(
-        `${owner}: define and register it at the top level of a module the server imports (modules: ${
-          config.modules.join(", ")
-        })`,
-      );
-    }
+    const registry = registrationsOf(config);
     if (config.initializer !== null) {
       const { module, name } = config.initializer;
       await report({ phase: `claiming the proxies among the initargs` });
@@ -63,7 +73,6 @@ async function serve(): Promise<void> {
     }
     await report({ phase: `listening on ${formatAddress(config.address)}` });
     if (typeof config.address === "string") await removeStaleSocket(config.address);
-    const registry = allRegistrations(owner);
     server = new Server({
       registry,
       address: config.address,

@@ -13,6 +13,7 @@
  */
 
 import { BaseProxy, forwardMethods } from "../client/proxy.ts";
+import { EXPOSED } from "./standard_types.ts";
 import type { AcquireOptions, WaitOptions } from "./primitives.ts";
 import type { QueueWaitOptions } from "./queue.ts";
 
@@ -32,7 +33,7 @@ import type { QueueWaitOptions } from "./queue.ts";
  */
 export class IteratorProxy<T = unknown> extends BaseProxy {
   /** Methods the server lets this proxy call. */
-  static _exposed_: readonly string[] = ["next"];
+  static _exposed_: readonly string[] = EXPOSED.Iterator;
   /** The next item, as JavaScript's iterator protocol has it. */
   declare next: () => Promise<IteratorResult<T, undefined>>;
   /** Consumes the remaining items, one call each. */
@@ -73,7 +74,7 @@ async function* iterate<T>(proxy: BaseProxy): AsyncGenerator<T, void, undefined>
  */
 export class AcquirerProxy extends BaseProxy {
   /** Methods the server lets this proxy call. */
-  static _exposed_: readonly string[] = ["acquire", "release", "locked"];
+  static _exposed_: readonly string[] = EXPOSED.Acquirer;
 
   /** Takes the lock; resolves false if `blocking: false` or `timeout` (ms) failed to get it. */
   declare acquire: (options?: AcquireOptions) => Promise<boolean>;
@@ -120,7 +121,7 @@ export class AcquirerProxy extends BaseProxy {
  */
 export class SemaphoreProxy extends AcquirerProxy {
   /** Methods the server lets this proxy call. */
-  static override _exposed_: readonly string[] = ["acquire", "release", "locked", "value"];
+  static override _exposed_: readonly string[] = EXPOSED.Semaphore;
 
   /** Returns `n` permits. A BoundedSemaphore rejects going above its start value. */
   declare release: (n?: number) => Promise<void>;
@@ -145,14 +146,7 @@ export class SemaphoreProxy extends AcquirerProxy {
  */
 export class ConditionProxy extends AcquirerProxy {
   /** Methods the server lets this proxy call. */
-  static override _exposed_: readonly string[] = [
-    "acquire",
-    "release",
-    "locked",
-    "wait",
-    "notify",
-    "notifyAll",
-  ];
+  static override _exposed_: readonly string[] = EXPOSED.Condition;
 
   /** Releases the lock, waits for a notify or the timeout, takes the lock back; false on timeout. */
   declare wait: (options?: WaitOptions) => Promise<boolean>;
@@ -200,7 +194,7 @@ export class ConditionProxy extends AcquirerProxy {
  */
 export class EventProxy extends BaseProxy {
   /** Methods the server lets this proxy call. */
-  static _exposed_: readonly string[] = ["isSet", "set", "clear", "wait"];
+  static _exposed_: readonly string[] = EXPOSED.Event;
   /** True once set (until cleared). */
   declare isSet: () => Promise<boolean>;
   /** Sets the flag and wakes every waiter. */
@@ -225,14 +219,7 @@ export class EventProxy extends BaseProxy {
  */
 export class BarrierProxy extends BaseProxy {
   /** Methods the server lets this proxy call. */
-  static _exposed_: readonly string[] = [
-    "wait",
-    "abort",
-    "reset",
-    "parties",
-    "nWaiting",
-    "broken",
-  ];
+  static _exposed_: readonly string[] = EXPOSED.Barrier;
   /** Waits for every party; resolves with this party's arrival index. */
   declare wait: (options?: WaitOptions) => Promise<number>;
   /** Breaks the barrier. */
@@ -263,17 +250,7 @@ export class BarrierProxy extends BaseProxy {
  */
 export class QueueProxy<T = unknown> extends BaseProxy {
   /** Methods the server lets this proxy call. */
-  static _exposed_: readonly string[] = [
-    "put",
-    "get",
-    "putNowait",
-    "getNowait",
-    "qsize",
-    "empty",
-    "full",
-    "taskDone",
-    "join",
-  ];
+  static _exposed_: readonly string[] = EXPOSED.Queue;
   /** Adds an item, waiting for room if the queue is bounded and full; rejects with Full. */
   declare put: (item: T, options?: QueueWaitOptions) => Promise<void>;
   /** Takes the oldest item, waiting for one if empty; rejects with Empty. */
@@ -309,7 +286,7 @@ export class QueueProxy<T = unknown> extends BaseProxy {
  */
 export class ValueProxy<T = unknown> extends BaseProxy {
   /** Methods the server lets this proxy call. */
-  static _exposed_: readonly string[] = ["get", "set"];
+  static _exposed_: readonly string[] = EXPOSED.Value;
   /** The value. */
   declare get: () => Promise<T>;
   /** Replaces the value. */
@@ -331,7 +308,7 @@ export class ValueProxy<T = unknown> extends BaseProxy {
  */
 export class ArrayProxy<T = unknown> extends BaseProxy {
   /** Methods the server lets this proxy call. */
-  static _exposed_: readonly string[] = ["length", "get", "set", "toArray", "iterate"];
+  static _exposed_: readonly string[] = EXPOSED.Array;
   /** Its length. */
   declare length: () => Promise<number>;
   /** Item `index` (negative counts from the end); out of range is a RangeError. */
@@ -361,23 +338,7 @@ export class ArrayProxy<T = unknown> extends BaseProxy {
  */
 export class DictProxy<K = unknown, V = unknown> extends BaseProxy {
   /** Methods the server lets this proxy call. */
-  static _exposed_: readonly string[] = [
-    "get",
-    "set",
-    "has",
-    "delete",
-    "clear",
-    "size",
-    "keys",
-    "values",
-    "entries",
-    "pop",
-    "popitem",
-    "setdefault",
-    "update",
-    "copy",
-    "iterate",
-  ];
+  static _exposed_: readonly string[] = EXPOSED.Dict;
   /** The value of `key`, or undefined when absent. */
   get(key: K): Promise<V | undefined>;
   /** The value of `key`, or `fallback` when absent. */
@@ -434,28 +395,7 @@ export class DictProxy<K = unknown, V = unknown> extends BaseProxy {
  */
 export class ListProxy<T = unknown> extends BaseProxy {
   /** Methods the server lets this proxy call. */
-  static _exposed_: readonly string[] = [
-    "length",
-    "at",
-    "get",
-    "set",
-    "push",
-    "append",
-    "extend",
-    "insert",
-    "pop",
-    "splice",
-    "slice",
-    "indexOf",
-    "index",
-    "count",
-    "remove",
-    "sort",
-    "reverse",
-    "clear",
-    "copy",
-    "iterate",
-  ];
+  static _exposed_: readonly string[] = EXPOSED.List;
   /** Its length. */
   declare length: () => Promise<number>;
   /** As `Array.prototype.at`: undefined when out of range. */
@@ -517,20 +457,7 @@ export class ListProxy<T = unknown> extends BaseProxy {
  */
 export class SetProxy<T = unknown> extends BaseProxy {
   /** Methods the server lets this proxy call. */
-  static _exposed_: readonly string[] = [
-    "add",
-    "delete",
-    "has",
-    "clear",
-    "size",
-    "values",
-    "discard",
-    "remove",
-    "pop",
-    "update",
-    "copy",
-    "iterate",
-  ];
+  static _exposed_: readonly string[] = EXPOSED.Set;
   /** Adds an item. */
   declare add: (item: T) => Promise<void>;
   /** Removes an item; true if it was there. */
@@ -577,7 +504,7 @@ export class SetProxy<T = unknown> extends BaseProxy {
  */
 export class NamespaceProxy extends BaseProxy {
   /** Methods the server lets this proxy call. */
-  static _exposed_: readonly string[] = ["get", "set", "delete", "has", "toObject", "repr"];
+  static _exposed_: readonly string[] = EXPOSED.Namespace;
   readonly #local = new Map<string, unknown>();
 
   /** The attribute's value, or undefined. */

@@ -5,18 +5,9 @@
  */
 
 import { BaseManager } from "../client/manager.ts";
-import {
-  Barrier,
-  type BarrierOptions,
-  BoundedSemaphore,
-  Condition,
-  Event,
-  Lock,
-  RLock,
-  Semaphore,
-} from "./primitives.ts";
-import { Queue } from "./queue.ts";
-import { Dict, List, Namespace, SharedArray, SharedSet, Value } from "./containers.ts";
+import type { ProxyClass } from "../client/proxy.ts";
+import type { BarrierOptions } from "./primitives.ts";
+import { type ProxyKind, STANDARD_TYPES } from "./standard_types.ts";
 import {
   AcquirerProxy,
   ArrayProxy,
@@ -168,59 +159,28 @@ export class SyncManager extends BaseManager {
   }
 }
 
-const iterate = { methodToTypeid: { iterate: "Iterator" }, createMethod: false } as const;
-const noMethod = { createMethod: false } as const;
+/** The proxy class of each kind of standard type. */
+const PROXIES: Record<ProxyKind, ProxyClass> = {
+  Iterator: IteratorProxy,
+  Acquirer: AcquirerProxy,
+  Semaphore: SemaphoreProxy,
+  Condition: ConditionProxy,
+  Event: EventProxy,
+  Barrier: BarrierProxy,
+  Queue: QueueProxy,
+  Value: ValueProxy,
+  Array: ArrayProxy,
+  Dict: DictProxy,
+  List: ListProxy,
+  Set: SetProxy,
+  Namespace: NamespaceProxy,
+};
 
-SyncManager.register("Queue", (maxsize?: number) => new Queue(maxsize), {
-  proxytype: QueueProxy,
-  ...noMethod,
-});
-SyncManager.register("JoinableQueue", (maxsize?: number) => new Queue(maxsize, true), {
-  proxytype: QueueProxy,
-  ...noMethod,
-});
-SyncManager.register("Event", () => new Event(), { proxytype: EventProxy, ...noMethod });
-SyncManager.register("Lock", () => new Lock(), { proxytype: AcquirerProxy, ...noMethod });
-SyncManager.register("RLock", () => new RLock(), { proxytype: AcquirerProxy, ...noMethod });
-SyncManager.register("Semaphore", (value?: number) => new Semaphore(value), {
-  proxytype: SemaphoreProxy,
-  ...noMethod,
-});
-SyncManager.register("BoundedSemaphore", (value?: number) => new BoundedSemaphore(value), {
-  proxytype: SemaphoreProxy,
-  ...noMethod,
-});
-SyncManager.register("Condition", (lock?: never) => new Condition(lock), {
-  proxytype: ConditionProxy,
-  ...noMethod,
-});
-SyncManager.register(
-  "Barrier",
-  (parties: number, options?: BarrierOptions) => new Barrier(parties, options),
-  { proxytype: BarrierProxy, ...noMethod },
-);
-SyncManager.register("Value", (value: unknown) => new Value(value), {
-  proxytype: ValueProxy,
-  ...noMethod,
-});
-SyncManager.register("Array", (values: unknown) => new SharedArray(values), {
-  proxytype: ArrayProxy,
-  ...iterate,
-});
-SyncManager.register("dict", (init?: unknown) => new Dict(init), {
-  proxytype: DictProxy,
-  ...iterate,
-});
-SyncManager.register("list", (init?: unknown) => new List(init), {
-  proxytype: ListProxy,
-  ...iterate,
-});
-SyncManager.register("set", (init?: unknown) => new SharedSet(init), {
-  proxytype: SetProxy,
-  ...iterate,
-});
-SyncManager.register("Namespace", (init?: Record<string, unknown>) => new Namespace(init), {
-  proxytype: NamespaceProxy,
-  ...noMethod,
-});
-SyncManager.register("Iterator", undefined, { proxytype: IteratorProxy, ...noMethod });
+for (const { typeid, callable, kind, methodToTypeid } of STANDARD_TYPES) {
+  SyncManager.register(typeid, callable, {
+    proxytype: PROXIES[kind],
+    ...(methodToTypeid === undefined ? {} : { methodToTypeid }),
+    // Each has a typed factory method above instead.
+    createMethod: false,
+  });
+}
