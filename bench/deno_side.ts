@@ -92,6 +92,28 @@ async function timed(
   return { ops, seconds: (performance.now() - started) / 1000 };
 }
 
+/**
+ * The RSS of a bare Deno process idling in `accept()` on a Unix socket:
+ * what the runtime itself holds before any code of ours.
+ */
+async function idleRuntimeRss(rss: (pid: number) => number): Promise<number> {
+  const dir = await Deno.makeTempDir({ prefix: "mp-bench-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./idle_listener.ts", import.meta.url).pathname, `${dir}/s`],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  await reader.read(); // "listening"
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const bytes = rss(child.pid);
+  await child.stdin.close();
+  await reader.cancel();
+  await child.status;
+  await Deno.remove(dir, { recursive: true });
+  return bytes;
+}
+
 function report(result: Record<string, number>): void {
   console.log(JSON.stringify(result));
 }
@@ -244,27 +266,38 @@ async function main(): Promise<void> {
       return report({ ops: rate, seconds: 1 });
     }
     case "memory": {
-      // Server memory with 100,000 live objects: RSS (comparable with CPython's),
-      // and the heap after a full GC, less what the bare objects take.
-      const rss = (): number =>
+      // Server memory: idle (one object, as CPython's is measured), per idle
+      // connection, and with 100,000 live objects: RSS (comparable with
+      // CPython's), and the heap after a full GC, less what the bare objects take.
+      const rss = (pid: number): number =>
         Number(
-          Deno.readTextFileSync(`/proc/${manager.pid}/status`).match(/VmRSS:\s+(\d+) kB/)![1],
+          Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+) kB/)![1],
         ) * 1024;
       const probe = await manager.create(HeapProbe);
+      await probe.heapAfterGc();
+      const idle = rss(manager.pid!);
+      const connections: BenchManager[] = [];
+      for (let i = 0; i < 100; i++) {
+        connections.push(await new BenchManager({ address: manager.address }).connect());
+      }
+      const perConnection = (rss(manager.pid!) - idle) / connections.length;
+      await Promise.all(connections.map((c) => c.disconnect()));
       const bare = await probe.bareValues(100_000);
-      const idle = rss();
+      const before = rss(manager.pid!);
       const heapBefore = await probe.heapAfterGc();
       const held: BaseProxy[] = [];
       for (let i = 0; i < 100_000; i += 500) {
         held.push(...await Promise.all(Array.from({ length: 500 }, () => manager.Value(0))));
       }
       const heapAfter = await probe.heapAfterGc();
-      const full = rss();
+      const full = rss(manager.pid!);
       return report({
         idle,
-        perObject: (full - idle) / 100_000,
+        perConnection,
+        perObject: (full - before) / 100_000,
         heapPerObject: (heapAfter - heapBefore) / 100_000,
         bareObject: bare,
+        runtimeIdle: await idleRuntimeRss(rss),
       });
     }
     default:

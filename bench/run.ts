@@ -233,9 +233,14 @@ lines.push(
   } B) | unix | ${
     fmt(memory.heapPerObject! - memory.bareObject!)
   } B | | | ≤ 300 B beyond the object |`,
-  `| 8: idle server RSS | unix | ${fmt(memory.idle! / 1048576)} MiB | ${
+  `| 8: idle server RSS (a bare Deno listener: ${
+    fmt(memory.runtimeIdle! / 1048576)
+  } MiB) | unix | ${fmt(memory.idle! / 1048576)} MiB | ${
     fmt(cpythonMemory.idle! / 1048576)
-  } MiB | | |`,
+  } MiB | | ≤ 30 MiB |`,
+  `| 8: server RSS per idle connection (100 connections) | unix | ${
+    fmt(memory.perConnection! / 1024)
+  } KiB | | | |`,
 );
 if (cFloor !== undefined) await Deno.remove(cFloor.replace(/\/c_floor$/, ""), { recursive: true });
 console.log(lines.join("\n"));

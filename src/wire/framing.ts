@@ -39,7 +39,7 @@ export function sealFrame(buffer: Uint8Array): Uint8Array {
   return buffer;
 }
 
-const READ_CHUNK = 64 * 1024;
+const READ_CHUNK = 16 * 1024;
 
 /** Reads whole frames from a connection, one at a time, in order. */
 export class FrameReader {
