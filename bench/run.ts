@@ -130,6 +130,10 @@ const chainRows = ["unix", "tcp"].map((transport) => ({
 }));
 const startRow = {
   ours: [] as number[],
+  /** start() resolving, then the first create + call, then the server process alone. */
+  resolved: [] as number[],
+  firstCall: [] as number[],
+  serverAlone: [] as number[],
   spawn: [] as number[],
   fork: [] as number[],
   bare: [] as number[],
@@ -154,7 +158,19 @@ for (let round = 0; round < ROUNDS; round++) {
     row.pipelined.push(rate(await ours("chain-pipelined", row.transport)));
     row.awaited.push(rate(await ours("chain-awaited", row.transport)));
   }
-  startRow.ours.push((await ours("start", "unix")).ms!);
+  const start = await ours("start", "unix");
+  startRow.ours.push(start.ms!);
+  startRow.resolved.push(start.startMs!);
+  startRow.firstCall.push(start.firstCallMs!);
+  // The server entry loading and exiting at once (its stdin is empty): process start plus modules.
+  const alone = performance.now();
+  await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", here("../src/server/server_main.ts")],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  startRow.serverAlone.push(performance.now() - alone);
   startRow.spawn.push((await cpython("start", "unix")).ms!);
   startRow.fork.push((await cpython("start-fork", "unix")).ms!);
   const bare = performance.now();
@@ -225,6 +241,13 @@ lines.push(
   } – ${Math.max(...startRatio).toFixed(2)}); vs bare \`deno run\` (${
     fmt(median(startRow.bare))
   } ms) ${median(bareRatio).toFixed(2)}× | ≤ 1.0× spawn, ≤ 2× bare run |`,
+  `| 7: start() by phase | unix | start() resolves in ${
+    fmt(median(startRow.resolved))
+  } ms, then create + call ${fmt(median(startRow.firstCall))} ms | | the server process alone (${
+    fmt(median(startRow.serverAlone))
+  } ms: start, load its modules, exit) is ${
+    (median(startRow.serverAlone) / median(startRow.bare)).toFixed(2)
+  }× a bare run | |`,
   `| 8: server RSS growth per shared object (100,000 Values) | unix | ${
     fmt(memory.perObject!)
   } B | ${fmt(cpythonMemory.perObject!)} B (5,000 Values) | | |`,
