@@ -13,7 +13,8 @@ import { settlesWithin } from "../_async.ts";
 import { findExport, handArgs, moduleUrl } from "./handoff.ts";
 import { checkPermissions, type ServerPermissions } from "../server/permissions.ts";
 import { checkProjectOptions } from "../server/project.ts";
-import { denoRunArgs, encodeConfig, refuseStandalone } from "../server/spawn.ts";
+import { denoRunArgs, refuseStandalone } from "../server/spawn.ts";
+import { encodeConfig } from "../server/config.ts";
 import type { WorkerConfig } from "./process_main.ts";
 
 /** The worker process entry module. */

@@ -12,7 +12,7 @@
 import "../../mod.ts";
 import { claimArgs, type ExportRef, type HandedArgs, importExport } from "./handoff.ts";
 import { explainDenial, markSandboxed } from "../server/permissions.ts";
-import { readConfig } from "../server/spawn.ts";
+import { readConfig } from "../server/config.ts";
 import { watchParent } from "../server/_parent.ts";
 
 /** What a worker learns from its parent, over stdin. */

@@ -20,7 +20,7 @@ import { explainDenial, markSandboxed } from "./permissions.ts";
 import { allRegistrations, findManagerClass, type Registration } from "../client/registry.ts";
 import { standardRegistrations } from "../sync/standard_types.ts";
 import { boundSocket, Server } from "./server.ts";
-import { readServerConfig, type ServerConfig, type ServerStatus, STATUS_MARKER } from "./spawn.ts";
+import { readServerConfig, type ServerConfig, type ServerStatus, STATUS_MARKER } from "./config.ts";
 import { removeStaleSocket } from "../wire/transport.ts";
 import { watchParent } from "./_parent.ts";
 import { catchStrayErrors } from "./_stray.ts";

@@ -1,25 +1,19 @@
 /**
  * Starting and stopping a manager's server process. The parent writes one
- * config frame to the child's stdin (the authkey travels there, never in
- * argv or env) and keeps stdin open: its end of file tells the child that
- * the parent is gone, even after SIGKILL. The child answers with one marked
- * line on stdout; anything else it prints is passed through.
- *
- * Slightly over 400 lines: the config frame, the launch, the permissions
- * the child needs, and its status lines are one protocol between parent and
- * child, kept in one place.
+ * config frame to the child's stdin (`config.ts`) and keeps stdin open: its
+ * end of file tells the child that the parent is gone, even after SIGKILL.
+ * The child answers with one marked line on stdout; anything else it
+ * prints is passed through.
  *
  * @module
  */
 
 import { writeAll } from "../_bytes.ts";
 import type { Address } from "../wire/address.ts";
-import type { ExportRef, HandedArgs } from "../client/handoff.ts";
 import { settlesWithin } from "../_async.ts";
-import { Codec, reviveError, UnsendableError } from "../wire/codec.ts";
-import { HEADER_SIZE } from "../wire/framing.ts";
-import type { ServerLimits } from "./limits.ts";
-import type { SocketIdentity, TlsOptions } from "../wire/transport.ts";
+import { reviveError } from "../wire/codec.ts";
+import type { SocketIdentity } from "../wire/transport.ts";
+import { encodeConfig, type ServerConfig, type ServerStatus, STATUS_MARKER } from "./config.ts";
 import { projectFlags, type ProjectOptions } from "./project.ts";
 import {
   permissionFlags,
@@ -27,103 +21,8 @@ import {
   type ServerPermissions,
 } from "./permissions.ts";
 
-/** Prefix of the child's one status line on stdout. */
-export const STATUS_MARKER = "#MP-MANAGER-STATUS#";
-
 /** The server process entry module. */
 export const SERVER_MAIN: string = new URL("./server_main.ts", import.meta.url).href;
-
-/** Everything the server process learns from its parent, over stdin. */
-export interface ServerConfig {
-  readonly address: Address;
-  /** The private directory of a default Unix socket, which the server removes when it ends. */
-  readonly socketDir: string | null;
-  readonly authkey: Uint8Array;
-  readonly modules: readonly string[];
-  readonly manager: string;
-  readonly initializer: ExportRef | null;
-  readonly initargs: HandedArgs;
-  readonly handshakeTimeout: number;
-  readonly limits: ServerLimits | null;
-  readonly tls: TlsOptions | null;
-  /** With a served `tls`: the loopback port of its relay, chosen by the parent. */
-  readonly tlsRelayPort: number | null;
-}
-
-/** The child's status line. */
-export type ServerStatus =
-  | {
-    readonly ready: {
-      readonly address: Address;
-      readonly typeids: readonly string[];
-      readonly socket: SocketIdentity | null;
-    };
-  }
-  | {
-    readonly error: { readonly name: string; readonly message: string; readonly stack?: string };
-  }
-  /** What it is doing now, for the message if it never becomes ready. */
-  | { readonly phase: string };
-
-const configCodec = new Codec({
-  encodeToken(): never {
-    throw new UnsendableError(
-      "a proxy",
-      ": only top-level arguments can be proxies when handed to a new process",
-    );
-  },
-  decodeToken(): never {
-    throw new TypeError("Unexpected proxy in a config frame");
-  },
-});
-
-/** A config (for a server process or a {@linkcode Process}) as one sealed frame. */
-export function encodeConfig(config: unknown): Uint8Array {
-  try {
-    return configCodec.encode(config);
-  } catch (error) {
-    if (error instanceof UnsendableError) {
-      throw new TypeError(`${error.message} at ${error.describePath("config")}`);
-    }
-    throw error;
-  }
-}
-
-/** Anything with Deno's `read()` (the child's stdin). */
-export interface ByteReader {
-  read(buffer: Uint8Array): Promise<number | null>;
-}
-
-/** Reads one config frame from a stream (the child's stdin). */
-export async function readConfig(input: ByteReader): Promise<unknown> {
-  const header = await readExactly(input, HEADER_SIZE);
-  const size = new DataView(header.buffer).getInt32(0);
-  if (size < 0 || size > 64 * 1024 * 1024) throw new Error(`Bad config frame length ${size}`);
-  return configCodec.decode(await readExactly(input, size));
-}
-
-/** Reads the server process's config. */
-export async function readServerConfig(input: ByteReader): Promise<ServerConfig> {
-  const config = await readConfig(input) as ServerConfig;
-  if (
-    typeof config !== "object" || config === null || !(config.authkey instanceof Uint8Array) ||
-    !Array.isArray(config.modules) || typeof config.manager !== "string"
-  ) {
-    throw new Error("Malformed server config");
-  }
-  return config;
-}
-
-async function readExactly(input: ByteReader, size: number): Promise<Uint8Array> {
-  const out = new Uint8Array(size);
-  let filled = 0;
-  while (filled < size) {
-    const n = await input.read(out.subarray(filled));
-    if (n === null) throw new Error("The parent closed stdin before sending the config");
-    filled += n;
-  }
-  return out;
-}
 
 /** How to launch a server process. */
 export interface LaunchOptions {
