@@ -21,13 +21,33 @@ const PYTHON_ENV = { PYENV_VERSION: Deno.env.get("BENCH_PYTHON") ?? "3.13.0" };
 
 type Result = Record<string, number>;
 
+/**
+ * Whether `taskset` can pin a process (and the processes it starts) to
+ * core 0: the one-core placement, where a round trip costs CPU rather than
+ * a cross-core wakeup.
+ */
+async function canPin(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("taskset", { args: ["-c", "0", "true"] }).output()).success;
+  } catch {
+    return false;
+  }
+}
+const PINNABLE = await canPin();
+/** The placements measured: free on every core, then (with taskset) all on core 0. */
+const PLACEMENTS: boolean[] = PINNABLE ? [false, true] : [false];
+
 async function run(
   command: string,
   commandArgs: string[],
   env: Record<string, string> = {},
+  pinned = false,
 ): Promise<Result> {
-  const output = await new Deno.Command(command, {
-    args: commandArgs,
+  const [program, programArgs] = pinned
+    ? ["taskset", ["-c", "0", command, ...commandArgs]]
+    : [command, commandArgs];
+  const output = await new Deno.Command(program, {
+    args: programArgs,
     env,
     stdout: "piped",
     stderr: "piped",
@@ -41,20 +61,22 @@ async function run(
   return JSON.parse(text);
 }
 
-const ours = (workload: string, transport: string): Promise<Result> =>
-  run(Deno.execPath(), [
-    "run",
-    "-A",
-    "--quiet",
-    here("deno_side.ts"),
-    workload,
-    transport,
-    String(MS),
-  ]);
-const cpython = (workload: string, transport: string): Promise<Result> =>
-  run("python3", [here("cpython_side.py"), workload, transport, String(MS)], PYTHON_ENV);
-const rawDeno = (transport: string): Promise<Result> =>
-  run(Deno.execPath(), ["run", "-A", "--quiet", here("raw_floor.ts"), transport, String(MS)]);
+const ours = (workload: string, transport: string, pinned = false): Promise<Result> =>
+  run(
+    Deno.execPath(),
+    ["run", "-A", "--quiet", here("deno_side.ts"), workload, transport, String(MS)],
+    {},
+    pinned,
+  );
+const cpython = (workload: string, transport: string, pinned = false): Promise<Result> =>
+  run("python3", [here("cpython_side.py"), workload, transport, String(MS)], PYTHON_ENV, pinned);
+const rawDeno = (transport: string, pinned = false): Promise<Result> =>
+  run(
+    Deno.execPath(),
+    ["run", "-A", "--quiet", here("raw_floor.ts"), transport, String(MS)],
+    {},
+    pinned,
+  );
 
 /** The C floor's binary, compiled for this run, or undefined without a C compiler. */
 async function compileFloor(): Promise<string | undefined> {
@@ -77,8 +99,10 @@ const cFloor = await compileFloor();
 const FLOOR_NAME = cFloor === undefined
   ? "floor: raw request/reply Deno↔Deno (no C compiler here)"
   : "floor: C request/reply, blocking, preallocated (c_floor.c)";
-const floor = (transport: string): Promise<Result> =>
-  cFloor === undefined ? rawDeno(transport) : run(cFloor, [transport, String(MS)]);
+const floor = (transport: string, pinned = false): Promise<Result> =>
+  cFloor === undefined
+    ? rawDeno(transport, pinned)
+    : run(cFloor, [transport, String(MS)], {}, pinned);
 
 const rate = (r: Result): number => r.ops! / r.seconds!;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -87,6 +111,7 @@ const fmt = (n: number): string => n >= 100 ? Math.round(n).toLocaleString("en-U
 interface Row {
   workload: string;
   transport: string;
+  pinned: boolean;
   target: string;
   ours: number[];
   theirs: number[];
@@ -106,28 +131,37 @@ const WORKLOADS: [string, string, string][] = [
 ];
 
 const rows: Row[] = [];
-for (const transport of ["unix", "tcp"]) {
-  for (const [workload, name, target] of WORKLOADS) {
-    rows.push(
-      {
-        workload,
-        transport,
-        target,
-        ours: [],
-        theirs: [],
-        unit: "ops/s",
-        ...(workload === "sequential" ? { floor: [], raw: [] } : {}),
-      } as Row & { name?: string },
-    );
-    (rows.at(-1) as Row & { name: string }).name = name;
+for (const pinned of PLACEMENTS) {
+  for (const transport of ["unix", "tcp"]) {
+    for (const [workload, name, target] of WORKLOADS) {
+      rows.push(
+        {
+          workload,
+          transport,
+          pinned,
+          target,
+          ours: [],
+          theirs: [],
+          unit: "ops/s",
+          ...(workload === "sequential" ? { floor: [], raw: [] } : {}),
+        } as Row & { name?: string },
+      );
+      (rows.at(-1) as Row & { name: string }).name = name;
+    }
   }
 }
+/** The transport column: the socket type, and "one core" when pinned. */
+const where = (row: { transport: string; pinned: boolean }): string =>
+  row.pinned ? `${row.transport}, one core` : row.transport;
 /** Workload 9, ours only: a chain of 3 dependent calls, pipelined against awaited one by one. */
-const chainRows = ["unix", "tcp"].map((transport) => ({
-  transport,
-  pipelined: [] as number[],
-  awaited: [] as number[],
-}));
+const chainRows = PLACEMENTS.flatMap((pinned) =>
+  ["unix", "tcp"].map((transport) => ({
+    transport,
+    pinned,
+    pipelined: [] as number[],
+    awaited: [] as number[],
+  }))
+);
 const startRow = {
   ours: [] as number[],
   /** start() resolving, then the first create + call, then the server process alone. */
@@ -144,19 +178,27 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const row of rows) {
     // Alternate who goes first, so drift on a noisy machine hits both sides.
     const pair = round % 2 === 0
-      ? [() => ours(row.workload, row.transport), () => cpython(row.workload, row.transport)]
-      : [() => cpython(row.workload, row.transport), () => ours(row.workload, row.transport)];
+      ? [
+        () => ours(row.workload, row.transport, row.pinned),
+        () => cpython(row.workload, row.transport, row.pinned),
+      ]
+      : [
+        () => cpython(row.workload, row.transport, row.pinned),
+        () => ours(row.workload, row.transport, row.pinned),
+      ];
     const first = await pair[0]!();
     const second = await pair[1]!();
     const [mine, theirs] = round % 2 === 0 ? [first, second] : [second, first];
     row.ours.push(rate(mine));
     row.theirs.push(rate(theirs));
-    if (row.floor) row.floor.push(rate(await floor(row.transport)));
-    if (row.raw && cFloor !== undefined) row.raw.push(rate(await rawDeno(row.transport)));
+    if (row.floor) row.floor.push(rate(await floor(row.transport, row.pinned)));
+    if (row.raw && cFloor !== undefined) {
+      row.raw.push(rate(await rawDeno(row.transport, row.pinned)));
+    }
   }
   for (const row of chainRows) {
-    row.pipelined.push(rate(await ours("chain-pipelined", row.transport)));
-    row.awaited.push(rate(await ours("chain-awaited", row.transport)));
+    row.pipelined.push(rate(await ours("chain-pipelined", row.transport, row.pinned)));
+    row.awaited.push(rate(await ours("chain-awaited", row.transport, row.pinned)));
   }
   const start = await ours("start", "unix");
   startRow.ours.push(start.ms!);
@@ -186,7 +228,11 @@ const cpythonMemory = await cpython("memory", "unix");
 const lines = [
   `Rounds: ${ROUNDS}, ${MS} ms per measurement, CPython ${PYTHON_ENV.PYENV_VERSION}, ${Deno.build.target}, Deno ${Deno.version.deno}; took ${
     ((performance.now() - started) / 1000).toFixed(0)
-  } s.`,
+  } s. ${
+    PINNABLE
+      ? 'Two placements: free on both cores, and "one core" (every process pinned to core 0 with taskset).'
+      : "One placement: taskset is missing here, so nothing was pinned to one core."
+  }`,
   "",
   "| workload | transport | ours (median) | CPython (median) | ours / CPython: median (min – max) | target |",
   "| --- | --- | ---: | ---: | ---: | --- |",
@@ -194,7 +240,7 @@ const lines = [
 for (const row of rows as (Row & { name: string })[]) {
   const ratios = row.ours.map((x, i) => x / row.theirs[i]!);
   lines.push(
-    `| ${row.name} | ${row.transport} | ${fmt(median(row.ours))} ${row.unit} | ${
+    `| ${row.name} | ${where(row)} | ${fmt(median(row.ours))} ${row.unit} | ${
       fmt(median(row.theirs))
     } ${row.unit} | ${median(ratios).toFixed(2)}× (${Math.min(...ratios).toFixed(2)} – ${
       Math.max(...ratios).toFixed(2)
@@ -203,7 +249,7 @@ for (const row of rows as (Row & { name: string })[]) {
   if (row.floor) {
     const toFloor = row.ours.map((x, i) => x / row.floor![i]!);
     lines.push(
-      `| 1: ${FLOOR_NAME} | ${row.transport} | ${
+      `| 1: ${FLOOR_NAME} | ${where(row)} | ${
         fmt(median(row.floor))
       } ${row.unit} | | ours / floor: ${median(toFloor).toFixed(2)}× (${
         Math.min(...toFloor).toFixed(2)
@@ -213,7 +259,7 @@ for (const row of rows as (Row & { name: string })[]) {
   if (row.raw && row.raw.length > 0) {
     const toRaw = row.ours.map((x, i) => x / row.raw![i]!);
     lines.push(
-      `| 1: raw request/reply Deno↔Deno (no manager code) | ${row.transport} | ${
+      `| 1: raw request/reply Deno↔Deno (no manager code) | ${where(row)} | ${
         fmt(median(row.raw))
       } ${row.unit} | | ours / raw Deno: ${median(toRaw).toFixed(2)}× (${
         Math.min(...toRaw).toFixed(2)
@@ -224,11 +270,11 @@ for (const row of rows as (Row & { name: string })[]) {
 for (const row of chainRows) {
   const ratios = row.pipelined.map((x, i) => x / row.awaited[i]!);
   lines.push(
-    `| 9: chain of 3 dependent calls, pipelined (CPython column: ours awaited one by one) | ${row.transport} | ${
-      fmt(median(row.pipelined))
-    } chains/s | ${fmt(median(row.awaited))} chains/s | ${median(ratios).toFixed(2)}× (${
-      Math.min(...ratios).toFixed(2)
-    } – ${Math.max(...ratios).toFixed(2)}) | ≥ 2.5× |`,
+    `| 9: chain of 3 dependent calls, pipelined (CPython column: ours awaited one by one) | ${
+      where(row)
+    } | ${fmt(median(row.pipelined))} chains/s | ${fmt(median(row.awaited))} chains/s | ${
+      median(ratios).toFixed(2)
+    }× (${Math.min(...ratios).toFixed(2)} – ${Math.max(...ratios).toFixed(2)}) | ≥ 2.5× |`,
   );
 }
 const startRatio = startRow.ours.map((x, i) => x / startRow.spawn[i]!);
