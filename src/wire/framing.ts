@@ -59,9 +59,11 @@ export class FrameReader {
    * of the payload is read or allocated.
    */
   async read(maxSize: number): Promise<Uint8Array | null> {
+    // A frame already buffered whole needs no wait for more bytes.
+    const buffered = this.takeBuffered(maxSize);
+    if (buffered !== undefined) return buffered;
     if (!(await this.#fill(HEADER_SIZE, true))) return null;
-    const view = new DataView(this.#buffer.buffer, this.#start);
-    let size = view.getInt32(0);
+    let size = this.#int32At(this.#start);
     this.#start += HEADER_SIZE;
     if (size === -1) {
       await this.#fill(8, false);
@@ -74,8 +76,8 @@ export class FrameReader {
     if (size > maxSize) {
       throw new FrameError(`Frame of ${size} bytes exceeds the limit of ${maxSize} bytes`);
     }
-    const buffered = this.#end - this.#start;
-    if (size <= buffered) {
+    const available = this.#end - this.#start;
+    if (size <= available) {
       const payload = this.#buffer.slice(this.#start, this.#start + size);
       this.#start += size;
       return payload;
@@ -84,7 +86,7 @@ export class FrameReader {
     const payload = new Uint8Array(size);
     payload.set(this.#buffer.subarray(this.#start, this.#end));
     this.#start = this.#end = 0;
-    let filled = buffered;
+    let filled = available;
     while (filled < size) {
       const n = await this.#conn.read(payload.subarray(filled));
       if (n === null) throw new FrameError("Connection closed in the middle of a frame");
@@ -102,11 +104,17 @@ export class FrameReader {
   takeBuffered(maxSize: number): Uint8Array | undefined {
     const available = this.#end - this.#start;
     if (available < HEADER_SIZE) return undefined;
-    const size = new DataView(this.#buffer.buffer, this.#start).getInt32(0);
+    const size = this.#int32At(this.#start);
     if (size < 0 || size > maxSize || size > available - HEADER_SIZE) return undefined;
     const start = this.#start + HEADER_SIZE;
     this.#start = start + size;
     return this.#buffer.slice(start, start + size);
+  }
+
+  /** The big-endian signed 32-bit length at `offset` of the buffer (no view allocated per frame). */
+  #int32At(offset: number): number {
+    const b = this.#buffer;
+    return (b[offset]! << 24) | (b[offset + 1]! << 16) | (b[offset + 2]! << 8) | b[offset + 3]!;
   }
 
   /** Ensures `count` bytes are buffered; false at a clean end of stream. */
