@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { SyncManager } from "../mod.ts";
+import { allRegistrations, type Registration } from "../src/client/registry.ts";
+import { standardRegistrations } from "../src/sync/standard_types.ts";
 
 const SERVER_MAIN = new URL("../src/server/server_main.ts", import.meta.url).href;
 const CLIENT_HALF = [
@@ -57,4 +59,22 @@ Deno.test("a SyncManager with no modules serves every standard type", async () =
   const ns = await manager.Namespace({ x: 1 });
   assert.equal(await ns.repr(), "Namespace(x=1)");
   await Promise.all([queue, dict, list, ns].map((p) => p[Symbol.asyncDispose]()));
+});
+
+Deno.test("the server's table of standard types is what SyncManager registers", () => {
+  const shape = (registry: Map<string, Registration>) =>
+    [...registry].map(([typeid, r]) => ({
+      typeid,
+      exposed: r.exposed,
+      methodToTypeid: r.methodToTypeid,
+    }));
+  const table = standardRegistrations();
+  const registered = allRegistrations(SyncManager);
+  assert.deepEqual(shape(table), shape(registered));
+  for (const [typeid, registration] of table) {
+    assert.equal(
+      registration.callable === undefined,
+      registered.get(typeid)!.callable === undefined,
+    );
+  }
 });
