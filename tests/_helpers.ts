@@ -1,5 +1,7 @@
 /** Helpers shared by the tests: fixture URLs, child processes, polling. */
 
+import assert from "node:assert/strict";
+
 /** The module with the tests' shared classes (imported by server processes). */
 export const COUNTER_MODULE: string = new URL("./_fixtures/counter.ts", import.meta.url).href;
 /** A worker script the tests start as a separate process. */
@@ -242,4 +244,41 @@ export function syncTest(
       throw new Error(`The test left ${await objects()} shared objects on its manager`);
     }
   });
+}
+
+/**
+ * A self-signed certificate for localhost and 127.0.0.1 (a P-256 key, made
+ * by openssl in `dir`), as rustls accepts it: not a CA, with both names.
+ */
+export async function makeCertificate(dir: string): Promise<{ cert: string; key: string }> {
+  const { success, stderr } = await new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      `${dir}/key.pem`,
+      "-out",
+      `${dir}/cert.pem`,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(success, new TextDecoder().decode(stderr));
+  return {
+    cert: await Deno.readTextFile(`${dir}/cert.pem`),
+    key: await Deno.readTextFile(`${dir}/key.pem`),
+  };
 }

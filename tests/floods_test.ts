@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { proxyToString, RemoteError } from "../mod.ts";
 import { Counter, TestManager } from "./_fixtures/counter.ts";
-import { COUNTER_MODULE, tempDir, waitUntil } from "./_helpers.ts";
+import { COUNTER_MODULE, makeCertificate, tempDir, waitUntil } from "./_helpers.ts";
 
 const modules = [COUNTER_MODULE];
 
@@ -58,39 +58,6 @@ Deno.test("with 1,100 unauthenticated connections held open, a key holder still 
     closeAll(flood);
   }
 });
-
-async function makeCertificate(dir: string): Promise<{ cert: string; key: string }> {
-  const { success, stderr } = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      `${dir}/key.pem`,
-      "-out",
-      `${dir}/cert.pem`,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.ok(success, new TextDecoder().decode(stderr));
-  return {
-    cert: await Deno.readTextFile(`${dir}/cert.pem`),
-    key: await Deno.readTextFile(`${dir}/key.pem`),
-  };
-}
 
 Deno.test("TLS peers that never send a ClientHello are dropped at handshakeTimeout", async () => {
   await using dir = await tempDir();

@@ -4,38 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { SyncManager } from "../mod.ts";
-import { tempDir } from "./_helpers.ts";
-
-async function makeCertificate(dir: string): Promise<{ cert: string; key: string }> {
-  const { success, stderr } = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      `${dir}/key.pem`,
-      "-out",
-      `${dir}/cert.pem`,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.ok(success, new TextDecoder().decode(stderr));
-  return {
-    cert: await Deno.readTextFile(`${dir}/cert.pem`),
-    key: await Deno.readTextFile(`${dir}/key.pem`),
-  };
-}
+import { makeCertificate, tempDir } from "./_helpers.ts";
 
 Deno.test("a TCP manager over TLS serves clients that trust its certificate", async () => {
   await using dir = await tempDir();
