@@ -71,9 +71,14 @@ const duration = Number(durationText);
 const modules = [import.meta.url];
 
 function managerOptions(): ConstructorParameters<typeof BenchManager>[0] {
+  // `BENCH_SERVER_PROFILE=<dir>` writes a CPU profile of the server process there.
+  const profileDir = Deno.env.get("BENCH_SERVER_PROFILE");
+  const denoFlags = profileDir === undefined
+    ? {}
+    : { denoFlags: ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, "--cpu-prof-interval=100"] };
   return transport === "tcp"
-    ? { address: { hostname: "127.0.0.1", port: 0 }, modules }
-    : { modules };
+    ? { address: { hostname: "127.0.0.1", port: 0 }, modules, ...denoFlags }
+    : { modules, ...denoFlags };
 }
 
 /** Runs `step` (which does `batch` operations) until `duration` ms pass. */

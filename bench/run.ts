@@ -70,10 +70,11 @@ const ours = (workload: string, transport: string, pinned = false): Promise<Resu
   );
 const cpython = (workload: string, transport: string, pinned = false): Promise<Result> =>
   run("python3", [here("cpython_side.py"), workload, transport, String(MS)], PYTHON_ENV, pinned);
-const rawDeno = (transport: string, pinned = false): Promise<Result> =>
+/** The raw Deno loop; with `clients` above 1, that many client processes on one echo process. */
+const rawDeno = (transport: string, pinned = false, clients = 1): Promise<Result> =>
   run(
     Deno.execPath(),
-    ["run", "-A", "--quiet", here("raw_floor.ts"), transport, String(MS)],
+    ["run", "-A", "--quiet", here("raw_floor.ts"), transport, String(MS), String(clients)],
     {},
     pinned,
   );
@@ -144,6 +145,7 @@ for (const pinned of PLACEMENTS) {
           theirs: [],
           unit: "ops/s",
           ...(workload === "sequential" ? { floor: [], raw: [] } : {}),
+          ...(workload === "clients8" ? { raw: [] } : {}),
         } as Row & { name?: string },
       );
       (rows.at(-1) as Row & { name: string }).name = name;
@@ -192,8 +194,9 @@ for (let round = 0; round < ROUNDS; round++) {
     row.ours.push(rate(mine));
     row.theirs.push(rate(theirs));
     if (row.floor) row.floor.push(rate(await floor(row.transport, row.pinned)));
-    if (row.raw && cFloor !== undefined) {
-      row.raw.push(rate(await rawDeno(row.transport, row.pinned)));
+    if (row.raw && (cFloor !== undefined || row.workload === "clients8")) {
+      const clients = row.workload === "clients8" ? 8 : 1;
+      row.raw.push(rate(await rawDeno(row.transport, row.pinned, clients)));
     }
   }
   for (const row of chainRows) {
@@ -259,11 +262,13 @@ for (const row of rows as (Row & { name: string })[]) {
   if (row.raw && row.raw.length > 0) {
     const toRaw = row.ours.map((x, i) => x / row.raw![i]!);
     lines.push(
-      `| 1: raw request/reply Deno↔Deno (no manager code) | ${where(row)} | ${
-        fmt(median(row.raw))
-      } ${row.unit} | | ours / raw Deno: ${median(toRaw).toFixed(2)}× (${
-        Math.min(...toRaw).toFixed(2)
-      } – ${Math.max(...toRaw).toFixed(2)}) | |`,
+      `| ${
+        row.workload === "clients8"
+          ? "6: 8 raw Deno client processes, one echo process (no manager code)"
+          : "1: raw request/reply Deno↔Deno (no manager code)"
+      } | ${where(row)} | ${fmt(median(row.raw))} ${row.unit} | | ours / raw Deno: ${
+        median(toRaw).toFixed(2)
+      }× (${Math.min(...toRaw).toFixed(2)} – ${Math.max(...toRaw).toFixed(2)}) | |`,
     );
   }
 }

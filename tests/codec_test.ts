@@ -158,19 +158,66 @@ Deno.test("codec refuses malformed and excessive messages with the reason", () =
   assert.deepStrictEqual(codec.decode(Uint8Array.from([0x92, 0x01, 0xa1, 0x61])), [1, "a"]);
 });
 
+/** The payloads of the whole frames in `bytes`, in order. */
+function framesIn(bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  while (at < bytes.length) {
+    const size = view.getInt32(at);
+    out.push(bytes.subarray(at + 4, at + 4 + size));
+    at += 4 + size;
+  }
+  assert.equal(at, bytes.length, "whole frames only");
+  return out;
+}
+
+Deno.test("appended frames are taken in one piece, and bytes being written are never overwritten", () => {
+  const codec = new Codec(peer);
+  codec.append([1, "one"]);
+  assert.throws(() => codec.append(() => {}), /Cannot send a function/);
+  codec.append({ two: 2 });
+  const first = codec.take()!;
+  const copy = first.slice();
+  assert.deepStrictEqual(framesIn(first).map((f) => codec.decode(f)), [[1, "one"], { two: 2 }]);
+  assert.equal(codec.take(), undefined, "nothing appended since");
+  // While `first` is being written, new frames go elsewhere.
+  codec.append("x".repeat(5000));
+  const second = codec.take()!;
+  assert.ok(second.buffer !== first.buffer);
+  assert.deepStrictEqual(first, copy);
+  assert.deepStrictEqual(framesIn(second).map((f) => codec.decode(f)), ["x".repeat(5000)]);
+  codec.giveBack(new Uint8Array(64)); // never lent: ignored
+  codec.giveBack(first);
+  codec.giveBack(first); // given back twice: ignored the second time
+  codec.append(3);
+  const third = codec.take()!;
+  codec.append(4);
+  const fourth = codec.take()!;
+  assert.ok(third.buffer !== fourth.buffer, "a buffer given back twice is lent once");
+  assert.deepStrictEqual([...framesIn(third), ...framesIn(fourth)].map((f) => codec.decode(f)), [
+    3,
+    4,
+  ]);
+});
+
 Deno.test("a large frame's buffer is reused only after it is given back", () => {
   const codec = new Codec(peer);
   const big = (fill: number): Uint8Array => new Uint8Array(300_000).fill(fill);
-  const a = codec.encode(big(1));
-  const b = codec.encode(big(2));
-  codec.recycle(a); // not the buffer lent last: ignored
-  codec.recycle(new Uint8Array(400_000)); // never lent: ignored
-  const c = codec.encode(big(3));
-  assert.ok(c.buffer !== a.buffer && c.buffer !== b.buffer);
-  codec.recycle(c);
+  codec.append(big(1));
+  const a = codec.take()!;
+  codec.append(big(2));
+  const b = codec.take()!;
+  assert.ok(a.buffer !== b.buffer);
+  codec.giveBack(a);
+  codec.append(big(3));
+  const c = codec.take()!;
+  assert.equal(c.buffer, a.buffer, "the given-back buffer is reused");
+  assert.deepStrictEqual(framesIn(b).map((f) => codec.decode(f)), [big(2)]);
+  assert.deepStrictEqual(framesIn(c).map((f) => codec.decode(f)), [big(3)]);
+  // encode() hands out a copy of its own and keeps no bytes pending.
   const d = codec.encode(big(4));
-  assert.equal(d.buffer, c.buffer, "the given-back buffer is reused");
-  assert.deepStrictEqual(codec.decode(a.subarray(4)), big(1));
-  assert.deepStrictEqual(codec.decode(b.subarray(4)), big(2));
+  assert.ok(d.buffer !== b.buffer && d.buffer !== c.buffer);
   assert.deepStrictEqual(codec.decode(d.subarray(4)), big(4));
+  assert.equal(codec.take(), undefined);
 });

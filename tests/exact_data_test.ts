@@ -42,3 +42,17 @@ Deno.test("a socket path or module path with a comma is refused, naming the comm
   await assert.rejects(module.start(), /the path contains a comma/);
   assert.equal(module.state, "initial", "nothing started");
 });
+
+Deno.test("bytes stay as they arrived while later messages reuse the read buffer, both ways", async () => {
+  await using manager = await new TestManager({ modules }).start();
+  await using store = await manager.create(Store);
+  const bytes = (i: number): Uint8Array => new Uint8Array(20 + (i % 7)).fill(i);
+  // Sent together, so the server reads many in one read; each must be stored as sent.
+  await Promise.all(Array.from({ length: 64 }, (_, i) => store.set(i, bytes(i))));
+  // Replies arrive together too; every value received must survive the ones after it.
+  const received = await Promise.all(Array.from({ length: 64 }, (_, i) => store.get(i)));
+  for (let round = 0; round < 3; round++) {
+    await Promise.all(Array.from({ length: 64 }, (_, i) => store.get(63 - i)));
+  }
+  received.forEach((value, i) => assert.deepStrictEqual(value, bytes(i), `value ${i}`));
+});

@@ -84,6 +84,9 @@ export class MsgpackReader {
   #view: DataView = new DataView(this.#bytes.buffer);
   #pos = 0;
   #end = 0;
+  /** The message's length in bytes. */
+  #size = 0;
+  #borrowed = false;
   #budget = 0;
   #spent = 0;
 
@@ -93,12 +96,23 @@ export class MsgpackReader {
     this.#extension = extension;
   }
 
-  /** The one value in `bytes`. Throws {@linkcode MsgpackError} (or the extension decoder's error). */
-  decode(bytes: Uint8Array): unknown {
-    this.#bytes = bytes;
-    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.#pos = 0;
-    this.#end = bytes.length;
+  /**
+   * The one value in `bytes`. Throws {@linkcode MsgpackError} (or the
+   * extension decoder's error). `borrowed` says the bytes are a view into a
+   * buffer that is written again after this call (a connection's read
+   * buffer): binary values are copied out of it then, instead of being
+   * views into it, and the buffer's views are kept for the next message.
+   */
+  decode(bytes: Uint8Array, borrowed = false): unknown {
+    const buffer = bytes.buffer;
+    if (buffer !== this.#bytes.buffer) {
+      this.#bytes = new Uint8Array(buffer);
+      this.#view = new DataView(buffer);
+    }
+    this.#borrowed = borrowed;
+    this.#pos = bytes.byteOffset;
+    this.#end = bytes.byteOffset + bytes.length;
+    this.#size = bytes.length;
     this.#budget = decodeBudget(bytes.length);
     this.#spent = 0;
     try {
@@ -108,9 +122,11 @@ export class MsgpackReader {
       }
       return value;
     } finally {
-      // Do not keep the message alive.
-      this.#bytes = EMPTY;
-      this.#view = EMPTY_VIEW;
+      // Do not keep a message of its own alive.
+      if (!borrowed) {
+        this.#bytes = EMPTY;
+        this.#view = EMPTY_VIEW;
+      }
     }
   }
 
@@ -122,7 +138,7 @@ export class MsgpackReader {
     this.#spent += bytes;
     if (this.#spent > this.#budget) {
       throw new MsgpackError(
-        `decoding it would take more than ${DECODE_EXPANSION} times its ${this.#bytes.length} bytes in memory (many small containers: send typed arrays, or fewer and larger values)`,
+        `decoding it would take more than ${DECODE_EXPANSION} times its ${this.#size} bytes in memory (many small containers: send typed arrays, or fewer and larger values)`,
       );
     }
   }
@@ -301,7 +317,8 @@ export class MsgpackReader {
 
   #binary(size: number): Uint8Array {
     this.charge(DECODE_COST.binary);
-    return this.take(size);
+    const bytes = this.take(size);
+    return this.#borrowed ? bytes.slice() : bytes;
   }
 
   #array(length: number, depth: number): unknown[] {

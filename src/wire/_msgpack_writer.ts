@@ -1,62 +1,95 @@
 /**
- * A reusable MessagePack writer that builds a whole frame in one buffer:
- * 4 bytes reserved for the frame length, then the MessagePack payload.
+ * A MessagePack writer that appends whole frames to one outgoing buffer:
+ * each frame is its 4-byte length header, then the MessagePack payload,
+ * written in place. The connection's writer takes everything appended so
+ * far in one piece ({@linkcode MsgpackWriter.take}) and gives the buffer
+ * back once it is written, so a call costs no copy and no fresh buffer.
  * Internal: `codec.ts` decides what values become; this only writes bytes.
  *
  * @module
  */
 
-import { HEADER_SIZE, sealFrame } from "./framing.ts";
+import { FrameError, HEADER_SIZE } from "./framing.ts";
 
 const INITIAL_SIZE = 2048;
-/** Frames up to this size are copied out of the writer's buffer; larger ones take it along. */
+/** Buffers up to this size are kept for reuse (two at most); larger ones are the spare. */
 const KEEP_LIMIT = 256 * 1024;
-/** A large buffer given back by {@linkcode MsgpackWriter.recycle} is kept up to this size. */
+/** A large buffer given back is kept as the spare up to this size. */
 const SPARE_LIMIT = 16 * 1024 * 1024;
 const utf8 = new TextEncoder();
 
-/** Writes MessagePack values into a growable buffer. */
+/** Writes MessagePack values into a growable buffer, frame after frame. */
 export class MsgpackWriter {
   #bytes: Uint8Array<ArrayBuffer> = new Uint8Array(INITIAL_SIZE);
   #view: DataView<ArrayBuffer> = new DataView(this.#bytes.buffer);
-  #pos = HEADER_SIZE;
-  /** The buffer for frames up to KEEP_LIMIT, kept while a larger one is in use. */
-  #small = this.#bytes;
-  /** The last large buffer a frame took along; only it is taken back. */
-  #lent: ArrayBuffer | undefined;
-  /** A large buffer taken back, used the next time a frame outgrows #small. */
+  #pos = 0;
+  /** Where the frame being written starts (its header). */
+  #frameStart = 0;
+  /** Small buffers given back, ready to be written into. */
+  readonly #free: Uint8Array<ArrayBuffer>[] = [];
+  /** One large buffer given back, used the next time the frames outgrow a small one. */
   #spare: Uint8Array<ArrayBuffer> | undefined;
+  /** Buffers handed out by take() and not yet given back. */
+  readonly #lent = new Set<ArrayBuffer>();
 
-  /** Starts a new frame, forgetting anything written before. */
-  reset(): void {
-    this.#pos = HEADER_SIZE;
+  /** Bytes appended and not yet taken. */
+  get pending(): number {
+    return this.#pos;
   }
 
-  /** The frame written since {@linkcode MsgpackWriter.reset}, length header filled in. */
-  finish(): Uint8Array {
-    if (this.#bytes !== this.#small) {
-      // A large frame takes its buffer along instead of copying it.
-      const out = this.#bytes.subarray(0, this.#pos);
-      this.#lent = out.buffer;
-      this.#use(this.#small);
-      this.#pos = HEADER_SIZE;
-      return sealFrame(out);
+  /** Starts a frame after those already appended: reserves its header. */
+  beginFrame(): void {
+    this.#frameStart = this.#pos;
+    this.#ensure(HEADER_SIZE);
+    this.#pos += HEADER_SIZE;
+  }
+
+  /** Fills in the header of the frame begun last; returns its payload's length. */
+  endFrame(): number {
+    const length = this.#pos - this.#frameStart - HEADER_SIZE;
+    if (length > 0x7fffffff) {
+      this.abandonFrame();
+      throw new FrameError(`Frame of ${length} bytes is too large to send`);
     }
-    return sealFrame(this.#bytes.slice(0, this.#pos));
+    this.#view.setInt32(this.#frameStart, length);
+    return length;
+  }
+
+  /** Forgets the frame begun last (it could not be written whole). */
+  abandonFrame(): void {
+    this.#pos = this.#frameStart;
   }
 
   /**
-   * Takes back the buffer of a frame from {@linkcode MsgpackWriter.finish}
-   * once its bytes were written: the next large frame reuses it instead of
-   * fresh memory (whose first touch costs more than the copy). Buffers this
-   * writer did not lend are ignored.
+   * Everything appended so far (whole frames), or `undefined` if nothing
+   * is. The bytes stay this writer's: give them back with
+   * {@linkcode MsgpackWriter.giveBack} once they are written; new frames go
+   * to another buffer meanwhile.
    */
-  recycle(frame: Uint8Array): void {
-    const buffer = frame.buffer;
-    if (buffer !== this.#lent || !(buffer instanceof ArrayBuffer)) return;
-    this.#lent = undefined;
-    if (buffer.byteLength > SPARE_LIMIT) return;
-    if (this.#spare === undefined || this.#spare.length < buffer.byteLength) {
+  take(): Uint8Array | undefined {
+    if (this.#pos === 0) return undefined;
+    const out = this.#bytes.subarray(0, this.#pos);
+    this.#lent.add(out.buffer);
+    this.#use(this.#free.pop() ?? new Uint8Array(INITIAL_SIZE));
+    this.#pos = this.#frameStart = 0;
+    return out;
+  }
+
+  /**
+   * Takes back bytes from {@linkcode MsgpackWriter.take} once written: a
+   * small buffer is written into again, a large one (up to 16 MiB) is kept
+   * for the next large frame, whose fresh memory would cost more than
+   * the reuse. Buffers this writer did not lend are ignored.
+   */
+  giveBack(chunk: Uint8Array): void {
+    const buffer = chunk.buffer;
+    if (!(buffer instanceof ArrayBuffer) || !this.#lent.delete(buffer)) return;
+    if (buffer.byteLength <= KEEP_LIMIT) {
+      if (this.#free.length < 2) this.#free.push(new Uint8Array(buffer));
+    } else if (
+      buffer.byteLength <= SPARE_LIMIT &&
+      (this.#spare === undefined || this.#spare.length < buffer.byteLength)
+    ) {
       this.#spare = new Uint8Array(buffer);
     }
   }
@@ -71,18 +104,18 @@ export class MsgpackWriter {
     if (needed <= this.#bytes.length) return;
     // Double for many small writes; for one large one (a 1 MiB payload) take just what it needs.
     const size = Math.max(needed, this.#bytes.length * 2);
+    const old = this.#bytes;
     let grown: Uint8Array<ArrayBuffer>;
-    if (size <= KEEP_LIMIT) {
-      grown = new Uint8Array(size);
-      if (this.#bytes === this.#small) this.#small = grown;
-    } else if (this.#spare !== undefined && this.#spare.length >= needed) {
+    if (size > KEEP_LIMIT && this.#spare !== undefined && this.#spare.length >= needed) {
       grown = this.#spare;
       this.#spare = undefined;
     } else {
       grown = new Uint8Array(size);
     }
-    grown.set(this.#bytes.subarray(0, this.#pos));
+    grown.set(old.subarray(0, this.#pos));
     this.#use(grown);
+    // The small buffer outgrown is written into again after this batch.
+    if (old.length <= KEEP_LIMIT && this.#free.length < 2) this.#free.push(old);
   }
 
   /** nil */

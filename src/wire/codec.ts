@@ -45,7 +45,7 @@ import {
 export { reviveError, UnsendableError };
 export { MAX_DEPTH, MAX_LENGTH } from "./_limits.ts";
 import { MAX_DEPTH, MAX_LENGTH } from "./_limits.ts";
-import { DEFAULT_MAX_FRAME, HEADER_SIZE } from "./framing.ts";
+import { DEFAULT_MAX_FRAME } from "./framing.ts";
 import { BaseProxy } from "../client/proxy.ts";
 
 const EXT_TIMESTAMP = -1;
@@ -155,17 +155,37 @@ export class Codec {
   }
 
   /**
-   * `value` as a sealed frame. Throws {@linkcode UnsendableError} (a
-   * `TypeError`) naming the path of the first value that cannot travel.
+   * `value` as a sealed frame of its own (header included). Throws
+   * {@linkcode UnsendableError} (a `TypeError`) naming the path of the
+   * first value that cannot travel. A connection uses
+   * {@linkcode Codec.append} instead, which copies nothing.
    */
   encode(value: unknown): Uint8Array {
+    if (this.#writer.pending > 0) {
+      throw new Error("Codec.encode() called while appended frames wait to be taken");
+    }
+    this.append(value);
+    const chunk = this.#writer.take()!;
+    const frame = chunk.slice();
+    this.#writer.giveBack(chunk);
+    return frame;
+  }
+
+  /**
+   * Appends `value` as a frame to the outgoing bytes, for
+   * {@linkcode Codec.take}. Throws {@linkcode UnsendableError} (a
+   * `TypeError`) naming the path of the first value that cannot travel;
+   * then nothing of it was appended.
+   */
+  append(value: unknown): void {
     const writer = this.#writer;
-    writer.reset();
+    writer.beginFrame();
     this.#cost = 0;
     try {
       // Depth 1 at the top, as the reader counts.
       this.#write(value, 1);
     } catch (error) {
+      writer.abandonFrame();
       if (!(error instanceof TooDeepError)) throw error;
       const cycle = findCycle(value);
       if (cycle === undefined) throw error;
@@ -176,23 +196,35 @@ export class Codec {
       named.path.push(...cycle);
       throw named;
     }
-    const frame = writer.finish();
-    const size = frame.length - HEADER_SIZE;
+    const size = writer.endFrame();
     if (size > this.#limits.maxFrameSize) {
-      writer.recycle(frame);
+      writer.abandonFrame();
       throw new UnsendableError(
         `a value of ${size} bytes once encoded`,
         `, over the limit of ${this.#limits.maxFrameSize} bytes per message (limits.maxFrameSize)`,
       );
     }
     if (this.#cost > decodeBudget(size)) {
-      writer.recycle(frame);
+      writer.abandonFrame();
       throw new UnsendableError(
         `a value that would take more than ${DECODE_EXPANSION} times its ${size} bytes in memory to decode`,
         " (many small containers: send typed arrays, or fewer and larger values)",
       );
     }
-    return frame;
+  }
+
+  /**
+   * The frames appended since the last take, in one piece, or `undefined`
+   * if there are none. Give the bytes back with {@linkcode Codec.giveBack}
+   * once written.
+   */
+  take(): Uint8Array | undefined {
+    return this.#writer.take();
+  }
+
+  /** Takes back bytes from {@linkcode Codec.take} once written, to write into again. */
+  giveBack(chunk: Uint8Array): void {
+    this.#writer.giveBack(chunk);
   }
 
   /** Checks a container of `items` values at `depth` as the peer's reader will. */
@@ -216,15 +248,14 @@ export class Codec {
     }
   }
 
-  /** Gives back a frame from {@linkcode Codec.encode} once it was written, so its buffer is reused. */
-  recycle(frame: Uint8Array): void {
-    this.#writer.recycle(frame);
-  }
-
-  /** The value in a frame's payload. Throws {@linkcode DecodeError} on bad or excessive input. */
-  decode(payload: Uint8Array): unknown {
+  /**
+   * The value in a frame's payload. Throws {@linkcode DecodeError} on bad or
+   * excessive input. `borrowed` says the payload is a view into a buffer
+   * that is written again later (binary values are then copied out).
+   */
+  decode(payload: Uint8Array, borrowed = false): unknown {
     try {
-      return this.#reader.decode(payload);
+      return this.#reader.decode(payload, borrowed);
     } catch (error) {
       throw new DecodeError(
         `Refused a message: ${error instanceof Error ? error.message : String(error)}`,

@@ -64,14 +64,10 @@ export class Connection {
     this.reader = new FrameReader(socket);
     this.codec = new Codec(peer, limits);
     this.#maxFrame = limits.maxFrameSize;
-    this.#writer = new FrameWriter(
-      socket,
-      (error) => {
-        onWriteError(error);
-        this.close();
-      },
-      (frame) => this.codec.recycle(frame),
-    );
+    this.#writer = new FrameWriter(socket, this.codec, (error) => {
+      onWriteError(error);
+      this.close();
+    });
   }
 
   /** True once closed, by either side. */
@@ -82,7 +78,8 @@ export class Connection {
   /** Encodes `value` and queues it; throws the codec's `UnsendableError` if it cannot travel. */
   send(value: unknown): void {
     if (this.#closed) return;
-    this.#writer.send(this.codec.encode(value));
+    this.codec.append(value);
+    this.#writer.kick();
   }
 
   /** Resolves once everything queued so far was written (or writing failed). */
@@ -110,12 +107,12 @@ export class Connection {
     const max = this.#maxFrame;
     try {
       while (!this.#closed) {
-        const payload = await this.reader.read(max);
+        const payload = await this.reader.readView(max);
         if (payload === null) return { kind: "eof" };
-        this.#deliver(payload, handler);
+        this.#deliver(payload, this.reader.isBorrowed(payload), handler);
         let next: Uint8Array | undefined;
         while (!this.#closed && (next = this.reader.takeBuffered(max)) !== undefined) {
-          this.#deliver(next, handler);
+          this.#deliver(next, true, handler);
         }
       }
       return { kind: "closed" };
@@ -126,10 +123,11 @@ export class Connection {
     }
   }
 
-  #deliver(payload: Uint8Array, handler: MessageHandler): void {
+  /** Decodes and hands on one message; a borrowed payload is read before this returns. */
+  #deliver(payload: Uint8Array, borrowed: boolean, handler: MessageHandler): void {
     let value: unknown;
     try {
-      value = this.codec.decode(payload);
+      value = this.codec.decode(payload, borrowed);
     } catch (error) {
       if (!(error instanceof DecodeError)) throw error;
       handler.refused(error, peekMessageId(payload));

@@ -56,9 +56,20 @@ export class FrameReader {
   /**
    * The next frame's payload, or `null` at a clean end of stream (the peer
    * closed between frames). A length over `maxSize` is refused before any
-   * of the payload is read or allocated.
+   * of the payload is read or allocated. The payload is the caller's.
    */
   async read(maxSize: number): Promise<Uint8Array | null> {
+    const payload = await this.readView(maxSize);
+    return payload !== null && this.isBorrowed(payload) ? payload.slice() : payload;
+  }
+
+  /**
+   * Like {@linkcode FrameReader.read}, but a frame that fits the read
+   * buffer is returned as a view into it, valid until the next call on this
+   * reader ({@linkcode FrameReader.isBorrowed} says which): no copy, no
+   * fresh buffer per frame.
+   */
+  async readView(maxSize: number): Promise<Uint8Array | null> {
     // A frame already buffered whole needs no wait for more bytes.
     const buffered = this.takeBuffered(maxSize);
     if (buffered !== undefined) return buffered;
@@ -78,11 +89,18 @@ export class FrameReader {
     }
     const available = this.#end - this.#start;
     if (size <= available) {
-      const payload = this.#buffer.slice(this.#start, this.#start + size);
+      const payload = this.#buffer.subarray(this.#start, this.#start + size);
       this.#start += size;
       return payload;
     }
-    // A frame larger than what is buffered gets its own buffer, read into directly.
+    if (size <= this.#buffer.length) {
+      // It fits the read buffer once the bytes already read move to its start.
+      await this.#fill(size, false);
+      const payload = this.#buffer.subarray(this.#start, this.#start + size);
+      this.#start += size;
+      return payload;
+    }
+    // A frame larger than the read buffer gets its own buffer, read into directly.
     const payload = new Uint8Array(size);
     payload.set(this.#buffer.subarray(this.#start, this.#end));
     this.#start = this.#end = 0;
@@ -95,8 +113,14 @@ export class FrameReader {
     return payload;
   }
 
+  /** Whether `payload` (from this reader) is a view into its read buffer. */
+  isBorrowed(payload: Uint8Array): boolean {
+    return payload.buffer === this.#buffer.buffer;
+  }
+
   /**
-   * The next frame's payload if it is already buffered whole, else
+   * The next frame's payload if it is already buffered whole, as a view
+   * into the read buffer valid until the next call on this reader; else
    * `undefined` with nothing consumed. Lets a reader handle every frame one
    * read brought in the same turn, so their replies share one write. Frames
    * that break a rule are left for {@linkcode FrameReader.read} to refuse.
@@ -108,7 +132,7 @@ export class FrameReader {
     if (size < 0 || size > maxSize || size > available - HEADER_SIZE) return undefined;
     const start = this.#start + HEADER_SIZE;
     this.#start = start + size;
-    return this.#buffer.slice(start, start + size);
+    return this.#buffer.subarray(start, start + size);
   }
 
   /** The big-endian signed 32-bit length at `offset` of the buffer (no view allocated per frame). */
@@ -141,91 +165,63 @@ export class FrameReader {
   }
 }
 
-/** Frames queued together are joined into one write up to this size. */
-const COALESCE_LIMIT = 64 * 1024;
+/**
+ * Where a {@linkcode FrameWriter} takes its bytes: whole frames appended
+ * in place (a connection's codec), taken in one piece and given back once
+ * written.
+ */
+export interface FrameSource {
+  /** Everything appended so far, or `undefined` if nothing is. */
+  take(): Uint8Array | undefined;
+  /** Bytes from `take()`, written: their buffer may be written into again. */
+  giveBack(chunk: Uint8Array): void;
+}
 
 /**
- * Queues sealed frames and writes everything queued in one tick with a
- * single write, so a burst of calls costs one system call. A frame larger
- * than {@linkcode COALESCE_LIMIT} is written on its own, not copied.
+ * Writes what a {@linkcode FrameSource} holds: everything appended in one
+ * tick goes out in a single write, so a burst of calls costs one system
+ * call and no copy.
  */
 export class FrameWriter {
   readonly #conn: Deno.Conn;
+  readonly #source: FrameSource;
   readonly #onError: (error: unknown) => void;
-  readonly #onWritten: (frame: Uint8Array) => void;
-  #queue: Uint8Array[] = [];
   #writing = false;
   #failed = false;
   #drained: Promise<void> = Promise.resolve();
 
-  /**
-   * `onError` hears of the first failed write; later frames are dropped.
-   * `onWritten` gets each frame back once the writer is done with it (its
-   * bytes were written or copied), so its buffer can be reused.
-   */
-  constructor(
-    conn: Deno.Conn,
-    onError: (error: unknown) => void,
-    onWritten: (frame: Uint8Array) => void = () => {},
-  ) {
+  /** `onError` hears of the first failed write; nothing is written after it. */
+  constructor(conn: Deno.Conn, source: FrameSource, onError: (error: unknown) => void) {
     this.#conn = conn;
+    this.#source = source;
     this.#onError = onError;
-    this.#onWritten = onWritten;
   }
 
-  /** Queues a sealed frame (header included) for writing. */
-  send(sealed: Uint8Array): void {
-    if (this.#failed) return;
-    this.#queue.push(sealed);
-    if (!this.#writing) {
-      this.#writing = true;
-      this.#drained = Promise.resolve().then(() => this.#drain());
-    }
+  /** Says frames were appended to the source: they are written once this tick's code is done. */
+  kick(): void {
+    if (this.#writing || this.#failed) return;
+    this.#writing = true;
+    this.#drained = Promise.resolve().then(() => this.#drain());
   }
 
-  /** Resolves once everything queued so far was written (or writing failed). */
+  /** Resolves once everything appended so far was written (or writing failed). */
   flush(): Promise<void> {
     return this.#drained;
   }
 
   async #drain(): Promise<void> {
     try {
-      while (this.#queue.length > 0) {
-        const queue = this.#queue;
-        this.#queue = [];
-        let i = 0;
-        while (i < queue.length) {
-          // A run of small frames joined into one write, or one large frame alone.
-          let end = i + 1;
-          let size = queue[i]!.length;
-          while (end < queue.length && size + queue[end]!.length <= COALESCE_LIMIT) {
-            size += queue[end++]!.length;
-          }
-          const alone = end === i + 1;
-          const chunk = alone ? queue[i]! : this.#join(queue, i, end, size);
-          await writeAll(this.#conn, chunk);
-          if (alone) this.#onWritten(chunk);
-          i = end;
-        }
+      let chunk: Uint8Array | undefined;
+      while ((chunk = this.#source.take()) !== undefined) {
+        await writeAll(this.#conn, chunk);
+        this.#source.giveBack(chunk);
       }
     } catch (error) {
       this.#failed = true;
-      this.#queue = [];
       this.#onError(error);
     } finally {
       this.#writing = false;
     }
-  }
-
-  #join(queue: Uint8Array[], start: number, end: number, size: number): Uint8Array {
-    const chunk = new Uint8Array(size);
-    let offset = 0;
-    for (let i = start; i < end; i++) {
-      chunk.set(queue[i]!, offset);
-      offset += queue[i]!.length;
-      this.#onWritten(queue[i]!);
-    }
-    return chunk;
   }
 }
 
