@@ -32,6 +32,11 @@ import { isThenable, type ObjectHost, type TicketOwner } from "./object_host.ts"
 import type { SharedEntry } from "./object_table.ts";
 import { explainDenial } from "./permissions.ts";
 import { noteCall } from "./_stray.ts";
+import { PickleCodec } from "../wire/pickle_codec.ts";
+import { PythonDialect } from "./python_dialect.ts";
+
+/** A pickle starts with PROTO (protocol 2 and above): how a CPython client is told apart. */
+const PICKLE_PROTOCOL_OPCODE = 0x80;
 
 /** Where a kept request's result is: still coming, there, or failed. */
 type Promised =
@@ -52,6 +57,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   readonly #tickets: TicketOwner = { tickets: 0 };
   /** Results of kept requests, by request id, for the calls chained to them. */
   readonly #promised = new Map<number, Promised>();
+  readonly #limits: CodecLimits;
   #decodeProblem: string | undefined;
   #closed = false;
   #done: Promise<void> = Promise.resolve();
@@ -70,6 +76,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     this.#caller = Object.freeze({ id: callerId, signal: this.#aborter.signal });
     this.#host = host;
     this.#requestShutdown = requestShutdown;
+    this.#limits = limits;
     this.connection = new Connection(socket, this, limits, () => {});
   }
 
@@ -78,10 +85,14 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     return this.#done;
   }
 
-  /** Serves the client until its connection ends, then lets go of all it held. */
+  /**
+   * Serves the client until its connection ends, then lets go of all it
+   * held. A client whose first request is a pickle is CPython: it is
+   * served in CPython's own protocol (`python_dialect.ts`).
+   */
   serve(): Promise<void> {
     this.#done = (async () => {
-      const end = await this.connection.run(this);
+      const end = await this.connection.run(await this.#handler());
       // A broken or excessive message ends this client only; it is told why.
       if (
         end.kind === "error" &&
@@ -92,6 +103,19 @@ export class ClientConnection implements CodecPeer, MessageHandler {
       this.close();
     })();
     return this.#done;
+  }
+
+  /** This client's dialect, told by its first request: MessagePack, or CPython's pickle. */
+  async #handler(): Promise<MessageHandler> {
+    let first: number | null;
+    try {
+      first = await this.connection.reader.peekPayloadByte(this.#limits.maxFrameSize);
+    } catch {
+      return this; // the read loop meets the same failure and reports it
+    }
+    if (first !== PICKLE_PROTOCOL_OPCODE) return this;
+    this.connection.useCodec(new PickleCodec(this.#limits));
+    return new PythonDialect(this.connection, this.#host, this.#caller, this.#requestShutdown);
   }
 
   /** Closes the connection; its locks, permits and waits let go first, then its references. */

@@ -32,6 +32,11 @@ const NO_METHOD_TYPEIDS: Readonly<Record<string, string>> = Object.freeze({});
 export class ObjectHost {
   /** Every shared object, with its reference count. */
   readonly table: ObjectTable = new ObjectTable();
+  /**
+   * References CPython clients hold, by object id: CPython increfs and
+   * decrefs over connections of their own, so they belong to no connection.
+   */
+  readonly pythonRefs: Map<number, number> = new Map();
   readonly #registry: ReadonlyMap<string, Registration>;
   readonly #address: Address;
   readonly #limits: Required<ServerLimits>;
@@ -59,10 +64,16 @@ export class ObjectHost {
     this.#local = this.#localChannel();
   }
 
+  /** The address the server listens on. */
+  get address(): Address {
+    return this.#address;
+  }
+
   /** Drops every ticket and every object (the server is shutting down). */
   clear(): void {
     for (const { timer } of this.#tickets.values()) clearTimeout(timer);
     this.#tickets.clear();
+    this.pythonRefs.clear();
     this.table.clear();
   }
 

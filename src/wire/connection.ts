@@ -15,7 +15,7 @@
  */
 
 import { Codec, type CodecLimits, type CodecPeer, DecodeError } from "./codec.ts";
-import { FrameError, FrameReader, FrameWriter } from "./framing.ts";
+import { FrameError, FrameReader, type FrameSource, FrameWriter } from "./framing.ts";
 import { peekMessageId, Reply } from "./protocol.ts";
 
 /** What the owner of a connection hears from it. */
@@ -38,14 +38,24 @@ export type EndReason =
   /** The framing broke, a handler threw, or the socket failed. */
   | { readonly kind: "error"; readonly error: unknown };
 
+/**
+ * What turns messages into frames and back: MessagePack (`Codec`) unless
+ * the peer speaks CPython's pickle (`PickleCodec`).
+ */
+export interface WireCodec extends FrameSource {
+  /** Appends `value` as a frame; throws if it cannot travel (nothing is appended then). */
+  append(value: unknown): void;
+  /** The value in a payload; throws `DecodeError`. `borrowed`: the bytes are reused later. */
+  decode(payload: Uint8Array, borrowed: boolean): unknown;
+}
+
 /** A framed, encoded connection over one socket. */
-export class Connection {
+export class Connection implements FrameSource {
   /** The socket. */
   readonly socket: Deno.Conn;
   /** Its frame reader, also used by the handshake before `run()`. */
   readonly reader: FrameReader;
-  /** The codec of this connection (its peer maps proxies). */
-  readonly codec: Codec;
+  #codec: WireCodec;
   readonly #writer: FrameWriter;
   readonly #maxFrame: number;
   #closed = false;
@@ -62,12 +72,27 @@ export class Connection {
   ) {
     this.socket = socket;
     this.reader = new FrameReader(socket);
-    this.codec = new Codec(peer, limits);
+    this.#codec = new Codec(peer, limits);
     this.#maxFrame = limits.maxFrameSize;
-    this.#writer = new FrameWriter(socket, this.codec, (error) => {
+    this.#writer = new FrameWriter(socket, this, (error) => {
       onWriteError(error);
       this.close();
     });
+  }
+
+  /** Switches to another codec: only before `run()`, with nothing sent since the handshake. */
+  useCodec(codec: WireCodec): void {
+    this.#codec = codec;
+  }
+
+  /** For the writer: the frames appended so far. */
+  take(): Uint8Array | undefined {
+    return this.#codec.take();
+  }
+
+  /** For the writer: bytes from `take()`, written. */
+  giveBack(chunk: Uint8Array): void {
+    this.#codec.giveBack(chunk);
   }
 
   /** True once closed, by either side. */
@@ -78,7 +103,7 @@ export class Connection {
   /** Encodes `value` and queues it; throws the codec's `UnsendableError` if it cannot travel. */
   send(value: unknown): void {
     if (this.#closed) return;
-    this.codec.append(value);
+    this.#codec.append(value);
     this.#writer.kick();
   }
 
@@ -127,7 +152,7 @@ export class Connection {
   #deliver(payload: Uint8Array, borrowed: boolean, handler: MessageHandler): void {
     let value: unknown;
     try {
-      value = this.codec.decode(payload, borrowed);
+      value = this.#codec.decode(payload, borrowed);
     } catch (error) {
       if (!(error instanceof DecodeError)) throw error;
       handler.refused(error, peekMessageId(payload));

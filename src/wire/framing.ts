@@ -113,6 +113,19 @@ export class FrameReader {
     return payload;
   }
 
+  /**
+   * The first byte of the next frame's payload, without consuming
+   * anything: how a server tells a MessagePack peer from a pickle one.
+   * `null` at a clean end of stream, -1 for an empty or refused frame.
+   */
+  async peekPayloadByte(maxSize: number): Promise<number | null> {
+    if (!(await this.#fill(HEADER_SIZE, true))) return null;
+    const size = this.#int32At(this.#start);
+    if (size <= 0 || size > maxSize) return -1;
+    await this.#fill(HEADER_SIZE + 1, false);
+    return this.#buffer[this.#start + HEADER_SIZE]!;
+  }
+
   /** Whether `payload` (from this reader) is a view into its read buffer. */
   isBorrowed(payload: Uint8Array): boolean {
     return payload.buffer === this.#buffer.buffer;

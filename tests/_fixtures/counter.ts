@@ -35,6 +35,10 @@ export class Counter {
   echo<T>(value: T): T {
     return value;
   }
+  /** Every argument it was given (a CPython caller's keywords arrive as a trailing object). */
+  argumentsOf(...values: unknown[]): unknown[] {
+    return values;
+  }
   /** Never settles. */
   hang(): Promise<never> {
     return new Promise(() => {});

@@ -1,0 +1,304 @@
+/**
+ * CPython's manager protocol, as a server speaks it to a CPython client
+ * (`BaseManager(address, authkey).connect()` with `serializer='pickle'`).
+ * A connection is in this dialect when its first request is a pickle;
+ * `client_connection.ts` decides that and hands the connection here.
+ *
+ * CPython opens a connection per request for control requests (`create`,
+ * `incref`, `decref`, `dummy`, ...) and one per thread for method calls
+ * (after `accept_connection`), one request in flight each. Replies are
+ * `(kind, payload)` tuples: `#RETURN`, `#ERROR` (an exception object
+ * CPython rebuilds), `#TRACEBACK` (text, for protocol failures), `#PROXY`
+ * (a token for a `methodToTypeid` result) and `#UNSERIALIZABLE`.
+ *
+ * References a CPython client holds are counted server-wide, as CPython
+ * counts them: its increfs and decrefs come over connections of their own.
+ *
+ * @module
+ */
+
+import type { Address } from "../wire/address.ts";
+import type { Connection, MessageHandler } from "../wire/connection.ts";
+import type { DecodeError } from "../wire/codec.ts";
+import { PyToken, PyTuple } from "../wire/python_values.ts";
+import { GET_VALUE } from "../wire/protocol.ts";
+import { RemoteError } from "../errors.ts";
+import { type Caller, runAs } from "./caller.ts";
+import type { ObjectHost } from "./object_host.ts";
+import type { SharedEntry } from "./object_table.ts";
+import { explainDenial } from "./permissions.ts";
+import { noteCall } from "./_stray.ts";
+
+/** What CPython's `_callmethod` sends as the method name to get the referent itself. */
+const PY_GET_VALUE = "#GETVALUE";
+
+/** A request as CPython sends it: `(ident, methodname, args, kwds)`. */
+interface PythonRequest {
+  readonly ident: unknown;
+  readonly method: string;
+  readonly args: unknown[];
+  readonly kwds: Record<string, unknown>;
+}
+
+/** Serves one CPython connection: control requests, then (after accept_connection) calls. */
+export class PythonDialect implements MessageHandler {
+  readonly #connection: Connection;
+  readonly #host: ObjectHost;
+  readonly #caller: Caller;
+  readonly #requestShutdown: () => Promise<void>;
+  #calls = false;
+  /** Requests not yet answered, in order: CPython sends one at a time, but a peer may not. */
+  readonly #queue: (PythonRequest | string)[] = [];
+  #running = false;
+
+  /** Serves `connection`'s requests on `host`'s objects, as `caller`. */
+  constructor(
+    connection: Connection,
+    host: ObjectHost,
+    caller: Caller,
+    requestShutdown: () => Promise<void>,
+  ) {
+    this.#connection = connection;
+    this.#host = host;
+    this.#caller = caller;
+    this.#requestShutdown = requestShutdown;
+  }
+
+  /** A request that could not be read: its own error reply, and the connection goes on. */
+  refused(error: DecodeError): void {
+    this.#enqueue(`The Deno manager server refused the request: ${error.message}`);
+  }
+
+  /** A decoded request. */
+  message(value: unknown): void {
+    if (
+      !Array.isArray(value) || value.length !== 4 || typeof value[1] !== "string" ||
+      !Array.isArray(value[2]) || (value[3] !== null && !isKeywords(value[3]))
+    ) {
+      this.#enqueue(
+        "The Deno manager server expected a request (ident, methodname, args, kwds) and got something else",
+      );
+      return;
+    }
+    this.#enqueue({
+      ident: value[0],
+      method: value[1],
+      args: value[2],
+      kwds: (value[3] ?? {}) as Record<string, unknown>,
+    });
+  }
+
+  #enqueue(request: PythonRequest | string): void {
+    this.#queue.push(request);
+    if (!this.#running) this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    this.#running = true;
+    try {
+      let request: PythonRequest | string | undefined;
+      while ((request = this.#queue.shift()) !== undefined) {
+        if (this.#connection.closed) return;
+        if (typeof request === "string") {
+          this.#send("#TRACEBACK", traceback("RemoteError", request));
+        } else if (this.#calls) {
+          await this.#call(request);
+        } else {
+          await this.#control(request);
+        }
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** Sends a reply; one that cannot be pickled becomes `#UNSERIALIZABLE`, saying why. */
+  #send(kind: string, payload: unknown): void {
+    try {
+      this.#connection.send(new PyTuple([kind, payload]));
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.#connection.send(
+        new PyTuple([
+          "#UNSERIALIZABLE",
+          traceback("TypeError", `${reason} (the reply was ${kind})`),
+        ]),
+      );
+    }
+  }
+
+  async #control({ method, args, kwds }: PythonRequest): Promise<void> {
+    const host = this.#host;
+    try {
+      switch (method) {
+        case "dummy":
+          return this.#send("#RETURN", null);
+        case "accept_connection":
+          this.#calls = true;
+          return this.#send("#RETURN", null);
+        case "create": {
+          const [typeid, ...rest] = args;
+          if (typeof typeid !== "string") throw new RemoteError("create needs a typeid");
+          const entry = await runAs(
+            this.#caller,
+            () => host.create(typeid, withKeywords(rest, kwds)),
+          );
+          this.#hold(entry);
+          return this.#send(
+            "#RETURN",
+            new PyTuple([pythonId(entry), new PyTuple(entry.exposedList)]),
+          );
+        }
+        case "incref": {
+          const entry = this.#entry(args[0]);
+          this.#hold(entry);
+          return this.#send("#RETURN", null);
+        }
+        case "decref": {
+          this.#release(args[0]);
+          return this.#send("#RETURN", null);
+        }
+        case "get_methods": {
+          const token = args[0];
+          if (!(token instanceof PyToken)) throw new RemoteError("get_methods needs a Token");
+          return this.#send("#RETURN", new PyTuple(this.#entry(token.id).exposedList));
+        }
+        case "number_of_objects":
+          return this.#send("#RETURN", await host.numberOfObjects());
+        case "debug_info":
+          return this.#send("#RETURN", await host.debugInfo());
+        case "shutdown":
+          this.#send("#RETURN", null);
+          await this.#connection.flush();
+          await this.#requestShutdown();
+          return;
+        default:
+          throw new RemoteError(
+            `'${method}' is not a request this manager server answers (CPython's: dummy, create, incref, decref, get_methods, number_of_objects, debug_info, accept_connection, shutdown)`,
+          );
+      }
+    } catch (error) {
+      this.#send("#TRACEBACK", tracebackOf(error));
+    }
+  }
+
+  async #call({ ident, method, args, kwds }: PythonRequest): Promise<void> {
+    let entry: SharedEntry;
+    try {
+      entry = this.#entry(ident);
+    } catch (error) {
+      return this.#send("#TRACEBACK", tracebackOf(error));
+    }
+    const host = this.#host;
+    if (method === PY_GET_VALUE) method = GET_VALUE;
+    const fn = host.resolve(entry, method);
+    if (typeof fn === "string") {
+      if (method === "__repr__" || method === "__str__") {
+        return this.#send("#RETURN", describe(entry));
+      }
+      return this.#send("#TRACEBACK", traceback("AttributeError", fn));
+    }
+    noteCall(entry.typeid, method);
+    let result: unknown;
+    try {
+      result = await runAs(
+        this.#caller,
+        () => Reflect.apply(fn, entry.object, withKeywords(args, kwds)),
+      );
+    } catch (error) {
+      const thrown = error instanceof Error
+        ? explainDenial(error) as Error
+        : new Error(String(error));
+      return this.#send("#ERROR", thrown);
+    }
+    const shared = host.shareResult(entry, method, result);
+    if (shared === result) return this.#send("#RETURN", result);
+    const created = shared as SharedEntry;
+    this.#hold(created);
+    this.#send(
+      "#PROXY",
+      new PyTuple([new PyTuple(created.exposedList), this.#token(created)]),
+    );
+  }
+
+  /** The entry a CPython ident names, or a RemoteError CPython shows as a KeyError. */
+  #entry(ident: unknown): SharedEntry {
+    const id = typeof ident === "string" && /^[0-9a-f]{1,13}$/.test(ident)
+      ? parseInt(ident, 16)
+      : NaN;
+    const entry = Number.isNaN(id) ? undefined : this.#host.table.get(id);
+    if (entry === undefined) {
+      throw Object.assign(
+        new RemoteError(
+          `${pyRepr(ident)}: no shared object has this id (was its last proxy released?)`,
+        ),
+        { pythonName: "KeyError" },
+      );
+    }
+    return entry;
+  }
+
+  /** One more reference held by CPython clients. */
+  #hold(entry: SharedEntry): void {
+    const held = this.#host.pythonRefs;
+    held.set(entry.id, (held.get(entry.id) ?? 0) + 1);
+    this.#host.table.incref(entry);
+  }
+
+  /** One reference less; CPython's decref of an id it holds none of is ignored, as CPython does. */
+  #release(ident: unknown): void {
+    const entry = this.#entry(ident);
+    const held = this.#host.pythonRefs;
+    const count = held.get(entry.id) ?? 0;
+    if (count === 0) return;
+    if (count === 1) held.delete(entry.id);
+    else held.set(entry.id, count - 1);
+    this.#host.table.decref(entry.id);
+  }
+
+  #token(entry: SharedEntry): PyToken {
+    return new PyToken(entry.typeid, pythonAddress(this.#host.address), pythonId(entry));
+  }
+}
+
+/** An ident as CPython writes one: hex digits. */
+function pythonId(entry: SharedEntry): string {
+  return entry.id.toString(16);
+}
+
+/** The address as CPython writes it in a token: a path, or `(host, port)`. */
+export function pythonAddress(address: Address): string | readonly [string, number] {
+  return typeof address === "string" ? address : [address.hostname, address.port];
+}
+
+function isKeywords(value: unknown): boolean {
+  return typeof value === "object" && value !== null &&
+    Object.getPrototypeOf(value) === Object.prototype;
+}
+
+/** Positional arguments, with keyword arguments (if any) as a trailing options object. */
+function withKeywords(args: unknown[], kwds: Record<string, unknown>): unknown[] {
+  return Object.keys(kwds).length === 0 ? args : [...args, kwds];
+}
+
+function describe(entry: SharedEntry): string {
+  return `<${entry.typeid} object ${pythonId(entry)} in a Deno manager server>`;
+}
+
+function pyRepr(value: unknown): string {
+  return typeof value === "string" ? `'${value}'` : String(value);
+}
+
+/** Text in the shape of a Python traceback's last line, which CPython prints in a RemoteError. */
+function traceback(name: string, message: string): string {
+  return `Traceback (most recent call last):\n  (in the Deno manager server)\n${name}: ${message}\n`;
+}
+
+function tracebackOf(error: unknown): string {
+  if (!(error instanceof Error)) return traceback("Exception", String(error));
+  const name = (error as { pythonName?: string }).pythonName ?? error.name;
+  const stack = error.stack?.split("\n").slice(1).join("\n");
+  return `Traceback (most recent call last):\n${
+    stack ?? "  (in the Deno manager server)"
+  }\n${name}: ${error.message}\n`;
+}

@@ -1,0 +1,829 @@
+/**
+ * A pickle reader that runs nothing: it reads the pickles CPython's
+ * managers send (protocols 2 to 5, and the few protocol 0 opcodes older
+ * picklers mix in) into plain values. A global is only ever looked up in
+ * a fixed allowlist (exception classes, `set`, `frozenset`, `bytearray`,
+ * `slice`, `collections.OrderedDict`, the manager's token and proxy
+ * rebuilders); anything else is refused with an error that names it. No
+ * object is built from a name, so no prototype can be reached.
+ *
+ * The same limits as MessagePack hold: nesting depth, items per
+ * collection, and memory per message (the finished value is walked once,
+ * with a budget, so shared or cyclic structures cannot blow up). The memo
+ * is bounded by the message: every entry costs at least one opcode byte.
+ *
+ * Values: `None` → `null`, `bool`, `int` → number (bigint outside ±2^53),
+ * `float`, `str`, `bytes`/`bytearray` → `Uint8Array`, `list`/`tuple` →
+ * Array, `dict` → a plain object when every key is a string, else a `Map`,
+ * `set`/`frozenset` → `Set`, exceptions → `Error`s named as in Python,
+ * `slice` → {@linkcode PySlice}, a proxy → {@linkcode PyProxy}.
+ *
+ * @module
+ */
+
+import { BrokenBarrierError, Empty, Full } from "../errors.ts";
+import { PyProxy, PySlice, PyToken } from "./python_values.ts";
+
+/** A pickle that cannot be read, or that this reader refuses. */
+export class PickleError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "PickleError";
+  }
+}
+
+/** How much a pickle may hold. */
+export interface PickleLimits {
+  /** Deepest nesting of containers. */
+  readonly maxDepth: number;
+  /** Most items in one collection. */
+  readonly maxLength: number;
+}
+
+/** Exception classes of `builtins` a pickle may name. */
+const BUILTIN_EXCEPTIONS = new Set([
+  "BaseException",
+  "Exception",
+  "ArithmeticError",
+  "AssertionError",
+  "AttributeError",
+  "BufferError",
+  "EOFError",
+  "FloatingPointError",
+  "ImportError",
+  "IndexError",
+  "KeyError",
+  "LookupError",
+  "MemoryError",
+  "ModuleNotFoundError",
+  "NameError",
+  "NotImplementedError",
+  "OSError",
+  "OverflowError",
+  "RecursionError",
+  "ReferenceError",
+  "RuntimeError",
+  "StopIteration",
+  "SyntaxError",
+  "SystemError",
+  "TimeoutError",
+  "TypeError",
+  "UnboundLocalError",
+  "UnicodeError",
+  "ValueError",
+  "ZeroDivisionError",
+  "ConnectionError",
+  "BrokenPipeError",
+  "ConnectionResetError",
+  "ConnectionRefusedError",
+  "FileNotFoundError",
+  "FileExistsError",
+  "PermissionError",
+  "ProcessLookupError",
+  "InterruptedError",
+  "BlockingIOError",
+  "ChildProcessError",
+  "IsADirectoryError",
+  "NotADirectoryError",
+]);
+
+/** Exception classes outside `builtins` a pickle may name, and the error each becomes. */
+const OTHER_EXCEPTIONS: Record<string, (message: string) => Error> = {
+  "queue.Empty": (message) => new Empty(message || undefined),
+  "_queue.Empty": (message) => new Empty(message || undefined),
+  "queue.Full": (message) => new Full(message || undefined),
+  "threading.BrokenBarrierError": (message) => new BrokenBarrierError(message || undefined),
+  "multiprocessing.managers.RemoteError": (message) => named("RemoteError", message),
+  "multiprocessing.context.AuthenticationError": (message) => named("AuthenticationError", message),
+  "multiprocessing.context.ProcessError": (message) => named("ProcessError", message),
+  "multiprocessing.context.TimeoutError": (message) => named("TimeoutError", message),
+};
+
+/** The proxy types a `RebuildProxy` may name. */
+const PROXY_TYPES = new Set([
+  "AutoProxy",
+  "BaseProxy",
+  "IteratorProxy",
+  "AcquirerProxy",
+  "ConditionProxy",
+  "EventProxy",
+  "BarrierProxy",
+  "NamespaceProxy",
+  "ValueProxy",
+  "ListProxy",
+  "DictProxy",
+  "ArrayProxy",
+  "PoolProxy",
+  "BaseListProxy",
+]);
+
+function named(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+/** A global a pickle named, from the allowlist. */
+class Global {
+  constructor(readonly module: string, readonly name: string) {}
+  get qualified(): string {
+    return `${this.module}.${this.name}`;
+  }
+}
+
+/** An exception being built: `cls(*args)`, then perhaps BUILD with its `__dict__`. */
+class PyException {
+  constructor(readonly cls: Global, readonly args: unknown[]) {}
+}
+
+/** A token being built: `Token.__new__(Token)`, then BUILD with `(typeid, address, id)`. */
+class TokenInProgress {
+  token: PyToken | undefined;
+}
+
+/** A dict as the pickle builds it (keys may be any value). */
+class PyDict {
+  readonly entries = new Map<unknown, unknown>();
+}
+
+/** A set as the pickle builds it. */
+class PySet {
+  readonly items: unknown[] = [];
+  constructor(readonly frozen: boolean) {}
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const TWO_53 = 2n ** 53n;
+
+/** Reads one pickle into plain values; refuses what it does not allow. */
+export function readPickle(bytes: Uint8Array, limits: PickleLimits): unknown {
+  const raw = new Unpickler(bytes, limits).run();
+  return finish(raw, limits, bytes.length);
+}
+
+class Unpickler {
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+  readonly #limits: PickleLimits;
+  #pos = 0;
+  #stack: unknown[] = [];
+  readonly #marks: unknown[][] = [];
+  readonly #memo = new Map<number, unknown>();
+
+  constructor(bytes: Uint8Array, limits: PickleLimits) {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#limits = limits;
+  }
+
+  run(): unknown {
+    for (;;) {
+      const op = this.#byte();
+      switch (op) {
+        case 0x80: // PROTO
+          if (this.#byte() > 5) throw new PickleError("pickle protocol above 5");
+          break;
+        case 0x95: // FRAME: a hint for buffering, nothing to do
+          this.#skip(8);
+          break;
+        case 0x2e: // STOP
+          if (this.#stack.length !== 1 || this.#marks.length !== 0) {
+            throw new PickleError("the pickle ends with a malformed stack");
+          }
+          if (this.#pos !== this.#bytes.length) {
+            throw new PickleError(`${this.#bytes.length - this.#pos} bytes after STOP`);
+          }
+          return this.#stack[0];
+        case 0x28: // MARK
+          if (this.#marks.length >= this.#limits.maxDepth) this.#tooDeep();
+          this.#marks.push(this.#stack);
+          this.#stack = [];
+          break;
+        case 0x30: // POP
+          if (this.#stack.length > 0) this.#stack.pop();
+          else this.#popMark();
+          break;
+        case 0x31: // POP_MARK
+          this.#popMark();
+          break;
+        case 0x32: // DUP
+          this.#push(this.#top());
+          break;
+        case 0x4e: // NONE
+          this.#push(null);
+          break;
+        case 0x88: // NEWTRUE
+          this.#push(true);
+          break;
+        case 0x89: // NEWFALSE
+          this.#push(false);
+          break;
+        case 0x4b: // BININT1
+          this.#push(this.#byte());
+          break;
+        case 0x4d: // BININT2
+          this.#need(2);
+          this.#push(this.#view.getUint16(this.#pos, true));
+          this.#pos += 2;
+          break;
+        case 0x4a: // BININT
+          this.#need(4);
+          this.#push(this.#view.getInt32(this.#pos, true));
+          this.#pos += 4;
+          break;
+        case 0x8a: // LONG1
+          this.#push(this.#long(this.#byte()));
+          break;
+        case 0x8b: { // LONG4
+          const size = this.#int32();
+          if (size < 0) throw new PickleError("LONG4 with a negative size");
+          if (size > 4096) throw new PickleError(`an integer of ${size} bytes (at most 4096)`);
+          this.#push(this.#long(size));
+          break;
+        }
+        case 0x49: // INT (text)
+          this.#push(this.#textInt(this.#line()));
+          break;
+        case 0x4c: // LONG (text)
+          this.#push(this.#textInt(this.#line().replace(/L$/, "")));
+          break;
+        case 0x46: { // FLOAT (text)
+          const text = this.#line();
+          const value = Number(text);
+          if (Number.isNaN(value) && !/^-?nan$/i.test(text)) {
+            throw new PickleError(`a malformed float ${JSON.stringify(text)}`);
+          }
+          this.#push(value);
+          break;
+        }
+        case 0x47: // BINFLOAT (big-endian)
+          this.#need(8);
+          this.#push(this.#view.getFloat64(this.#pos));
+          this.#pos += 8;
+          break;
+        case 0x8c: // SHORT_BINUNICODE
+          this.#push(this.#text(this.#byte()));
+          break;
+        case 0x58: // BINUNICODE
+          this.#push(this.#text(this.#uint32()));
+          break;
+        case 0x8d: // BINUNICODE8
+          this.#push(this.#text(this.#uint64()));
+          break;
+        case 0x43: // SHORT_BINBYTES
+          this.#push(this.#take(this.#byte()).slice());
+          break;
+        case 0x42: // BINBYTES
+          this.#push(this.#take(this.#uint32()).slice());
+          break;
+        case 0x8e: // BINBYTES8
+        case 0x96: // BYTEARRAY8
+          this.#push(this.#take(this.#uint64()).slice());
+          break;
+        case 0x55: // SHORT_BINSTRING (a Python 2 str): latin-1 text
+          this.#push(latin1(this.#take(this.#byte())));
+          break;
+        case 0x54: { // BINSTRING
+          const size = this.#int32();
+          if (size < 0) throw new PickleError("BINSTRING with a negative size");
+          this.#push(latin1(this.#take(size)));
+          break;
+        }
+        case 0x5d: // EMPTY_LIST
+          this.#push([]);
+          break;
+        case 0x29: // EMPTY_TUPLE
+          this.#push([]);
+          break;
+        case 0x7d: // EMPTY_DICT
+          this.#push(new PyDict());
+          break;
+        case 0x8f: // EMPTY_SET
+          this.#push(new PySet(false));
+          break;
+        case 0x6c: // LIST
+        case 0x74: // TUPLE
+          this.#push(this.#popMark());
+          break;
+        case 0x85: // TUPLE1
+          this.#push([this.#pop()]);
+          break;
+        case 0x86: { // TUPLE2
+          const b = this.#pop();
+          this.#push([this.#pop(), b]);
+          break;
+        }
+        case 0x87: { // TUPLE3
+          const c = this.#pop();
+          const b = this.#pop();
+          this.#push([this.#pop(), b, c]);
+          break;
+        }
+        case 0x64: { // DICT
+          const items = this.#popMark();
+          const dict = new PyDict();
+          this.#setItems(dict, items);
+          this.#push(dict);
+          break;
+        }
+        case 0x91: { // FROZENSET
+          const set = new PySet(true);
+          this.#addItems(set, this.#popMark());
+          this.#push(set);
+          break;
+        }
+        case 0x61: { // APPEND
+          const value = this.#pop();
+          this.#append(this.#top(), [value]);
+          break;
+        }
+        case 0x65: { // APPENDS
+          const items = this.#popMark();
+          this.#append(this.#top(), items);
+          break;
+        }
+        case 0x73: { // SETITEM
+          const value = this.#pop();
+          const key = this.#pop();
+          this.#setItems(this.#top(), [key, value]);
+          break;
+        }
+        case 0x75: { // SETITEMS
+          const items = this.#popMark();
+          this.#setItems(this.#top(), items);
+          break;
+        }
+        case 0x90: { // ADDITEMS
+          const items = this.#popMark();
+          const set = this.#top();
+          if (!(set instanceof PySet) || set.frozen) throw new PickleError("ADDITEMS on a non-set");
+          this.#addItems(set, items);
+          break;
+        }
+        case 0x63: { // GLOBAL
+          const module = this.#line();
+          const name = this.#line();
+          this.#push(this.#global(module, name));
+          break;
+        }
+        case 0x93: { // STACK_GLOBAL
+          const name = this.#pop();
+          const module = this.#pop();
+          if (typeof module !== "string" || typeof name !== "string") {
+            throw new PickleError("STACK_GLOBAL needs two strings");
+          }
+          this.#push(this.#global(module, name));
+          break;
+        }
+        case 0x52: { // REDUCE
+          const args = this.#pop();
+          const callable = this.#pop();
+          this.#push(this.#call(callable, args));
+          break;
+        }
+        case 0x81: { // NEWOBJ
+          const args = this.#pop();
+          const cls = this.#pop();
+          this.#push(this.#newObject(cls, args));
+          break;
+        }
+        case 0x92: { // NEWOBJ_EX
+          this.#pop(); // kwargs
+          const args = this.#pop();
+          const cls = this.#pop();
+          this.#push(this.#newObject(cls, args));
+          break;
+        }
+        case 0x62: { // BUILD
+          const state = this.#pop();
+          this.#build(this.#top(), state);
+          break;
+        }
+        case 0x94: // MEMOIZE
+          this.#memo.set(this.#memo.size, this.#top());
+          break;
+        case 0x71: // BINPUT
+          this.#memo.set(this.#byte(), this.#top());
+          break;
+        case 0x72: // LONG_BINPUT
+          this.#memo.set(this.#uint32(), this.#top());
+          break;
+        case 0x70: // PUT (text)
+          this.#memo.set(this.#textIndex(), this.#top());
+          break;
+        case 0x68: // BINGET
+          this.#push(this.#recall(this.#byte()));
+          break;
+        case 0x6a: // LONG_BINGET
+          this.#push(this.#recall(this.#uint32()));
+          break;
+        case 0x67: // GET (text)
+          this.#push(this.#recall(this.#textIndex()));
+          break;
+        case 0x50: // PERSID
+        case 0x51: // BINPERSID
+          throw new PickleError("persistent ids are not accepted");
+        case 0x82: // EXT1
+        case 0x83: // EXT2
+        case 0x84: // EXT4
+          throw new PickleError("extension registry codes are not accepted");
+        case 0x97: // NEXT_BUFFER
+        case 0x98: // READONLY_BUFFER
+          throw new PickleError("out-of-band buffers are not accepted");
+        case 0x69: // INST
+        case 0x6f: // OBJ
+          throw new PickleError("protocol 0 class instances are not accepted");
+        case 0x53: // STRING
+        case 0x56: // UNICODE
+          throw new PickleError("protocol 0 strings are not accepted (use protocol 2 or above)");
+        default:
+          throw new PickleError(`unknown opcode 0x${op.toString(16).padStart(2, "0")}`);
+      }
+    }
+  }
+
+  #tooDeep(): never {
+    throw new PickleError(
+      `values nest deeper than the limit of ${this.#limits.maxDepth} levels (limits.maxDepth)`,
+    );
+  }
+
+  #need(n: number): void {
+    if (this.#pos + n > this.#bytes.length) {
+      throw new PickleError("the pickle ends in the middle of a value (no STOP)");
+    }
+  }
+
+  #byte(): number {
+    this.#need(1);
+    return this.#bytes[this.#pos++]!;
+  }
+
+  #skip(n: number): void {
+    this.#need(n);
+    this.#pos += n;
+  }
+
+  #int32(): number {
+    this.#need(4);
+    const value = this.#view.getInt32(this.#pos, true);
+    this.#pos += 4;
+    return value;
+  }
+
+  #uint32(): number {
+    this.#need(4);
+    const value = this.#view.getUint32(this.#pos, true);
+    this.#pos += 4;
+    return value;
+  }
+
+  #uint64(): number {
+    this.#need(8);
+    const low = this.#view.getUint32(this.#pos, true);
+    const high = this.#view.getUint32(this.#pos + 4, true);
+    this.#pos += 8;
+    return high * 2 ** 32 + low;
+  }
+
+  #take(size: number): Uint8Array {
+    this.#need(size);
+    const out = this.#bytes.subarray(this.#pos, this.#pos + size);
+    this.#pos += size;
+    return out;
+  }
+
+  #text(size: number): string {
+    try {
+      return utf8.decode(this.#take(size));
+    } catch {
+      throw new PickleError("a string that is not valid UTF-8");
+    }
+  }
+
+  #line(): string {
+    const end = this.#bytes.indexOf(0x0a, this.#pos);
+    if (end < 0 || end - this.#pos > 256) throw new PickleError("a malformed text argument");
+    const text = latin1(this.#bytes.subarray(this.#pos, end));
+    this.#pos = end + 1;
+    return text;
+  }
+
+  #textInt(text: string): number | bigint | boolean {
+    if (text === "01") return true;
+    if (text === "00") return false;
+    if (!/^[-+]?\d{1,1000}$/.test(text)) throw new PickleError("a malformed integer");
+    return fromBigint(BigInt(text));
+  }
+
+  #textIndex(): number {
+    const text = this.#line();
+    if (!/^\d{1,9}$/.test(text)) throw new PickleError("a malformed memo index");
+    return Number(text);
+  }
+
+  #long(size: number): number | bigint {
+    const bytes = this.#take(size);
+    if (size === 0) return 0;
+    let value = 0n;
+    for (let i = size - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]!);
+    if (bytes[size - 1]! & 0x80) value -= 1n << BigInt(size * 8);
+    return fromBigint(value);
+  }
+
+  #push(value: unknown): void {
+    if (this.#stack.length >= this.#limits.maxLength) {
+      throw new PickleError(
+        `a collection of more than ${this.#limits.maxLength} items (limits.maxLength)`,
+      );
+    }
+    this.#stack.push(value);
+  }
+
+  #pop(): unknown {
+    if (this.#stack.length === 0) throw new PickleError("the pickle pops an empty stack");
+    return this.#stack.pop();
+  }
+
+  #top(): unknown {
+    if (this.#stack.length === 0) throw new PickleError("the pickle reads an empty stack");
+    return this.#stack[this.#stack.length - 1];
+  }
+
+  #popMark(): unknown[] {
+    const items = this.#stack;
+    const outer = this.#marks.pop();
+    if (outer === undefined) throw new PickleError("the pickle has no MARK to pop to");
+    this.#stack = outer;
+    return items;
+  }
+
+  #recall(index: number): unknown {
+    if (!this.#memo.has(index)) throw new PickleError(`memo entry ${index} was never stored`);
+    return this.#memo.get(index);
+  }
+
+  #append(target: unknown, items: unknown[]): void {
+    if (!Array.isArray(target)) throw new PickleError("APPEND to a value that is not a list");
+    if (target.length + items.length > this.#limits.maxLength) {
+      throw new PickleError(
+        `a collection of more than ${this.#limits.maxLength} items (limits.maxLength)`,
+      );
+    }
+    for (const item of items) target.push(item);
+  }
+
+  #setItems(target: unknown, items: unknown[]): void {
+    if (items.length % 2 !== 0) throw new PickleError("SETITEMS with an odd number of items");
+    if (!(target instanceof PyDict)) throw new PickleError("SETITEM on a value that is not a dict");
+    if (target.entries.size + items.length / 2 > this.#limits.maxLength) {
+      throw new PickleError(
+        `a collection of more than ${this.#limits.maxLength} items (limits.maxLength)`,
+      );
+    }
+    for (let i = 0; i < items.length; i += 2) target.entries.set(dictKey(items[i]), items[i + 1]);
+  }
+
+  #addItems(set: PySet, items: unknown[]): void {
+    if (set.items.length + items.length > this.#limits.maxLength) {
+      throw new PickleError(
+        `a collection of more than ${this.#limits.maxLength} items (limits.maxLength)`,
+      );
+    }
+    for (const item of items) set.items.push(item);
+  }
+
+  #global(module: string, name: string): Global {
+    const qualified = `${module}.${name}`;
+    const allowed = (module === "builtins" || module === "__builtin__" ||
+        module === "exceptions")
+      ? BUILTIN_EXCEPTIONS.has(name) ||
+        ["set", "frozenset", "bytearray", "slice", "bytes", "list", "tuple", "dict"].includes(name)
+      : qualified in OTHER_EXCEPTIONS ||
+        qualified === "collections.OrderedDict" ||
+        qualified === "_codecs.encode" ||
+        (module === "multiprocessing.managers" &&
+          (name === "Token" || name === "RebuildProxy" || PROXY_TYPES.has(name)));
+    if (!allowed) {
+      throw new PickleError(
+        `the pickle names the global ${qualified}, which is not allowed (only data, exceptions and proxies can be sent)`,
+      );
+    }
+    return new Global(
+      module === "__builtin__" || module === "exceptions" ? "builtins" : module,
+      name,
+    );
+  }
+
+  #call(callable: unknown, args: unknown): unknown {
+    if (!(callable instanceof Global)) {
+      throw new PickleError("REDUCE on a value that is not a global");
+    }
+    if (!Array.isArray(args)) throw new PickleError("REDUCE with arguments that are not a tuple");
+    const { module, name } = callable;
+    if (module === "builtins") {
+      switch (name) {
+        case "set":
+        case "frozenset": {
+          const set = new PySet(name === "frozenset");
+          const items = args[0] ?? [];
+          if (!Array.isArray(items)) {
+            throw new PickleError(`${name}() of a value that is not a list`);
+          }
+          this.#addItems(set, items);
+          return set;
+        }
+        case "bytearray":
+        case "bytes": {
+          const source = args[0] ?? new Uint8Array(0);
+          if (source instanceof Uint8Array) return source.slice();
+          if (typeof source === "string" && args[1] === "latin-1") return fromLatin1(source);
+          if (
+            Array.isArray(source) && source.every((b) => Number.isInteger(b) && b >= 0 && b < 256)
+          ) {
+            return Uint8Array.from(source as number[]);
+          }
+          throw new PickleError(`${name}() of an unexpected value`);
+        }
+        case "slice": {
+          const [start = null, stop = null, step = null] = args.length === 1
+            ? [null, args[0], null]
+            : args;
+          for (const part of [start, stop, step]) {
+            if (part !== null && typeof part !== "number") {
+              throw new PickleError("slice() of values that are not integers");
+            }
+          }
+          return new PySlice(start as number | null, stop as number | null, step as number | null);
+        }
+        case "list":
+        case "tuple":
+          return Array.isArray(args[0]) ? [...args[0]] : [];
+        case "dict":
+          return new PyDict();
+        default:
+          return new PyException(callable, args);
+      }
+    }
+    const qualified = callable.qualified;
+    if (qualified in OTHER_EXCEPTIONS) return new PyException(callable, args);
+    if (qualified === "collections.OrderedDict") return new PyDict();
+    if (qualified === "_codecs.encode") {
+      // Protocol 2's bytes: _codecs.encode(text, "latin1").
+      const [text, encoding] = args;
+      if (typeof text !== "string" || (encoding !== "latin1" && encoding !== "latin-1")) {
+        throw new PickleError("_codecs.encode() of unexpected arguments");
+      }
+      return fromLatin1(text);
+    }
+    if (qualified === "multiprocessing.managers.RebuildProxy") {
+      const [func, token, , kwds] = args;
+      if (!(func instanceof Global) || !(token instanceof TokenInProgress) || !token.token) {
+        throw new PickleError("RebuildProxy() of unexpected arguments");
+      }
+      const exposedRaw = kwds instanceof PyDict ? kwds.entries.get("exposed") : undefined;
+      const exposed = Array.isArray(exposedRaw) && exposedRaw.every((x) => typeof x === "string")
+        ? exposedRaw as string[]
+        : undefined;
+      return new PyProxy(token.token, func.name, exposed);
+    }
+    throw new PickleError(`the pickle calls ${qualified}, which is not allowed`);
+  }
+
+  #newObject(cls: unknown, args: unknown): unknown {
+    if (!(cls instanceof Global)) throw new PickleError("NEWOBJ on a value that is not a global");
+    if (cls.qualified === "multiprocessing.managers.Token") return new TokenInProgress();
+    if (cls.qualified === "collections.OrderedDict") return new PyDict();
+    return this.#call(cls, args);
+  }
+
+  #build(target: unknown, state: unknown): void {
+    if (target instanceof TokenInProgress) {
+      const [typeid, address, id] = Array.isArray(state) ? state : [];
+      const addressOk = typeof address === "string" ||
+        (Array.isArray(address) && address.length === 2 && typeof address[0] === "string" &&
+          typeof address[1] === "number");
+      if (typeof typeid !== "string" || !addressOk || typeof id !== "string") {
+        throw new PickleError("a Token with a malformed state");
+      }
+      target.token = new PyToken(typeid, address as string | [string, number], id);
+      return;
+    }
+    if (target instanceof PyException) {
+      // The exception's __dict__ (notes, attributes): not part of what crosses.
+      return;
+    }
+    throw new PickleError("BUILD on a value that takes no state");
+  }
+}
+
+function latin1(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += String.fromCharCode(b);
+  return out;
+}
+
+function fromLatin1(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0xff) throw new PickleError("latin-1 bytes with a character above U+00FF");
+    out[i] = code;
+  }
+  return out;
+}
+
+function fromBigint(value: bigint): number | bigint {
+  return value >= -TWO_53 && value <= TWO_53 ? Number(value) : value;
+}
+
+/** A dict key as a Map key: tuples are compared by content, as Python hashes them. */
+function dictKey(key: unknown): unknown {
+  if (key instanceof PyDict || (key instanceof PySet && !key.frozen)) {
+    throw new PickleError("a dict key that is a dict or a set (unhashable in Python)");
+  }
+  return key;
+}
+
+/** Python's `str()` of an exception's first argument, the message it shows. */
+function messageOf(args: unknown[]): string {
+  if (args.length === 0) return "";
+  if (args.length === 1) return typeof args[0] === "string" ? args[0] : pyRepr(args[0]);
+  return `(${args.map(pyRepr).join(", ")})`;
+}
+
+function pyRepr(value: unknown): string {
+  if (typeof value === "string") {
+    return `'${value.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
+  }
+  if (value === null) return "None";
+  if (value === true) return "True";
+  if (value === false) return "False";
+  return String(value);
+}
+
+/**
+ * The finished value in JavaScript terms, walked once with a budget: it
+ * refuses nesting past `maxDepth`, cycles, and shared structure that would
+ * grow past what the message's size allows.
+ */
+function finish(raw: unknown, limits: PickleLimits, size: number): unknown {
+  let budget = 4 * size + 1024;
+  const convert = (value: unknown, depth: number): unknown => {
+    if (--budget < 0) {
+      throw new PickleError(
+        "decoding it would take far more memory than its size (shared or cyclic structure)",
+      );
+    }
+    if (value === null || typeof value !== "object") return value;
+    if (value instanceof Uint8Array) return value;
+    if (depth >= limits.maxDepth) {
+      throw new PickleError(
+        `values nest deeper than the limit of ${limits.maxDepth} levels (limits.maxDepth)`,
+      );
+    }
+    if (Array.isArray(value)) return value.map((item) => convert(item, depth + 1));
+    if (value instanceof PyDict) {
+      let stringKeys = true;
+      for (const key of value.entries.keys()) {
+        if (typeof key !== "string" || key === "__proto__") stringKeys = false;
+      }
+      if (stringKeys) {
+        const out: Record<string, unknown> = {};
+        for (const [key, item] of value.entries) out[key as string] = convert(item, depth + 1);
+        return out;
+      }
+      const out = new Map<unknown, unknown>();
+      for (const [key, item] of value.entries) {
+        out.set(convert(key, depth + 1), convert(item, depth + 1));
+      }
+      return out;
+    }
+    if (value instanceof PySet) return new Set(value.items.map((item) => convert(item, depth + 1)));
+    if (value instanceof PyException) {
+      const message = messageOf(value.args);
+      const make = OTHER_EXCEPTIONS[value.cls.qualified];
+      const error = make ? make(message) : named(value.cls.name, message);
+      if (value.args.length > 0) {
+        Object.defineProperty(error, "args", {
+          value: value.args.map((item) => convert(item, depth + 1)),
+          enumerable: false,
+        });
+      }
+      return error;
+    }
+    if (value instanceof TokenInProgress) {
+      if (value.token === undefined) {
+        throw new PickleError("a Token that was never given its state");
+      }
+      return value.token;
+    }
+    if (value instanceof PySlice || value instanceof PyProxy) return value;
+    if (value instanceof Global) {
+      throw new PickleError(`the pickle holds the global ${value.qualified} itself, not data`);
+    }
+    throw new PickleError("the pickle holds a value that cannot be read");
+  };
+  return convert(raw, 0);
+}

@@ -1,0 +1,276 @@
+/**
+ * Writes JavaScript values as pickles (protocol 4) that CPython reads
+ * without running anything but its own constructors of data: `None`,
+ * `bool`, `int`, `float`, `str`, `bytes`, `list`, `tuple`
+ * ({@linkcode PyTuple}), `dict`, `set`, builtin exceptions and
+ * `queue.Empty`/`Full`, `threading.BrokenBarrierError`, and a manager's
+ * `Token`. What Python has no counterpart for is an
+ * {@linkcode UnsendableError} naming it.
+ *
+ * @module
+ */
+
+import { PyProxy, PySlice, PyToken, PyTuple } from "./python_values.ts";
+import { UnsendableError } from "./unsendable.ts";
+
+const utf8 = new TextEncoder();
+
+/** The Python exception class a JavaScript error is sent as: `[module, name]`. */
+export function pythonExceptionClass(error: Error): [string, string] {
+  switch (error.name) {
+    case "Empty":
+      return ["queue", "Empty"];
+    case "Full":
+      return ["queue", "Full"];
+    case "BrokenBarrierError":
+      return ["threading", "BrokenBarrierError"];
+    case "RangeError":
+      return ["builtins", "ValueError"];
+    case "TypeError":
+    case "ValueError":
+    case "KeyError":
+    case "IndexError":
+    case "AttributeError":
+    case "RuntimeError":
+    case "NotImplementedError":
+    case "AssertionError":
+    case "LookupError":
+    case "TimeoutError":
+    case "ZeroDivisionError":
+    case "OverflowError":
+    case "PermissionError":
+    case "FileNotFoundError":
+    case "OSError":
+      return ["builtins", error.name];
+    default:
+      return ["builtins", "Exception"];
+  }
+}
+
+/** Pickles one value into a growable buffer. */
+class Pickler {
+  #bytes = new Uint8Array(256);
+  #view = new DataView(this.#bytes.buffer);
+  #pos = 0;
+  readonly #maxDepth: number;
+
+  constructor(maxDepth: number) {
+    this.#maxDepth = maxDepth;
+  }
+
+  run(value: unknown): Uint8Array {
+    this.#op(0x80, 4); // PROTO 4
+    this.#write(value, 0);
+    this.#op(0x2e); // STOP
+    return this.#bytes.slice(0, this.#pos);
+  }
+
+  #ensure(extra: number): void {
+    if (this.#pos + extra <= this.#bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.#pos + extra, this.#bytes.length * 2));
+    grown.set(this.#bytes.subarray(0, this.#pos));
+    this.#bytes = grown;
+    this.#view = new DataView(grown.buffer);
+  }
+
+  #op(...bytes: number[]): void {
+    this.#ensure(bytes.length);
+    for (const b of bytes) this.#bytes[this.#pos++] = b;
+  }
+
+  #raw(bytes: Uint8Array): void {
+    this.#ensure(bytes.length);
+    this.#bytes.set(bytes, this.#pos);
+    this.#pos += bytes.length;
+  }
+
+  #uint32(value: number): void {
+    this.#ensure(4);
+    this.#view.setUint32(this.#pos, value, true);
+    this.#pos += 4;
+  }
+
+  #string(text: string): void {
+    const bytes = utf8.encode(text);
+    if (bytes.length < 256) {
+      this.#op(0x8c, bytes.length); // SHORT_BINUNICODE
+    } else {
+      this.#op(0x58); // BINUNICODE
+      this.#uint32(bytes.length);
+    }
+    this.#raw(bytes);
+  }
+
+  #global(module: string, name: string): void {
+    this.#string(module);
+    this.#string(name);
+    this.#op(0x93); // STACK_GLOBAL
+  }
+
+  #integer(value: bigint): void {
+    if (value >= 0n && value < 256n) return this.#op(0x4b, Number(value)); // BININT1
+    if (value >= 0n && value < 65536n) {
+      return this.#op(0x4d, Number(value) & 0xff, Number(value) >> 8); // BININT2
+    }
+    if (value >= -(2n ** 31n) && value < 2n ** 31n) {
+      this.#op(0x4a); // BININT
+      this.#ensure(4);
+      this.#view.setInt32(this.#pos, Number(value), true);
+      this.#pos += 4;
+      return;
+    }
+    // LONG1/LONG4: little-endian two's complement, as short as it goes.
+    const bytes: number[] = [];
+    let rest = value;
+    for (;;) {
+      const byte = Number(rest & 0xffn);
+      bytes.push(byte);
+      rest >>= 8n;
+      if ((rest === 0n && !(byte & 0x80)) || (rest === -1n && byte & 0x80)) break;
+    }
+    if (bytes.length < 256) {
+      this.#op(0x8a, bytes.length); // LONG1
+    } else {
+      this.#op(0x8b); // LONG4
+      this.#uint32(bytes.length);
+    }
+    this.#op(...bytes);
+  }
+
+  #items(items: Iterable<unknown>, depth: number): void {
+    for (const item of items) this.#write(item, depth + 1);
+  }
+
+  #write(value: unknown, depth: number): void {
+    if (depth > this.#maxDepth) {
+      throw new UnsendableError(`a value nested deeper than ${this.#maxDepth} levels`);
+    }
+    switch (typeof value) {
+      case "undefined":
+        return this.#op(0x4e);
+      case "boolean":
+        return this.#op(value ? 0x88 : 0x89);
+      case "number":
+        if (Number.isSafeInteger(value) && !Object.is(value, -0)) {
+          return this.#integer(BigInt(value));
+        }
+        this.#op(0x47); // BINFLOAT, big-endian
+        this.#ensure(8);
+        this.#view.setFloat64(this.#pos, value);
+        this.#pos += 8;
+        return;
+      case "bigint":
+        return this.#integer(value);
+      case "string":
+        return this.#string(value);
+      case "function":
+        throw new UnsendableError(`a function${value.name ? ` (${value.name})` : ""}`);
+      case "symbol":
+        throw new UnsendableError("a symbol");
+    }
+    if (value === null) return this.#op(0x4e); // NONE
+    if (value instanceof Uint8Array) {
+      if (value.length < 256) {
+        this.#op(0x43, value.length); // SHORT_BINBYTES
+      } else {
+        this.#op(0x42); // BINBYTES
+        this.#uint32(value.length);
+      }
+      return this.#raw(value);
+    }
+    if (value instanceof PyTuple) {
+      const items = value.items;
+      if (items.length === 0) return this.#op(0x29); // EMPTY_TUPLE
+      if (items.length <= 3) {
+        this.#items(items, depth);
+        return this.#op(0x84 + items.length); // TUPLE1..3
+      }
+      this.#op(0x28); // MARK
+      this.#items(items, depth);
+      return this.#op(0x74); // TUPLE
+    }
+    if (Array.isArray(value)) {
+      this.#op(0x5d); // EMPTY_LIST
+      if (value.length === 0) return;
+      this.#op(0x28);
+      this.#items(value, depth);
+      return this.#op(0x65); // APPENDS
+    }
+    if (value instanceof Set) {
+      this.#op(0x8f); // EMPTY_SET
+      if (value.size === 0) return;
+      this.#op(0x28);
+      this.#items(value, depth);
+      return this.#op(0x90); // ADDITEMS
+    }
+    if (value instanceof Map) {
+      this.#op(0x7d); // EMPTY_DICT
+      if (value.size === 0) return;
+      this.#op(0x28);
+      for (const [key, item] of value) {
+        this.#write(key, depth + 1);
+        this.#write(item, depth + 1);
+      }
+      return this.#op(0x75); // SETITEMS
+    }
+    if (value instanceof Error) {
+      const [module, name] = pythonExceptionClass(value);
+      this.#global(module, name);
+      const message = name === "Exception" && value.name !== "Error"
+        ? `${value.name}: ${value.message}`
+        : value.message;
+      const args = (value as { args?: unknown }).args;
+      this.#write(new PyTuple(Array.isArray(args) ? args : [message]), depth + 1);
+      return this.#op(0x52); // REDUCE
+    }
+    if (value instanceof PyToken) {
+      this.#global("multiprocessing.managers", "Token");
+      this.#op(0x29, 0x81); // EMPTY_TUPLE, NEWOBJ
+      const address = typeof value.address === "string"
+        ? value.address
+        : new PyTuple(value.address);
+      this.#write(new PyTuple([value.typeid, address, value.id]), depth + 1);
+      return this.#op(0x62); // BUILD
+    }
+    if (value instanceof PyProxy) {
+      // RebuildProxy(<proxy type>, token, "pickle", {"exposed": (...)})
+      this.#global("multiprocessing.managers", "RebuildProxy");
+      this.#op(0x28); // MARK
+      this.#global("multiprocessing.managers", value.proxyType);
+      this.#write(value.token, depth + 1);
+      this.#string("pickle");
+      const kwds = new Map<string, unknown>();
+      if (value.exposed !== undefined) kwds.set("exposed", new PyTuple(value.exposed));
+      this.#write(kwds, depth + 1);
+      this.#op(0x74); // TUPLE
+      return this.#op(0x52); // REDUCE
+    }
+    if (value instanceof PySlice) {
+      this.#global("builtins", "slice");
+      this.#write(new PyTuple([value.start, value.stop, value.step]), depth + 1);
+      return this.#op(0x52);
+    }
+    if (value instanceof Date) {
+      throw new UnsendableError("a Date", " (send its getTime() or toISOString() to Python)");
+    }
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === null) {
+      const entries = Object.entries(value as Record<string, unknown>);
+      this.#op(0x7d);
+      if (entries.length === 0) return;
+      this.#op(0x28);
+      for (const [key, item] of entries) {
+        this.#string(key);
+        this.#write(item, depth + 1);
+      }
+      return this.#op(0x75);
+    }
+    const name = (value as { constructor?: { name?: string } }).constructor?.name ?? "object";
+    throw new UnsendableError(`a ${name} instance`, " (Python receives data, errors and proxies)");
+  }
+}
+
+/** `value` as a pickle CPython's `pickle.loads` reads. */
+export function writePickle(value: unknown, maxDepth = 100): Uint8Array {
+  return new Pickler(maxDepth).run(value);
+}

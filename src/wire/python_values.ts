@@ -1,0 +1,60 @@
+/**
+ * The Python values that have no JavaScript counterpart of their own but
+ * must cross CPython's wire: a tuple (a reply, a request), a slice (the
+ * argument of `lst[1:3]`), a manager's token and a proxy rebuilt from one.
+ * The pickle reader makes them; the pickle writer writes them; code that
+ * talks to CPython reads them.
+ *
+ * @module
+ */
+
+/** A Python tuple, where a list would not do (a reply, a token's state). */
+export class PyTuple {
+  /** The items. */
+  readonly items: readonly unknown[];
+  /** Wraps `items`. */
+  constructor(items: readonly unknown[]) {
+    this.items = items;
+  }
+}
+
+/** A Python `slice(start, stop, step)`. */
+export class PySlice {
+  /** Creates the slice; `null` is Python's `None`. */
+  constructor(
+    readonly start: number | null,
+    readonly stop: number | null,
+    readonly step: number | null,
+  ) {}
+}
+
+/** A `multiprocessing.managers.Token`: what a CPython proxy knows of its referent. */
+export class PyToken {
+  /** Creates the token. */
+  constructor(
+    /** The referent's typeid. */
+    readonly typeid: string,
+    /** The server's address: a socket path, or `[host, port]`. */
+    readonly address: string | readonly [string, number],
+    /** The referent's id, as CPython writes it (hex digits). */
+    readonly id: string,
+  ) {}
+}
+
+/** A CPython proxy in a value: `RebuildProxy(<proxy type>, token, serializer, kwds)`. */
+export class PyProxy {
+  /** Creates the proxy reference. */
+  constructor(
+    /** The referent's token. */
+    readonly token: PyToken,
+    /** The proxy type's name (`AutoProxy`, `DictProxy`, ...). */
+    readonly proxyType: string,
+    /** The exposed methods, when the proxy carries them (an `AutoProxy`). */
+    readonly exposed: readonly string[] | undefined,
+  ) {}
+}
+
+/** Whether `value` is a CPython id as CPython writes it: lowercase hex digits. */
+export function isPythonId(value: unknown): value is string {
+  return typeof value === "string" && /^[0-9a-f]{1,16}$/.test(value);
+}

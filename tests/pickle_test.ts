@@ -1,0 +1,229 @@
+/**
+ * The pickle reader and writer against the real CPython: what CPython
+ * pickles (protocols 2 to 5) reads as the value table says, what we write
+ * CPython loads as the same value, random values survive the round trip
+ * CPython → us → CPython, and what must not be read (a global outside the
+ * allowlist, a cycle, a pickle over a limit, a broken one) is refused with
+ * an error that names it.
+ */
+import assert from "node:assert/strict";
+import { PickleError, readPickle } from "../src/wire/pickle_reader.ts";
+import { writePickle } from "../src/wire/pickle_writer.ts";
+import { PySlice, PyTuple } from "../src/wire/python_values.ts";
+import { pythonTest } from "./_python.ts";
+
+const LIMITS = { maxDepth: 64, maxLength: 100_000 };
+
+/** Runs `code` in CPython 3.13 with `stdin` as its input; returns its stdout. */
+async function python(code: string, stdin: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
+  const child = new Deno.Command("python3", {
+    args: ["-c", code],
+    env: { PYENV_VERSION: "3.13.0" },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(stdin);
+  await writer.close();
+  const output = await child.output();
+  if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
+  return output.stdout;
+}
+
+/** CPython's pickles of `expressions` at `protocol`, each as bytes. */
+async function pickled(expressions: string[], protocol: number): Promise<Uint8Array[]> {
+  const out = await python(
+    `import pickle, sys, queue, threading, collections, json
+values = [${expressions.join(", ")}]
+print(json.dumps([pickle.dumps(v, protocol=${protocol}).hex() for v in values]))`,
+  );
+  const hex: string[] = JSON.parse(new TextDecoder().decode(out));
+  return hex.map((h) => Uint8Array.from(h.match(/../g) ?? [], (b) => parseInt(b, 16)));
+}
+
+const TABLE: [string, unknown][] = [
+  ["None", null],
+  ["True", true],
+  ["False", false],
+  ["0", 0],
+  ["255", 255],
+  ["65535", 65535],
+  ["-1", -1],
+  ["2**31", 2 ** 31],
+  ["-(2**31) - 5", -(2 ** 31) - 5],
+  ["2**53", 2 ** 53],
+  ["2**64 + 1", 2n ** 64n + 1n],
+  ["-(2**70)", -(2n ** 70n)],
+  ["1.5", 1.5],
+  ["float('inf')", Infinity],
+  ["''", ""],
+  ["'héllo 😀'", "héllo 😀"],
+  ["'x' * 300", "x".repeat(300)],
+  ["b'\\x00\\xff'", Uint8Array.of(0, 255)],
+  ["bytearray(b'ab')", Uint8Array.of(97, 98)],
+  ["[1, [2, 'three']]", [1, [2, "three"]]],
+  ["(1, 2, 3, 4)", [1, 2, 3, 4]],
+  ["()", []],
+  ["{'a': 1, 'b': [True]}", { a: 1, b: [true] }],
+  ["{}", {}],
+  ["{1: 'one', 'two': 2}", new Map<unknown, unknown>([[1, "one"], ["two", 2]])],
+  ["collections.OrderedDict([('z', 1), ('a', 2)])", { z: 1, a: 2 }],
+  ["{1, 2}", new Set([1, 2])],
+  ["frozenset({'a'})", new Set(["a"])],
+  ["slice(1, 3)", new PySlice(1, 3, null)],
+  ["[x := [1], x]", [[1], [1]]],
+];
+
+for (const protocol of [2, 3, 4, 5]) {
+  await pythonTest(
+    ["3.13.0"],
+    `CPython's pickles (protocol ${protocol}) read as the value table says`,
+    async () => {
+      const pickles = await pickled(TABLE.map(([expression]) => expression), protocol);
+      pickles.forEach((bytes, i) => {
+        const [expression, expected] = TABLE[i]!;
+        assert.deepStrictEqual(readPickle(bytes, LIMITS), expected, expression);
+      });
+    },
+  );
+}
+
+await pythonTest(
+  ["3.13.0"],
+  "exceptions read as Errors named as in Python, with their message",
+  async () => {
+    const pickles = await pickled(
+      ["KeyError('k')", "ValueError('bad', 2)", "queue.Empty()", "threading.BrokenBarrierError()"],
+      4,
+    );
+    const [key, value, empty, broken] = pickles.map((p) => readPickle(p, LIMITS) as Error);
+    assert.equal(key!.name, "KeyError");
+    assert.equal(key!.message, "k");
+    assert.equal(value!.name, "ValueError");
+    assert.equal(value!.message, "('bad', 2)");
+    assert.equal(empty!.name, "Empty");
+    assert.equal(broken!.name, "BrokenBarrierError");
+  },
+);
+
+await pythonTest(["3.13.0"], "what we write, CPython loads as the same value", async () => {
+  const values: [unknown, string][] = [
+    [null, "None"],
+    [undefined, "None"],
+    [true, "True"],
+    [7, "7"],
+    [-70000, "-70000"],
+    [2 ** 40, "1099511627776"],
+    [2n ** 100n, "1267650600228229401496703205376"],
+    [-(2n ** 100n), "-1267650600228229401496703205376"],
+    [0.25, "0.25"],
+    [-0, "-0.0"],
+    ["é😀", "'é😀'"],
+    [Uint8Array.of(1, 2), "b'\\x01\\x02'"],
+    [[1, "a", [null]], "[1, 'a', [None]]"],
+    [new PyTuple([1, 2]), "(1, 2)"],
+    [new PyTuple([1, 2, 3, 4]), "(1, 2, 3, 4)"],
+    [{ a: 1 }, "{'a': 1}"],
+    [new Map<unknown, unknown>([[1, "x"]]), "{1: 'x'}"],
+    [new Set(["s"]), "{'s'}"],
+    [new RangeError("too big"), "ValueError('too big')"],
+    [Object.assign(new Error("gone"), { name: "KeyError" }), "KeyError('gone')"],
+    [Object.assign(new Error("e"), { name: "Empty" }), "Empty('e')"],
+    [new Error("plain"), "Exception('plain')"],
+  ];
+  const payload = JSON.stringify(values.map(([value]) => [...writePickle(value)]));
+  const out = await python(
+    `import pickle, sys, json
+for raw in json.loads(sys.stdin.read()):
+    print(repr(pickle.loads(bytes(raw))))`,
+    new TextEncoder().encode(payload),
+  );
+  const lines = new TextDecoder().decode(out).trim().split("\n");
+  assert.deepStrictEqual(lines, values.map(([, repr]) => repr));
+});
+
+await pythonTest(
+  ["3.13.0"],
+  "1,000 random values: CPython → us → CPython comes back equal",
+  async () => {
+    const generator = `import pickle, random, json, sys
+random.seed(1234)
+def value(depth=0):
+    kind = random.randrange(10 if depth < 4 else 6)
+    if kind == 0: return None
+    if kind == 1: return random.choice([True, False])
+    if kind == 2: return random.randint(-2**70, 2**70) if random.random() < 0.2 else random.randint(-1000, 1000)
+    if kind == 3: return random.choice([0.5, -1.25, 1e300, float('inf')])
+    if kind == 4: return ''.join(random.choice('ab é😀\\n') for _ in range(random.randrange(8)))
+    if kind == 5: return bytes(random.randrange(256) for _ in range(random.randrange(6)))
+    if kind == 6: return [value(depth + 1) for _ in range(random.randrange(4))]
+    if kind == 7: return {('k%d' % i): value(depth + 1) for i in range(random.randrange(4))}
+    if kind == 8: return {random.randrange(100): value(depth + 1) for _ in range(random.randrange(3))}
+    return set(random.randrange(50) for _ in range(random.randrange(4)))
+values = [value() for _ in range(1000)]
+print(json.dumps([pickle.dumps(v, protocol=random.choice([2, 3, 4, 5])).hex() for v in values]))`;
+    const hex: string[] = JSON.parse(new TextDecoder().decode(await python(generator)));
+    const rewritten = hex.map((h) => {
+      const bytes = Uint8Array.from(h.match(/../g) ?? [], (b) => parseInt(b, 16));
+      return [...writePickle(readPickle(bytes, LIMITS))];
+    });
+    const checker = `${generator.replace(/\nprint\(.*$/s, "")}
+got = [pickle.loads(bytes(raw)) for raw in json.loads(sys.stdin.read())]
+bad = [i for i, (a, b) in enumerate(zip(values, got)) if a != b or type(a) != type(b)]
+print(len(got), bad[:5])`;
+    const out = await python(checker, new TextEncoder().encode(JSON.stringify(rewritten)));
+    assert.equal(new TextDecoder().decode(out).trim(), "1000 []");
+  },
+);
+
+await pythonTest(
+  ["3.13.0"],
+  "globals outside the allowlist, cycles and over-limit pickles are refused, naming why",
+  async () => {
+    const [system, cycle, deep, custom] = await pickled(
+      [
+        "__import__('os').system",
+        "(lambda l: (l.append(l), l)[1])([])",
+        "(lambda: [r := [], [r := [r] for _ in range(80)]][1][-1])()",
+        "__import__('fractions').Fraction(1, 3)",
+      ],
+      4,
+    );
+    assert.throws(() => readPickle(system!, LIMITS), {
+      name: "PickleError",
+      message: /names the global posix\.system, which is not allowed/,
+    });
+    assert.throws(
+      () => readPickle(cycle!, LIMITS),
+      /nest deeper than the limit of 64|far more memory/,
+    );
+    assert.throws(() => readPickle(deep!, LIMITS), /nest deeper than the limit of 64 levels/);
+    assert.throws(
+      () => readPickle(custom!, LIMITS),
+      /global fractions\.Fraction, which is not allowed/,
+    );
+    assert.throws(
+      () => readPickle(writePickle(new Array(20).fill(1)), { maxDepth: 64, maxLength: 10 }),
+      /more than 10 items/,
+    );
+  },
+);
+
+Deno.test("broken pickles are refused with a PickleError, never anything else", () => {
+  const good = writePickle({ a: [1, "two", Uint8Array.of(3)], b: new Set([1]) });
+  for (let cut = 0; cut < good.length; cut++) {
+    assert.throws(() => readPickle(good.subarray(0, cut), LIMITS), PickleError, `cut at ${cut}`);
+  }
+  let random = 42;
+  const next = (): number => (random = (random * 1103515245 + 12345) % 2 ** 31) % 256;
+  for (let i = 0; i < 2000; i++) {
+    const bytes = good.slice();
+    bytes[1 + (next() % (bytes.length - 1))] = next();
+    try {
+      readPickle(bytes, LIMITS);
+    } catch (error) {
+      assert.ok(error instanceof PickleError, `mutation ${i}: ${error}`);
+    }
+  }
+});
