@@ -5,14 +5,17 @@
  * the same server at the same time.
  */
 import assert from "node:assert/strict";
+import { SyncManager } from "../mod.ts";
 import { TestManager } from "./_fixtures/counter.ts";
 import { TreeManager } from "./_fixtures/tree.ts";
+import { PythonFacingManager } from "./_fixtures/python_shared.ts";
 import { COUNTER_MODULE, within } from "./_helpers.ts";
 import { pythonTest } from "./_python.ts";
 
 const CLIENT = new URL("./_fixtures/python_client.py", import.meta.url).pathname;
 const TREE_MODULE = new URL("./_fixtures/tree.ts", import.meta.url).href;
 const AUTHKEY = "interop-secret";
+const PYTHON_SHARED = new URL("./_fixtures/python_shared.ts", import.meta.url).href;
 
 /** Runs the Python client's `scenario` against `address` in CPython `version`; returns what it saw. */
 async function pythonClient(
@@ -100,5 +103,114 @@ await pythonTest(
     assert.deepStrictEqual(seen.missing, ["ValueError", "top has no child 'missing'"]);
     assert.equal(seen.released, 0);
     assert.equal(await manager.numberOfObjects(), 0);
+  },
+);
+
+for (const version of ["3.13.0", "3.12.1"]) {
+  await pythonTest(
+    [version],
+    `CPython ${version}'s own SyncManager proxies use our SyncManager's standard types`,
+    async () => {
+      await using manager = await new SyncManager({
+        authkey: new TextEncoder().encode(AUTHKEY),
+        modules: [],
+      }).start();
+      const seen = await pythonClient(version, manager.address, "sync");
+      assert.deepStrictEqual(seen.dict, [
+        3,
+        [1, 2],
+        true,
+        false,
+        "dflt",
+        ["a", "b", "k"],
+        [["a", 1], ["b", 2], ["k", [1, 2]]],
+        ["KeyError", "'missing'"],
+        1,
+        { b: 2, k: [1, 2] },
+      ]);
+      assert.deepStrictEqual(seen.dict_iter, ["b", "k"], "iter(d) gives the keys");
+      assert.deepStrictEqual(seen.dict_after_del, { k: [1, 2] });
+      assert.deepStrictEqual(seen.list, [
+        5,
+        [1, 2],
+        4,
+        [30, 1, 2, 5, 4],
+        true,
+        2,
+        1,
+        ["IndexError", "list index out of range"],
+        ["ValueError", "list.remove(x): x not in list"],
+        [30, 1, 2, 5, 4],
+      ]);
+      assert.deepStrictEqual(seen.list_sorted, [5, 4, 2, 1]);
+      assert.equal(seen.list_times, 8);
+      assert.deepStrictEqual(seen.queue, [
+        2,
+        true,
+        ["Full", "Queue is full"],
+        "x",
+        "y",
+        ["Empty", "Queue is empty"],
+        true,
+        ["Empty", "Queue is empty"],
+      ]);
+      assert.equal(seen.queue_empty_is_queue_Empty, true, "our Empty is queue.Empty in Python");
+      assert.deepStrictEqual(seen.lock, [true, false, false]);
+      assert.equal(seen.lock_with, false, "`with lock:` holds it");
+      assert.equal(seen.lock_after, true, "and lets go after");
+      assert.deepStrictEqual(seen.rlock, [true, true]);
+      assert.deepStrictEqual(seen.semaphore, [true, true, false]);
+      assert.deepStrictEqual(seen.event, [false, false]);
+      assert.deepStrictEqual(seen.event_set, [true, true]);
+      assert.deepStrictEqual(seen.namespace, [
+        1,
+        "two",
+        ["AttributeError", "'Namespace' object has no attribute 'missing'"],
+      ]);
+      assert.deepStrictEqual(seen.namespace_del, [
+        "AttributeError",
+        "'Namespace' object has no attribute 'x'",
+      ]);
+      assert.equal(seen.value, 8);
+      assert.deepStrictEqual(seen.array, [3, 10, [2, 3], [10, 2, 3]]);
+      assert.deepStrictEqual(seen.barrier, [1, 0, false, 0]);
+      assert.deepStrictEqual(seen.condition, [false, null, null]);
+      assert.equal(seen.released, 0, "every object CPython made was released");
+    },
+  );
+}
+
+await pythonTest(
+  ["3.13.0"],
+  "a killed CPython client's lock is released; the Deno client waiting for it gets it",
+  async () => {
+    await using manager = await new PythonFacingManager({
+      modules: [PYTHON_SHARED],
+      authkey: new TextEncoder().encode(AUTHKEY),
+    }).start();
+    const child = new Deno.Command("python3", {
+      args: [CLIENT, JSON.stringify(manager.address), AUTHKEY, "sync_hold_lock"],
+      env: { PYENV_VERSION: "3.13.0" },
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let first = "";
+    while (!first.includes("\n")) {
+      const { value, done } = await within(lines.read(), 10_000, "the CPython client's first line");
+      if (done) break;
+      first += value;
+    }
+    assert.deepStrictEqual(JSON.parse(first), { acquired: true });
+    await using lock = await manager.create("get_lock") as unknown as AsyncDisposable & {
+      acquire(options: { timeout: number }): Promise<boolean>;
+      release(): Promise<void>;
+    };
+    assert.equal(await lock.acquire({ timeout: 50 }), false, "CPython holds it");
+    child.kill("SIGKILL");
+    await child.status;
+    await lines.cancel();
+    assert.equal(await lock.acquire({ timeout: 5000 }), true, "released when CPython died");
+    await lock.release();
   },
 );

@@ -64,6 +64,11 @@ export class ObjectHost {
     this.#local = this.#localChannel();
   }
 
+  /** The callable registered for `typeid`, if any. */
+  callableOf(typeid: string): unknown {
+    return this.#registry.get(typeid)?.callable;
+  }
+
   /** The address the server listens on. */
   get address(): Address {
     return this.#address;

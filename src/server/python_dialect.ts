@@ -28,6 +28,7 @@ import type { ObjectHost } from "./object_host.ts";
 import type { SharedEntry } from "./object_table.ts";
 import { explainDenial } from "./permissions.ts";
 import { noteCall } from "./_stray.ts";
+import { pythonCreateArgs, pythonFaceOf } from "../sync/python_faces.ts";
 
 /** What CPython's `_callmethod` sends as the method name to get the referent itself. */
 const PY_GET_VALUE = "#GETVALUE";
@@ -139,14 +140,12 @@ export class PythonDialect implements MessageHandler {
         case "create": {
           const [typeid, ...rest] = args;
           if (typeof typeid !== "string") throw new RemoteError("create needs a typeid");
-          const entry = await runAs(
-            this.#caller,
-            () => host.create(typeid, withKeywords(rest, kwds)),
-          );
+          const createArgs = pythonCreateArgs(typeid, host.callableOf(typeid), rest, kwds);
+          const entry = await runAs(this.#caller, () => host.create(typeid, createArgs));
           this.#hold(entry);
           return this.#send(
             "#RETURN",
-            new PyTuple([pythonId(entry), new PyTuple(entry.exposedList)]),
+            new PyTuple([pythonId(entry), new PyTuple(exposedOf(entry))]),
           );
         }
         case "incref": {
@@ -161,7 +160,7 @@ export class PythonDialect implements MessageHandler {
         case "get_methods": {
           const token = args[0];
           if (!(token instanceof PyToken)) throw new RemoteError("get_methods needs a Token");
-          return this.#send("#RETURN", new PyTuple(this.#entry(token.id).exposedList));
+          return this.#send("#RETURN", new PyTuple(exposedOf(this.#entry(token.id))));
         }
         case "number_of_objects":
           return this.#send("#RETURN", await host.numberOfObjects());
@@ -190,35 +189,52 @@ export class PythonDialect implements MessageHandler {
       return this.#send("#TRACEBACK", tracebackOf(error));
     }
     const host = this.#host;
+    const face = pythonFaceOf(entry.object);
     if (method === PY_GET_VALUE) method = GET_VALUE;
-    const fn = host.resolve(entry, method);
-    if (typeof fn === "string") {
-      if (method === "__repr__" || method === "__str__") {
-        return this.#send("#RETURN", describe(entry));
+    let call: () => unknown;
+    let sharedAs = method;
+    if (face !== undefined && method !== GET_VALUE) {
+      if (!face.exposed.includes(method)) {
+        if (method === "__repr__" || method === "__str__") {
+          return this.#send("#RETURN", describe(entry));
+        }
+        return this.#send(
+          "#TRACEBACK",
+          traceback(
+            "AttributeError",
+            `method '${method}' of '${entry.typeid}' object is not in exposed=${
+              face.exposed.join(", ")
+            }`,
+          ),
+        );
       }
-      return this.#send("#TRACEBACK", traceback("AttributeError", fn));
+      sharedAs = face.shares?.[method] ?? method;
+      call = () => face.call(entry.object as never, method, args, kwds);
+    } else {
+      const fn = host.resolve(entry, method);
+      if (typeof fn === "string") {
+        if (method === "__repr__" || method === "__str__") {
+          return this.#send("#RETURN", describe(entry));
+        }
+        return this.#send("#TRACEBACK", traceback("AttributeError", fn));
+      }
+      call = () => Reflect.apply(fn, entry.object, withKeywords(args, kwds));
     }
     noteCall(entry.typeid, method);
     let result: unknown;
     try {
-      result = await runAs(
-        this.#caller,
-        () => Reflect.apply(fn, entry.object, withKeywords(args, kwds)),
-      );
+      result = await runAs(this.#caller, call);
     } catch (error) {
       const thrown = error instanceof Error
         ? explainDenial(error) as Error
         : new Error(String(error));
       return this.#send("#ERROR", thrown);
     }
-    const shared = host.shareResult(entry, method, result);
-    if (shared === result) return this.#send("#RETURN", result);
+    const shared = host.shareResult(entry, sharedAs, result);
+    if (shared === result) return this.#send("#RETURN", result === undefined ? null : result);
     const created = shared as SharedEntry;
     this.#hold(created);
-    this.#send(
-      "#PROXY",
-      new PyTuple([new PyTuple(created.exposedList), this.#token(created)]),
-    );
+    this.#send("#PROXY", new PyTuple([new PyTuple(exposedOf(created)), this.#token(created)]));
   }
 
   /** The entry a CPython ident names, or a RemoteError CPython shows as a KeyError. */
@@ -259,6 +275,11 @@ export class PythonDialect implements MessageHandler {
   #token(entry: SharedEntry): PyToken {
     return new PyToken(entry.typeid, pythonAddress(this.#host.address), pythonId(entry));
   }
+}
+
+/** The methods CPython's proxy may call on `entry`: a standard type's Python names, else its own. */
+function exposedOf(entry: SharedEntry): readonly string[] {
+  return pythonFaceOf(entry.object)?.exposed ?? entry.exposedList;
 }
 
 /** An ident as CPython writes one: hex digits. */

@@ -22,7 +22,7 @@
  */
 
 import { BrokenBarrierError, Empty, Full } from "../errors.ts";
-import { PyProxy, PySlice, PyToken } from "./python_values.ts";
+import { BUILTIN_EXCEPTIONS, PyProxy, PySlice, PyToken } from "./python_values.ts";
 
 /** A pickle that cannot be read, or that this reader refuses. */
 export class PickleError extends Error {
@@ -40,53 +40,6 @@ export interface PickleLimits {
   /** Most items in one collection. */
   readonly maxLength: number;
 }
-
-/** Exception classes of `builtins` a pickle may name. */
-const BUILTIN_EXCEPTIONS = new Set([
-  "BaseException",
-  "Exception",
-  "ArithmeticError",
-  "AssertionError",
-  "AttributeError",
-  "BufferError",
-  "EOFError",
-  "FloatingPointError",
-  "ImportError",
-  "IndexError",
-  "KeyError",
-  "LookupError",
-  "MemoryError",
-  "ModuleNotFoundError",
-  "NameError",
-  "NotImplementedError",
-  "OSError",
-  "OverflowError",
-  "RecursionError",
-  "ReferenceError",
-  "RuntimeError",
-  "StopIteration",
-  "SyntaxError",
-  "SystemError",
-  "TimeoutError",
-  "TypeError",
-  "UnboundLocalError",
-  "UnicodeError",
-  "ValueError",
-  "ZeroDivisionError",
-  "ConnectionError",
-  "BrokenPipeError",
-  "ConnectionResetError",
-  "ConnectionRefusedError",
-  "FileNotFoundError",
-  "FileExistsError",
-  "PermissionError",
-  "ProcessLookupError",
-  "InterruptedError",
-  "BlockingIOError",
-  "ChildProcessError",
-  "IsADirectoryError",
-  "NotADirectoryError",
-]);
 
 /** Exception classes outside `builtins` a pickle may name, and the error each becomes. */
 const OTHER_EXCEPTIONS: Record<string, (message: string) => Error> = {

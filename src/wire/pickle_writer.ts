@@ -10,7 +10,7 @@
  * @module
  */
 
-import { PyProxy, PySlice, PyToken, PyTuple } from "./python_values.ts";
+import { BUILTIN_EXCEPTIONS, PyProxy, PySlice, PyToken, PyTuple } from "./python_values.ts";
 import { UnsendableError } from "./unsendable.ts";
 
 const utf8 = new TextEncoder();
@@ -26,24 +26,10 @@ export function pythonExceptionClass(error: Error): [string, string] {
       return ["threading", "BrokenBarrierError"];
     case "RangeError":
       return ["builtins", "ValueError"];
-    case "TypeError":
-    case "ValueError":
-    case "KeyError":
-    case "IndexError":
-    case "AttributeError":
-    case "RuntimeError":
-    case "NotImplementedError":
-    case "AssertionError":
-    case "LookupError":
-    case "TimeoutError":
-    case "ZeroDivisionError":
-    case "OverflowError":
-    case "PermissionError":
-    case "FileNotFoundError":
-    case "OSError":
-      return ["builtins", error.name];
     default:
-      return ["builtins", "Exception"];
+      return BUILTIN_EXCEPTIONS.has(error.name)
+        ? ["builtins", error.name]
+        : ["builtins", "Exception"];
   }
 }
 

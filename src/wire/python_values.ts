@@ -54,6 +54,53 @@ export class PyProxy {
   ) {}
 }
 
+/** Exception classes of `builtins` a pickle may name. */
+export const BUILTIN_EXCEPTIONS: ReadonlySet<string> = new Set([
+  "BaseException",
+  "Exception",
+  "ArithmeticError",
+  "AssertionError",
+  "AttributeError",
+  "BufferError",
+  "EOFError",
+  "FloatingPointError",
+  "ImportError",
+  "IndexError",
+  "KeyError",
+  "LookupError",
+  "MemoryError",
+  "ModuleNotFoundError",
+  "NameError",
+  "NotImplementedError",
+  "OSError",
+  "OverflowError",
+  "RecursionError",
+  "ReferenceError",
+  "RuntimeError",
+  "StopIteration",
+  "SyntaxError",
+  "SystemError",
+  "TimeoutError",
+  "TypeError",
+  "UnboundLocalError",
+  "UnicodeError",
+  "ValueError",
+  "ZeroDivisionError",
+  "ConnectionError",
+  "BrokenPipeError",
+  "ConnectionResetError",
+  "ConnectionRefusedError",
+  "FileNotFoundError",
+  "FileExistsError",
+  "PermissionError",
+  "ProcessLookupError",
+  "InterruptedError",
+  "BlockingIOError",
+  "ChildProcessError",
+  "IsADirectoryError",
+  "NotADirectoryError",
+]);
+
 /** Whether `value` is a CPython id as CPython writes it: lowercase hex digits. */
 export function isPythonId(value: unknown): value is string {
   return typeof value === "string" && /^[0-9a-f]{1,16}$/.test(value);

@@ -9,7 +9,9 @@ import json
 import os
 import sys
 import time
-from multiprocessing.managers import BaseManager
+import queue
+import threading
+from multiprocessing.managers import BaseManager, SyncManager
 
 address = json.loads(sys.argv[1])
 if isinstance(address, dict):
@@ -25,8 +27,12 @@ class DenoManager(BaseManager):
 DenoManager.register("Counter")
 DenoManager.register("Node")
 DenoManager.register("Nope")
+SyncManager.register("get_lock")
+SyncManager.register("get_queue")
 
-manager = DenoManager(address=address, authkey=authkey)
+manager = (SyncManager if scenario.startswith("sync") else DenoManager)(
+    address=address, authkey=authkey
+)
 manager.connect()
 seen = {}
 
@@ -65,6 +71,84 @@ elif scenario == "tree":
     seen["missing"] = error_of(lambda: root.child("missing"))
     del root, child
     seen["released"] = manager._number_of_objects() - baseline
+elif scenario == "sync":
+    baseline = manager._number_of_objects()
+    d = manager.dict({"a": 1}, b=2)
+    d["k"] = [1, 2]
+    seen["dict"] = [len(d), d["k"], "k" in d, "zz" in d, d.get("zz", "dflt"), sorted(d.keys()),
+                    sorted(d.items()), error_of(lambda: d["missing"]), d.pop("a"), d.copy()]
+    seen["dict_iter"] = sorted(iter(d))
+    del d["b"]
+    seen["dict_after_del"] = d.copy()
+    lst = manager.list([3, 1, 2])
+    lst += [5]
+    lst.append(4)
+    lst[0] = 30
+    seen["list"] = [len(lst), lst[1:3], lst[-1], lst[:], 2 in lst, lst.index(2), lst.count(1),
+                    error_of(lambda: lst[99]), error_of(lambda: lst.remove(77)), list(lst)]
+    lst.sort(reverse=True)
+    del lst[0]
+    seen["list_sorted"] = lst[:]
+    lst *= 2
+    seen["list_times"] = len(lst)
+    q = manager.Queue(2)
+    q.put("x")
+    q.put_nowait("y")
+    seen["queue"] = [q.qsize(), q.full(), error_of(lambda: q.put("z", timeout=0.05)), q.get(),
+                     q.get(timeout=0.5), error_of(lambda: q.get(timeout=0.05)), q.empty(),
+                     error_of(q.get_nowait)]
+    try:
+        q.get(block=False)
+    except queue.Empty:
+        seen["queue_empty_is_queue_Empty"] = True
+    jq = manager.JoinableQueue()
+    jq.put(1)
+    jq.get()
+    jq.task_done()
+    jq.join()
+    lock = manager.Lock()
+    seen["lock"] = [lock.acquire(), lock.acquire(timeout=0.05), lock.acquire(False)]
+    lock.release()
+    with lock:
+        seen["lock_with"] = lock.acquire(False)
+    seen["lock_after"] = lock.acquire(False)
+    lock.release()
+    rlock = manager.RLock()
+    seen["rlock"] = [rlock.acquire(), rlock.acquire()]
+    rlock.release()
+    rlock.release()
+    sem = manager.Semaphore(2)
+    seen["semaphore"] = [sem.acquire(), sem.acquire(), sem.acquire(timeout=0.05)]
+    sem.release()
+    ev = manager.Event()
+    seen["event"] = [ev.is_set(), ev.wait(0.05)]
+    ev.set()
+    seen["event_set"] = [ev.is_set(), ev.wait(1)]
+    ns = manager.Namespace(x=1)
+    ns.y = "two"
+    seen["namespace"] = [ns.x, ns.y, error_of(lambda: ns.missing)]
+    del ns.x
+    seen["namespace_del"] = error_of(lambda: ns.x)
+    v = manager.Value("i", 7)
+    v.value += 1
+    seen["value"] = v.value
+    arr = manager.Array("i", [1, 2, 3])
+    arr[0] = 10
+    seen["array"] = [len(arr), arr[0], arr[1:], list(arr)]
+    barrier = manager.Barrier(1)
+    seen["barrier"] = [barrier.parties, barrier.n_waiting, barrier.broken, barrier.wait(timeout=1)]
+    cond = manager.Condition()
+    with cond:
+        seen["condition"] = [cond.wait(timeout=0.05), cond.notify(), cond.notify_all()]
+    del d, lst, q, jq, lock, rlock, sem, ev, ns, v, arr, barrier, cond
+    gc.collect()
+    seen["released"] = manager._number_of_objects() - baseline
+elif scenario == "sync_hold_lock":
+    # Takes the shared lock, says so, and waits to be killed.
+    lock = manager.get_lock()
+    seen["acquired"] = lock.acquire()
+    print(json.dumps(seen), flush=True)
+    time.sleep(60)
 elif scenario == "hold":
     # Creates a counter and waits to be killed, printing its id first.
     counter = manager.Counter(1)
