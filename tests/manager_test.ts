@@ -79,8 +79,11 @@ Deno.test("BaseManager: every proxy call rejects at once after shutdown", async 
 
 Deno.test("BaseManager options are checked at construction", () => {
   assert.throws(
-    () => new BaseManager({ serializer: "pickle" as "msgpack" }),
-    { name: "TypeError", message: /Unknown serializer "pickle"/ },
+    () => new BaseManager({ serializer: "json" as "msgpack" }),
+    {
+      name: "TypeError",
+      message: /Unknown serializer "json": "msgpack" \(the default\) or "pickle"/,
+    },
   );
   assert.throws(
     () => new BaseManager({ authkey: "secret" as unknown as Uint8Array }),

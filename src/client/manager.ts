@@ -37,6 +37,7 @@ import { checkLimits, type ServerLimits } from "../server/limits.ts";
 import { Server } from "../server/server.ts";
 import { checkTls, freeLoopbackPort, isSameSocket, type TlsOptions } from "../wire/transport.ts";
 import { Session } from "./session.ts";
+import { PythonSession } from "./python_session.ts";
 import { launchServer, type ServerProcess } from "../server/spawn.ts";
 import { findExport, handArgs, moduleUrl, refuseWhileImporting } from "./handoff.ts";
 import { settlesWithin } from "../_async.ts";
@@ -84,8 +85,13 @@ export interface ManagerOptions {
   readonly address?: AddressInput;
   /** The shared secret; default {@linkcode defaultAuthkey}. */
   readonly authkey?: Uint8Array;
-  /** Only `"msgpack"`; there is no pickle here. */
-  readonly serializer?: "msgpack";
+  /**
+   * `"msgpack"` (the default), or `"pickle"` to `connect()` to a CPython
+   * manager server (`BaseManager(address, authkey)` in Python). Servers
+   * started here speak both: each connection is told apart by its first
+   * request.
+   */
+  readonly serializer?: "msgpack" | "pickle";
   /** Milliseconds `shutdown()` waits for the server at each step before SIGTERM, then SIGKILL (default 1000). */
   readonly shutdownTimeout?: number;
   /** Modules the server process imports to find registrations; default `[Deno.mainModule]`. */
@@ -160,7 +166,7 @@ export type Factory<C extends new (...args: never[]) => object> = (
   ...args: ConstructorParameters<C>
 ) => Promise<RemoteOf<C>>;
 
-const sessionAccess = new WeakMap<BaseManager, () => Session | undefined>();
+const sessionAccess = new WeakMap<BaseManager, () => Session | PythonSession | undefined>();
 
 /**
  * A manager: `start()` launches a server process that owns shared objects,
@@ -211,7 +217,7 @@ export class BaseManager {
   #state: ManagerState = "initial";
   #busy = false;
   #role: "owner" | "client" | undefined;
-  #session: Session | undefined;
+  #session: Session | PythonSession | undefined;
   #process: ServerProcess | undefined;
   #socketDir: string | undefined;
   #closing: Promise<void> | undefined;
@@ -220,9 +226,11 @@ export class BaseManager {
   constructor(options: ManagerOptions = {}) {
     const { address, authkey, serializer, shutdownTimeout, handshakeTimeout, startTimeout } =
       options;
-    if (serializer !== undefined && serializer !== "msgpack") {
+    if (serializer !== undefined && serializer !== "msgpack" && serializer !== "pickle") {
       throw new TypeError(
-        `Unknown serializer ${JSON.stringify(serializer)}: only "msgpack" is supported`,
+        `Unknown serializer ${
+          JSON.stringify(serializer)
+        }: "msgpack" (the default) or "pickle" (a CPython server, with connect())`,
       );
     }
     if (authkey !== undefined && !(authkey instanceof Uint8Array)) {
@@ -403,7 +411,7 @@ export class BaseManager {
       }
       typeid = found;
     }
-    let session: Session;
+    let session: Session | PythonSession;
     try {
       session = this.#requireSession(`create('${typeid}')`);
     } catch (error) {
@@ -506,7 +514,7 @@ export class BaseManager {
     }
   }
 
-  #requireSession(action: string): Session {
+  #requireSession(action: string): Session | PythonSession {
     if (this.#state === "shutdown") {
       throw new ManagerStateError(`Cannot ${action}: the manager has shut down`);
     }
@@ -518,8 +526,17 @@ export class BaseManager {
     return this.#session;
   }
 
-  #openSession(): Promise<Session> {
+  #openSession(): Promise<Session | PythonSession> {
     const owner = this.constructor;
+    if (this.#options.serializer === "pickle") {
+      return PythonSession.open({
+        address: this.address,
+        authkey: this.#authkey,
+        ...(this.#options.handshakeTimeout === undefined
+          ? {}
+          : { handshakeTimeout: this.#options.handshakeTimeout }),
+      });
+    }
     return Session.open({
       address: this.address,
       authkey: this.#authkey,
@@ -580,7 +597,13 @@ rememberManagerClass(BaseManager);
 
 /** The session a manager talks through (for `proxyFromString`). */
 export function sessionOf(manager: BaseManager): Session | undefined {
-  return sessionAccess.get(manager)?.();
+  const session = sessionAccess.get(manager)?.();
+  if (session instanceof PythonSession) {
+    throw new TypeError(
+      "Proxies of a CPython server cannot be passed on as strings: CPython's protocol has no tickets",
+    );
+  }
+  return session;
 }
 
 function moduleUrls(modules: readonly (string | URL)[] | undefined): string[] {

@@ -1,0 +1,412 @@
+/**
+ * A client's link to a CPython manager server (`serializer: "pickle"`),
+ * in CPython's own protocol: each control request (`create`, `decref`,
+ * `number_of_objects`, ...) on a connection of its own, and method calls
+ * on connections that said `accept_connection` first, one request in
+ * flight each. Calls that overlap get connections of their own, up to a
+ * pool of {@linkcode MAX_CALL_CONNECTIONS}; finished ones are reused.
+ *
+ * Proxies are built as for our own server, from the names the CPython
+ * server reports. Calls chained to a result that has not arrived yet wait
+ * for it here (CPython's protocol cannot pipeline).
+ *
+ * @module
+ */
+
+import { type Address, formatAddress } from "../wire/address.ts";
+import { type AuthKey, clientHandshake, importAuthkey } from "../wire/handshake.ts";
+import { Connection, type MessageHandler } from "../wire/connection.ts";
+import { type CodecPeer, type DecodeError, MAX_DEPTH, MAX_LENGTH } from "../wire/codec.ts";
+import { DEFAULT_MAX_FRAME } from "../wire/framing.ts";
+import { PickleCodec } from "../wire/pickle_codec.ts";
+import { PyProxy, PyToken, PyTuple } from "../wire/python_values.ts";
+import { connect } from "../wire/transport.ts";
+import { ConnectionClosedError, RemoteError } from "../errors.ts";
+import { ControlMethod, SERVER_ID } from "../wire/protocol.ts";
+import { onDeadline } from "../_async.ts";
+import { type BaseProxy, createProxy, type ProxyClass } from "./proxy.ts";
+import type { KeptRequest, PipelineChannel } from "./pipeline.ts";
+
+/** Calls in flight at once on one session; more wait for a connection. */
+export const MAX_CALL_CONNECTIONS = 16;
+
+/** Keyword arguments for a CPython method, as the last argument of a call. */
+export class PythonKeywords {
+  /** The keywords. */
+  readonly keywords: Readonly<Record<string, unknown>>;
+  /** Wraps `keywords`. */
+  constructor(keywords: Readonly<Record<string, unknown>>) {
+    this.keywords = keywords;
+  }
+}
+
+/**
+ * Keyword arguments for a method of an object on a CPython server: pass as
+ * the last argument. `q.get(kwargs({ timeout: 0.5 }))` is Python's
+ * `q.get(timeout=0.5)`.
+ *
+ * @example
+ * ```ts
+ * import { kwargs } from "@multiprocess/managers";
+ *
+ * const options = kwargs({ timeout: 0.5 });
+ * console.log(options.keywords.timeout); // 0.5
+ * ```
+ */
+export function kwargs(keywords: Readonly<Record<string, unknown>>): PythonKeywords {
+  return new PythonKeywords(keywords);
+}
+
+/** What a pickle session needs to know. */
+export interface PythonSessionOptions {
+  readonly address: Address;
+  readonly authkey: Uint8Array;
+  readonly handshakeTimeout?: number;
+}
+
+/** A connection with at most one request in flight. */
+class Link implements MessageHandler {
+  readonly connection: Connection;
+  #pending: PromiseWithResolvers<unknown> | undefined;
+  readonly ended: Promise<void>;
+
+  constructor(socket: Deno.Conn) {
+    const limits = { maxDepth: MAX_DEPTH, maxLength: MAX_LENGTH, maxFrameSize: DEFAULT_MAX_FRAME };
+    this.connection = new Connection(socket, NO_TOKENS, limits, () => {});
+    this.connection.useCodec(new PickleCodec(limits));
+    this.ended = Promise.resolve();
+  }
+
+  start(): void {
+    (this as { ended: Promise<void> }).ended = this.connection.run(this).then((end) => {
+      const reason = end.kind === "error" ? end.error : undefined;
+      this.#pending?.reject(
+        new ConnectionClosedError("The CPython manager server closed the connection", {
+          cause: reason,
+        }),
+      );
+      this.#pending = undefined;
+      this.connection.close();
+    });
+  }
+
+  /** Sends one request; the connection keeps the process alive until its reply. */
+  request(value: unknown): Promise<unknown> {
+    this.#pending = Promise.withResolvers();
+    const { promise } = this.#pending;
+    this.connection.setReferenced(true);
+    this.connection.send(value);
+    return promise;
+  }
+
+  message(value: unknown): void {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    this.connection.setReferenced(false);
+    pending?.resolve(value);
+  }
+
+  refused(error: DecodeError): void {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    this.connection.setReferenced(false);
+    pending?.reject(
+      new RemoteError(`The reply could not be read: ${error.message}`, { cause: error }),
+    );
+  }
+}
+
+const NO_TOKENS: CodecPeer = {
+  encodeToken(): never {
+    throw new TypeError("unreachable: a pickle connection has no MessagePack tokens");
+  },
+  decodeToken(): never {
+    throw new TypeError("unreachable: a pickle connection has no MessagePack tokens");
+  },
+};
+
+/** CPython's names for our control requests. */
+const CONTROL_NAMES: Readonly<Record<string, string>> = {
+  [ControlMethod.create]: "create",
+  [ControlMethod.numberOfObjects]: "number_of_objects",
+  [ControlMethod.debugInfo]: "debug_info",
+  [ControlMethod.shutdown]: "shutdown",
+  [ControlMethod.ping]: "dummy",
+};
+
+/** A session with a CPython manager server. */
+export class PythonSession implements PipelineChannel {
+  /** The server's address. */
+  readonly address: Address;
+  readonly #authkey: Uint8Array;
+  readonly #key: AuthKey;
+  readonly #handshakeTimeout: number;
+  readonly #idle: Link[] = [];
+  readonly #links = new Set<Link>();
+  readonly #waiting: PromiseWithResolvers<Link>[] = [];
+  readonly #kept = new Map<number, Promise<unknown>>();
+  #nextKept = 1;
+  #closedBy: Error | undefined;
+  readonly #done = Promise.withResolvers<void>();
+
+  /** Connects and checks the authkey with CPython's `dummy` request. */
+  static async open(options: PythonSessionOptions): Promise<PythonSession> {
+    const session = new PythonSession(options, await importAuthkey(options.authkey));
+    await session.control(ControlMethod.ping);
+    return session;
+  }
+
+  private constructor(options: PythonSessionOptions, key: AuthKey) {
+    this.address = options.address;
+    this.#authkey = options.authkey.slice();
+    this.#key = key;
+    this.#handshakeTimeout = options.handshakeTimeout ?? 5000;
+  }
+
+  /** The authkey (a copy). */
+  get authkey(): Uint8Array {
+    return this.#authkey.slice();
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closedBy !== undefined;
+  }
+
+  /** Resolves once closed. */
+  get whenClosed(): Promise<void> {
+    return this.#done.promise;
+  }
+
+  /** A control request on a connection of its own, as CPython's `dispatch()`. */
+  async control(method: string, args: readonly unknown[] = [], keywords = {}): Promise<unknown> {
+    const name = CONTROL_NAMES[method];
+    if (name === undefined) {
+      throw new RemoteError(
+        `${method}() is not available with a CPython server (serializer: "pickle")`,
+      );
+    }
+    const link = await this.#open();
+    try {
+      return this.#interpret(
+        await link.request(new PyTuple([null, name, new PyTuple(args), keywords])),
+      );
+    } finally {
+      link.connection.close();
+      this.#links.delete(link);
+    }
+  }
+
+  /** Creates `typeid` on the server; the result is a proxy. */
+  callKept(id: number, method: string, args: readonly unknown[]): KeptRequest {
+    const requestId = this.#nextKept++;
+    const result = id === SERVER_ID && method === ControlMethod.create
+      ? this.#create(args)
+      : this.call(id, method, args);
+    this.#kept.set(requestId, result);
+    result.catch(() => {});
+    return { requestId, result };
+  }
+
+  /** Forgets a kept result. */
+  forget(requestId: number): void {
+    this.#kept.delete(requestId);
+  }
+
+  /** Calls `method` on object `id` (a negative id: the result of a kept request, once it is there). */
+  async call(id: number, method: string, args: readonly unknown[]): Promise<unknown> {
+    if (id < 0) {
+      const kept = this.#kept.get(-id);
+      if (kept === undefined) throw new RemoteError(`Request ${-id} was not kept`);
+      const proxy = await kept as BaseProxy;
+      return await proxy._callmethod(method, args);
+    }
+    if (this.#closedBy !== undefined) throw this.#closedBy;
+    const last = args.at(-1);
+    const keywords = last instanceof PythonKeywords ? last.keywords : {};
+    const positional = last instanceof PythonKeywords ? args.slice(0, -1) : args;
+    const link = await this.#callLink();
+    let reply: unknown;
+    try {
+      reply = await link.request(
+        new PyTuple([id.toString(16), method, new PyTuple(positional), keywords]),
+      );
+    } catch (error) {
+      this.#links.delete(link);
+      link.connection.close();
+      this.#wakeWaiter();
+      throw error;
+    }
+    this.#giveBack(link);
+    return this.#interpret(reply);
+  }
+
+  /** Drops this process's reference to object `id` (a `decref`); never throws. */
+  release(id: number): void {
+    if (this.#closedBy !== undefined) return;
+    this.#controlRaw("decref", [id.toString(16)]).catch(() => {});
+  }
+
+  /** Proxies from a CPython server are built from the names it reports. */
+  proxyType(_typeid: string): ProxyClass | undefined {
+    return undefined;
+  }
+
+  /** Not known ahead: the server reports each object's names. */
+  exposedOf(_typeid: string): readonly string[] | undefined {
+    return undefined;
+  }
+
+  /** Remembered for `shutdown()`: what a closed session's calls say. */
+  expectClose(reason: Error): void {
+    this.#closedBy ??= reason;
+  }
+
+  /** Closes every connection; calls in flight reject. */
+  close(reason?: Error): Promise<void> {
+    this.#closedBy ??= reason ??
+      new ConnectionClosedError(
+        `Connection to manager at ${formatAddress(this.address)} was closed by this process`,
+      );
+    for (const link of this.#links) link.connection.close();
+    this.#links.clear();
+    this.#idle.length = 0;
+    this.#done.resolve();
+    return Promise.resolve();
+  }
+
+  /** Turns a reply tuple into a value, or throws what it reports. */
+  #interpret(reply: unknown): unknown {
+    if (!Array.isArray(reply) || reply.length !== 2 || typeof reply[0] !== "string") {
+      throw new RemoteError("The CPython manager server sent a malformed reply");
+    }
+    const [kind, payload] = reply as [string, unknown];
+    switch (kind) {
+      case "#RETURN":
+        return this.#proxiesIn(payload);
+      case "#ERROR":
+        throw payload instanceof Error ? payload : new RemoteError(String(payload));
+      case "#TRACEBACK":
+        throw new RemoteError(String(payload));
+      case "#UNSERIALIZABLE":
+        throw new RemoteError(`Unserializable message: ${String(payload)}`);
+      case "#PROXY": {
+        const [exposed, token] = Array.isArray(payload) ? payload : [];
+        if (!(token instanceof PyToken) || !Array.isArray(exposed)) {
+          throw new RemoteError("The CPython manager server sent a malformed #PROXY reply");
+        }
+        return this.#proxy(token.typeid, token.id, exposed as string[]);
+      }
+      default:
+        throw new RemoteError(`The CPython manager server sent an unknown reply kind ${kind}`);
+    }
+  }
+
+  /** Proxies inside a returned value (a CPython proxy pickled in a list, say) become ours. */
+  #proxiesIn(value: unknown): unknown {
+    if (value instanceof PyProxy) {
+      // CPython's RebuildProxy increfs when it unpickles; so do we.
+      const proxy = this.#proxy(value.token.typeid, value.token.id, value.exposed ?? []);
+      this.#controlRaw("incref", [value.token.id]).catch(() => {});
+      return proxy;
+    }
+    if (Array.isArray(value)) return value.map((item) => this.#proxiesIn(item));
+    return value;
+  }
+
+  async #create(args: readonly unknown[]): Promise<unknown> {
+    const [typeid, ...rest] = args;
+    const last = rest.at(-1);
+    const keywords = last instanceof PythonKeywords ? last.keywords : {};
+    const positional = last instanceof PythonKeywords ? rest.slice(0, -1) : rest;
+    const reply = await this.control(ControlMethod.create, [typeid, ...positional], keywords);
+    const [ident, exposed] = Array.isArray(reply) ? reply : [];
+    if (typeof ident !== "string" || !Array.isArray(exposed)) {
+      throw new RemoteError("The CPython manager server sent a malformed reply to create");
+    }
+    // The server counted one reference for this creation: the proxy holds it.
+    return this.#proxy(String(typeid), ident, exposed as string[]);
+  }
+
+  #proxy(typeid: string, ident: string, exposed: readonly string[]): BaseProxy {
+    const id = parseInt(ident, 16);
+    if (!Number.isSafeInteger(id)) throw new RemoteError(`Unusable object id '${ident}'`);
+    return createProxy({ typeid, address: this.address, id }, exposed, this);
+  }
+
+  async #controlRaw(name: string, args: readonly unknown[]): Promise<unknown> {
+    const link = await this.#open();
+    try {
+      return this.#interpret(await link.request(new PyTuple([null, name, new PyTuple(args), {}])));
+    } finally {
+      link.connection.close();
+      this.#links.delete(link);
+    }
+  }
+
+  /** A new authenticated connection. */
+  async #open(): Promise<Link> {
+    if (this.#closedBy !== undefined) throw this.#closedBy;
+    const socket = await connect(this.address);
+    const link = new Link(socket);
+    this.#links.add(link);
+    const cancel = onDeadline(this.#handshakeTimeout, () => link.connection.close());
+    try {
+      await clientHandshake(link.connection, this.#key);
+    } catch (error) {
+      this.#links.delete(link);
+      link.connection.close();
+      if (error instanceof Error && error.name === "AuthenticationError") {
+        error.message = `Cannot connect to manager at ${
+          formatAddress(this.address)
+        }: ${error.message}`;
+        throw error;
+      }
+      throw new ConnectionClosedError(
+        `Cannot connect to manager at ${formatAddress(this.address)}: the handshake failed`,
+        { cause: error },
+      );
+    } finally {
+      cancel();
+    }
+    link.start();
+    return link;
+  }
+
+  /** An idle method-call connection, a new one, or the next to come free. */
+  async #callLink(): Promise<Link> {
+    const idle = this.#idle.pop();
+    if (idle !== undefined && !idle.connection.closed) return idle;
+    if (this.#links.size >= MAX_CALL_CONNECTIONS) {
+      const waiter = Promise.withResolvers<Link>();
+      this.#waiting.push(waiter);
+      return await waiter.promise;
+    }
+    return await this.#openCallLink();
+  }
+
+  async #openCallLink(): Promise<Link> {
+    const link = await this.#open();
+    this.#interpret(
+      await link.request(new PyTuple([null, "accept_connection", new PyTuple(["Deno"]), {}])),
+    );
+    return link;
+  }
+
+  /** A call waiting for a free connection gets a new one (one was lost). */
+  #wakeWaiter(): void {
+    const waiter = this.#waiting.shift();
+    if (waiter !== undefined) this.#openCallLink().then(waiter.resolve, waiter.reject);
+  }
+
+  #giveBack(link: Link): void {
+    if (link.connection.closed) {
+      this.#links.delete(link);
+      this.#wakeWaiter();
+      return;
+    }
+    const next = this.#waiting.shift();
+    if (next !== undefined) next.resolve(link);
+    else this.#idle.push(link);
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * Our clients on CPython servers (issue 10, Python hosts and Deno calls):
+ * `new BaseManager({ address, authkey, serializer: "pickle" }).connect()`
+ * reaches a CPython manager server written as in the Python docs, over
+ * Unix and TCP sockets, with CPython 3.12 and 3.13.
+ */
+import assert from "node:assert/strict";
+import { BaseManager, type BaseProxy, kwargs } from "../mod.ts";
+import { within } from "./_helpers.ts";
+import { pythonTest } from "./_python.ts";
+
+const SERVER = new URL("./_fixtures/python_server.py", import.meta.url).pathname;
+const AUTHKEY = "abracadabra";
+
+/** A CPython server in `version` on `transport`; stopped (and its socket removed) on dispose. */
+async function pythonServer(
+  version: string,
+  transport: "unix" | "tcp",
+): Promise<{ address: string | { hostname: string; port: number } } & AsyncDisposable> {
+  const child = new Deno.Command("python3", {
+    args: [SERVER, transport, AUTHKEY],
+    env: { PYENV_VERSION: version },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let first = "";
+  while (!first.includes("\n")) {
+    const { value, done } = await within(lines.read(), 10_000, "the CPython server's address");
+    if (done) throw new Error("the CPython server ended before printing its address");
+    first += value;
+  }
+  return {
+    address: JSON.parse(first),
+    async [Symbol.asyncDispose](): Promise<void> {
+      await child.stdin.close().catch(() => {});
+      await within(child.status, 10_000, "the CPython server's exit");
+      await lines.cancel();
+    },
+  };
+}
+
+type Store = BaseProxy & {
+  put(key: string, value: unknown): Promise<void>;
+  get(key: string): Promise<unknown>;
+  keys(): Promise<string[]>;
+  child(): Promise<Store>;
+  kinds(...args: unknown[]): Promise<string[]>;
+};
+
+for (const version of ["3.13.0", "3.12.1"]) {
+  for (const transport of ["unix", "tcp"] as const) {
+    await pythonTest(
+      [version],
+      `a Deno client creates and calls objects on a CPython ${version} server over ${transport}`,
+      async () => {
+        await using server = await pythonServer(version, transport);
+        await using manager = await new BaseManager({
+          address: server.address,
+          authkey: new TextEncoder().encode(AUTHKEY),
+          serializer: "pickle",
+        }).connect();
+        const baseline = await manager.numberOfObjects();
+        await using queue = await manager.create("get_queue");
+        await queue._callmethod("put", ["from Deno"]);
+        assert.equal(await queue._callmethod("qsize"), 1);
+        assert.equal(await queue._callmethod("get", [kwargs({ timeout: 1 })]), "from Deno");
+        await assert.rejects(queue._callmethod("get", [kwargs({ timeout: 0.05 })]), {
+          name: "Empty",
+        });
+        const store = await manager.create("Store", kwargs({ seed: 1 })) as Store;
+        assert.deepStrictEqual(
+          await store.keys(),
+          ["seed"],
+          "keyword arguments reach the constructor",
+        );
+        await store.put("a", { x: [1, 2n ** 70n, null, Uint8Array.of(1)], s: new Set([2]) });
+        assert.deepStrictEqual(await store.get("a"), {
+          x: [1, 2n ** 70n, null, Uint8Array.of(1)],
+          s: new Set([2]),
+        });
+        assert.deepStrictEqual(await store.kinds(1, 1.5, "s", [], kwargs({ flag: true })), [
+          "int",
+          "float",
+          "str",
+          "list",
+          "flag",
+        ]);
+        await assert.rejects(store.get("missing"), { name: "KeyError", message: "missing" });
+        await assert.rejects(
+          store._callmethod("nope"),
+          (error: Error) => error.name === "RemoteError" && /AttributeError/.test(error.message),
+        );
+        const child = await store.child();
+        assert.equal(child.constructor.name, "AutoProxy[StoreRef]", "a #PROXY reply is a proxy");
+        await child.put("c", 1);
+        assert.deepStrictEqual(await child.keys(), ["c", "parent"]);
+        assert.equal(await manager.numberOfObjects(), baseline + 3);
+        await store[Symbol.asyncDispose]();
+        await child[Symbol.asyncDispose]();
+        await queue[Symbol.asyncDispose]();
+        // Each release is a decref on a connection of its own, as CPython's.
+        const deadline = Date.now() + 5000;
+        while (await manager.numberOfObjects() !== baseline && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        assert.equal(
+          await manager.numberOfObjects(),
+          baseline,
+          "the CPython server's count is back",
+        );
+      },
+    );
+  }
+}
+
+await pythonTest(
+  ["3.13.0"],
+  "a wrong authkey, and a manager that connect()s with pickle to our own server",
+  async () => {
+    await using server = await pythonServer("3.13.0", "unix");
+    await assert.rejects(
+      new BaseManager({
+        address: server.address,
+        authkey: new TextEncoder().encode("wrong"),
+        serializer: "pickle",
+      }).connect(),
+      { name: "AuthenticationError" },
+    );
+    const { TestManager, Counter } = await import("./_fixtures/counter.ts");
+    await using ours = await new TestManager({
+      modules: [new URL("./_fixtures/counter.ts", import.meta.url).href],
+    }).start();
+    await using manager = await new BaseManager({
+      address: ours.address,
+      serializer: "pickle",
+    }).connect();
+    const counter = await manager.create("Counter", 41) as BaseProxy & {
+      increment(): Promise<number>;
+    };
+    assert.equal(await counter.increment(), 42, "our server speaks pickle too");
+    await counter[Symbol.asyncDispose]();
+    void Counter;
+  },
+);
