@@ -214,3 +214,32 @@ await pythonTest(
     await lock.release();
   },
 );
+
+await pythonTest(
+  ["3.11.7"],
+  "CPython 3.11 (HMAC-MD5) is refused by default and served with legacyAuth: true",
+  async () => {
+    const authkey = new TextEncoder().encode(AUTHKEY);
+    await using strict = await new TestManager({ modules: [COUNTER_MODULE], authkey }).start();
+    const refused = await new Deno.Command("python3", {
+      args: [CLIENT, JSON.stringify(strict.address), AUTHKEY, "counter"],
+      env: { PYENV_VERSION: "3.11.7" },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(refused.success, false);
+    assert.match(new TextDecoder().decode(refused.stderr), /AuthenticationError/);
+    await using legacy = await new TestManager({
+      modules: [COUNTER_MODULE],
+      authkey,
+      legacyAuth: true,
+    }).start();
+    const seen = await pythonClient("3.11.7", legacy.address, "counter");
+    assert.deepStrictEqual(seen.increment, [6, 16, 16]);
+    assert.equal(seen.released, 0);
+    // A Deno client still uses HMAC-SHA256 with the same server.
+    const { Counter } = await import("./_fixtures/counter.ts");
+    await using counter = await legacy.create(Counter, 1);
+    assert.equal(await counter.increment(), 2);
+  },
+);

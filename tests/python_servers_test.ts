@@ -144,3 +144,24 @@ await pythonTest(
     void Counter;
   },
 );
+
+await pythonTest(
+  ["3.11.7"],
+  "a CPython 3.11 server (HMAC-MD5) needs legacyAuth: true",
+  async () => {
+    await using server = await pythonServer("3.11.7", "unix");
+    const options = {
+      address: server.address,
+      authkey: new TextEncoder().encode(AUTHKEY),
+      serializer: "pickle" as const,
+    };
+    await assert.rejects(new BaseManager(options).connect(), {
+      name: "AuthenticationError",
+      message: /CPython 3\.11 or older: pass legacyAuth: true/,
+    });
+    await using manager = await new BaseManager({ ...options, legacyAuth: true }).connect();
+    await using queue = await manager.create("get_queue");
+    await queue._callmethod("put", [1]);
+    assert.equal(await queue._callmethod("get"), 1);
+  },
+);

@@ -101,6 +101,12 @@ export interface ManagerOptions {
   /** Milliseconds a peer has to finish the authentication handshake (default 5000). */
   readonly handshakeTimeout?: number;
   /**
+   * Accept and answer the HMAC-MD5 handshake of CPython 3.11 and older, as
+   * a server and as a client (default false: HMAC-SHA256 only, as CPython
+   * 3.12+ speaks it by default). Needed for `python3` 3.8–3.11 peers.
+   */
+  readonly legacyAuth?: boolean;
+  /**
    * Milliseconds `start()` waits for the server process to be ready: its
    * imports, their top-level awaits and the initializer (default 30000).
    * Past it the process is stopped and `start()` says what it was doing.
@@ -247,6 +253,9 @@ export class BaseManager {
         throw new RangeError(`${name} must be a non-negative number of milliseconds`);
       }
     }
+    if (options.legacyAuth !== undefined && typeof options.legacyAuth !== "boolean") {
+      throw new TypeError("legacyAuth must be true or false");
+    }
     checkPermissions(options.permissions);
     checkProjectOptions(options);
     checkLimits(options.limits);
@@ -307,6 +316,7 @@ export class BaseManager {
             : await findExport(initializer, modules, "initializer"),
           initargs: await handArgs(initargs, "initargs"),
           handshakeTimeout: this.#options.handshakeTimeout ?? 5000,
+          legacyAuth: this.#options.legacyAuth ?? false,
           limits: this.#options.limits ?? null,
           tls: this.#options.tls ?? null,
           tlsRelayPort: this.#options.tls?.cert === undefined ? null : freeLoopbackPort(),
@@ -373,6 +383,7 @@ export class BaseManager {
       address: this.#address,
       authkey: this.#authkey,
       handshakeTimeout: this.#options.handshakeTimeout ?? 5000,
+      legacyAuth: this.#options.legacyAuth ?? false,
       ...(this.#options.limits === undefined ? {} : { limits: this.#options.limits }),
       ...(this.#options.tls === undefined ? {} : { tls: this.#options.tls }),
       ...(socketDir === undefined ? {} : { socketDir }),
@@ -532,6 +543,7 @@ export class BaseManager {
       return PythonSession.open({
         address: this.address,
         authkey: this.#authkey,
+        legacyAuth: this.#options.legacyAuth ?? false,
         ...(this.#options.handshakeTimeout === undefined
           ? {}
           : { handshakeTimeout: this.#options.handshakeTimeout }),
@@ -540,6 +552,7 @@ export class BaseManager {
     return Session.open({
       address: this.address,
       authkey: this.#authkey,
+      legacyAuth: this.#options.legacyAuth ?? false,
       proxyType: (typeid) => findRegistration(owner, typeid)?.proxytype,
       registration: (typeid) => findRegistration(owner, typeid),
       ...(this.#options.handshakeTimeout === undefined

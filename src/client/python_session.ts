@@ -62,6 +62,8 @@ export interface PythonSessionOptions {
   readonly address: Address;
   readonly authkey: Uint8Array;
   readonly handshakeTimeout?: number;
+  /** Accept and answer CPython 3.11's HMAC-MD5 handshake. */
+  readonly legacyAuth?: boolean;
 }
 
 /** A connection with at most one request in flight. */
@@ -151,7 +153,10 @@ export class PythonSession implements PipelineChannel {
 
   /** Connects and checks the authkey with CPython's `dummy` request. */
   static async open(options: PythonSessionOptions): Promise<PythonSession> {
-    const session = new PythonSession(options, await importAuthkey(options.authkey));
+    const session = new PythonSession(
+      options,
+      await importAuthkey(options.authkey, options.legacyAuth ?? false),
+    );
     await session.control(ControlMethod.ping);
     return session;
   }

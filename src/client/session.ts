@@ -46,6 +46,8 @@ export interface SessionOptions {
   readonly closeWhenIdle?: boolean;
   /** Milliseconds the server has to complete the handshake (default 5000). */
   readonly handshakeTimeout?: number;
+  /** Accept CPython 3.11's HMAC-MD5 handshake too. */
+  readonly legacyAuth?: boolean;
   /** TLS for a TCP address. */
   readonly tls?: TlsOptions;
   /** What this side reads, and assumes the server reads (as the manager's `limits`). */
@@ -78,7 +80,7 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler {
 
   /** Connects and authenticates. */
   static async open(options: SessionOptions): Promise<Session> {
-    const key = await importAuthkey(options.authkey);
+    const key = await importAuthkey(options.authkey, options.legacyAuth ?? false);
     const session = new Session(options, await connect(options.address, options.tls));
     const connection = session.#connection;
     const timeout = options.handshakeTimeout ?? 5000;

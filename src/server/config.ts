@@ -28,6 +28,8 @@ export interface ServerConfig {
   readonly initializer: ExportRef | null;
   readonly initargs: HandedArgs;
   readonly handshakeTimeout: number;
+  /** Accept CPython 3.11's HMAC-MD5 handshake too. */
+  readonly legacyAuth: boolean;
   readonly limits: ServerLimits | null;
   readonly tls: TlsOptions | null;
   /** With a served `tls`: the loopback port of its relay, chosen by the parent. */

@@ -48,6 +48,8 @@ export interface ServerOptions {
   readonly authkey: Uint8Array;
   /** Milliseconds a new connection has to finish the handshake (default 5000). */
   readonly handshakeTimeout?: number;
+  /** Accept (and answer) CPython 3.11's HMAC-MD5 handshake too; default false. */
+  readonly legacyAuth?: boolean;
   /** What a client may send; see {@linkcode ServerLimits}. */
   readonly limits?: ServerLimits;
   /** TLS (TCP only): the server's `cert` and `key`. */
@@ -97,7 +99,7 @@ export class Server {
     this.#handshakeTimeout = options.handshakeTimeout ?? 5000;
     this.#limits = resolveLimits(options.limits);
     this.#socketDir = options.socketDir;
-    this.#key = importAuthkey(options.authkey);
+    this.#key = importAuthkey(options.authkey, options.legacyAuth ?? false);
     this.#key.catch(() => {});
     const bound = listen(options.address, options.tls, options.tlsRelayPort);
     this.#listener = bound.listener;

@@ -78,6 +78,7 @@ async function serve(): Promise<void> {
       address: config.address,
       authkey: config.authkey,
       handshakeTimeout: config.handshakeTimeout,
+      legacyAuth: config.legacyAuth,
       ...(config.limits ? { limits: config.limits } : {}),
       ...(config.tls ? { tls: config.tls } : {}),
       ...(config.tlsRelayPort === null ? {} : { tlsRelayPort: config.tlsRelayPort }),

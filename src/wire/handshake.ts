@@ -10,7 +10,9 @@
  * (and the same again with the roles swapped)
  * ```
  *
- * CPython's older HMAC-MD5 form (3.11 and before) is refused.
+ * CPython's older HMAC-MD5 form (3.11 and before: a bare 16-byte digest,
+ * and 20-byte challenges without a digest name) is refused unless the key
+ * was imported with `legacy`: then it is accepted and answered in kind.
  *
  * @module
  */
@@ -26,24 +28,46 @@ const FAILURE = encoder.encode("#FAILURE#");
 const DIGEST_PREFIX = encoder.encode("{sha256}");
 const NONCE_LENGTH = 40;
 const MAC_LENGTH = 32;
+/** An HMAC-MD5 digest, sent bare (CPython 3.11 and older). */
+const LEGACY_MAC_LENGTH = 16;
 /** CPython reads handshake messages with `recv_bytes(256)`. */
 const HANDSHAKE_MAX_FRAME = 256;
 
-/** An authkey prepared for HMAC-SHA256. */
-export type AuthKey = CryptoKey;
+/**
+ * An authkey prepared for the handshake: HMAC-SHA256, and with `legacy`
+ * also CPython 3.11's HMAC-MD5.
+ */
+export interface AuthKey {
+  /** The key for HMAC-SHA256. */
+  readonly sha256: CryptoKey;
+  /** The raw bytes (for HMAC-MD5). */
+  readonly raw: Uint8Array;
+  /** Whether the HMAC-MD5 form (CPython 3.11 and older) is accepted and answered. */
+  readonly legacy: boolean;
+}
 
-/** Imports raw authkey bytes once, for every handshake that follows. */
-export function importAuthkey(authkey: Uint8Array): Promise<AuthKey> {
+/**
+ * Imports raw authkey bytes once, for every handshake that follows.
+ * `legacy` accepts and answers CPython 3.11's HMAC-MD5 form as well.
+ */
+export async function importAuthkey(authkey: Uint8Array, legacy = false): Promise<AuthKey> {
   // WebCrypto refuses zero-length HMAC keys; HMAC pads keys with zeros, so
   // one zero byte gives the same MACs as CPython's empty key.
   const raw = authkey.length === 0 ? new Uint8Array(1) : authkey;
-  return crypto.subtle.importKey(
+  const sha256 = await crypto.subtle.importKey(
     "raw",
     raw as Uint8Array<ArrayBuffer>,
     { name: "HMAC", hash: "SHA-256" },
     false,
     ["sign"],
   );
+  return { sha256, raw: authkey.slice(), legacy };
+}
+
+/** HMAC-MD5 (CPython 3.11 and older): WebCrypto has no MD5, Deno's node:crypto has. */
+async function md5Mac(key: AuthKey, message: Uint8Array): Promise<Uint8Array> {
+  const { createHmac } = await import("node:crypto");
+  return new Uint8Array(createHmac("md5", key.raw).update(message).digest());
 }
 
 /**
@@ -84,12 +108,15 @@ export async function deliverChallenge(
   const message = concat(DIGEST_PREFIX, crypto.getRandomValues(new Uint8Array(NONCE_LENGTH)));
   await writeFrame(conn, concat(CHALLENGE, message));
   const response = await readHandshakeFrame(reader);
-  const expected = concat(DIGEST_PREFIX, await mac(key, message));
+  const md5 = response.length === LEGACY_MAC_LENGTH;
+  const expected = md5 && key.legacy
+    ? await md5Mac(key, message)
+    : concat(DIGEST_PREFIX, await mac(key, message));
   if (!constantTimeEqual(response, expected)) {
     await writeFrame(conn, FAILURE).catch(() => {});
     throw new AuthenticationError(
-      response.length === 16 || response.length === 20
-        ? "Digest received was wrong: the peer answered with legacy HMAC-MD5, which is not accepted"
+      md5 && !key.legacy
+        ? "Digest received was wrong: the peer answered with HMAC-MD5 (CPython 3.11 or older), which is accepted only with legacyAuth: true"
         : "Digest received was wrong",
     );
   }
@@ -107,17 +134,24 @@ export async function answerChallenge(
     throw new AuthenticationError("Protocol error: expected a challenge from the peer");
   }
   const message = challenge.subarray(CHALLENGE.length);
-  if (!startsWith(message, DIGEST_PREFIX)) {
+  const legacy = message.length === 20 || message.length === 16;
+  if (legacy && !key.legacy) {
     throw new AuthenticationError(
-      message.length === 20
-        ? "The peer uses the legacy HMAC-MD5 handshake (Python 3.11 or older); only HMAC-SHA256 is supported"
-        : "The peer asked for an unsupported digest; only {sha256} is supported",
+      "The peer uses the HMAC-MD5 handshake of CPython 3.11 or older: pass legacyAuth: true to accept it",
     );
   }
-  if (message.length < DIGEST_PREFIX.length + 20) {
+  if (!legacy && !startsWith(message, DIGEST_PREFIX)) {
+    throw new AuthenticationError(
+      "The peer asked for an unsupported digest; only {sha256} is supported",
+    );
+  }
+  if (!legacy && message.length < DIGEST_PREFIX.length + 20) {
     throw new AuthenticationError(`Challenge too short: ${message.length} bytes`);
   }
-  await writeFrame(conn, concat(DIGEST_PREFIX, await mac(key, message)));
+  await writeFrame(
+    conn,
+    legacy ? await md5Mac(key, message) : concat(DIGEST_PREFIX, await mac(key, message)),
+  );
   const verdict = await readHandshakeFrame(reader);
   if (!equalBytes(verdict, WELCOME)) {
     throw new AuthenticationError("Digest sent was rejected: the authkey does not match");
@@ -141,7 +175,11 @@ async function readHandshakeFrame(reader: FrameReader): Promise<Uint8Array> {
 }
 
 async function mac(key: AuthKey, message: Uint8Array): Promise<Uint8Array> {
-  const signature = await crypto.subtle.sign("HMAC", key, message as Uint8Array<ArrayBuffer>);
+  const signature = await crypto.subtle.sign(
+    "HMAC",
+    key.sha256,
+    message as Uint8Array<ArrayBuffer>,
+  );
   const bytes = new Uint8Array(signature);
   if (bytes.length !== MAC_LENGTH) throw new Error("Unexpected HMAC-SHA256 length");
   return bytes;
