@@ -20,7 +20,8 @@
 import type { Address } from "../wire/address.ts";
 import type { Connection, MessageHandler } from "../wire/connection.ts";
 import type { DecodeError } from "../wire/codec.ts";
-import { PyToken, PyTuple } from "../wire/python_values.ts";
+import { PyProxy, PyToken, PyTuple } from "../wire/python_values.ts";
+import { BaseProxy } from "../client/proxy.ts";
 import { GET_VALUE } from "../wire/protocol.ts";
 import { RemoteError } from "../errors.ts";
 import { type Caller, runAs } from "./caller.ts";
@@ -100,12 +101,17 @@ export class PythonDialect implements MessageHandler {
       let request: PythonRequest | string | undefined;
       while ((request = this.#queue.shift()) !== undefined) {
         if (this.#connection.closed) return;
-        if (typeof request === "string") {
-          this.#send("#TRACEBACK", traceback("RemoteError", request));
-        } else if (this.#calls) {
-          await this.#call(request);
-        } else {
-          await this.#control(request);
+        try {
+          if (typeof request === "string") {
+            this.#send("#TRACEBACK", traceback("RemoteError", request));
+          } else if (this.#calls) {
+            await this.#call(request);
+          } else {
+            await this.#control(request);
+          }
+        } catch (error) {
+          // Whatever went wrong costs this request only.
+          this.#send("#TRACEBACK", tracebackOf(error));
         }
       }
     } finally {
@@ -140,7 +146,9 @@ export class PythonDialect implements MessageHandler {
         case "create": {
           const [typeid, ...rest] = args;
           if (typeof typeid !== "string") throw new RemoteError("create needs a typeid");
-          const createArgs = pythonCreateArgs(typeid, host.callableOf(typeid), rest, kwds);
+          const createArgs = this.#fromPython(
+            pythonCreateArgs(typeid, host.callableOf(typeid), rest, kwds),
+          ) as unknown[];
           const entry = await runAs(this.#caller, () => host.create(typeid, createArgs));
           this.#hold(entry);
           return this.#send(
@@ -196,7 +204,7 @@ export class PythonDialect implements MessageHandler {
     if (face !== undefined && method !== GET_VALUE) {
       if (!face.exposed.includes(method)) {
         if (method === "__repr__" || method === "__str__") {
-          return this.#send("#RETURN", describe(entry));
+          return this.#send("#RETURN", face.repr?.(entry.object as never) ?? describe(entry));
         }
         return this.#send(
           "#TRACEBACK",
@@ -209,7 +217,8 @@ export class PythonDialect implements MessageHandler {
         );
       }
       sharedAs = face.shares?.[method] ?? method;
-      call = () => face.call(entry.object as never, method, args, kwds);
+      call = () =>
+        face.call(entry.object as never, method, this.#fromPython(args) as unknown[], kwds);
     } else {
       const fn = host.resolve(entry, method);
       if (typeof fn === "string") {
@@ -218,7 +227,8 @@ export class PythonDialect implements MessageHandler {
         }
         return this.#send("#TRACEBACK", traceback("AttributeError", fn));
       }
-      call = () => Reflect.apply(fn, entry.object, withKeywords(args, kwds));
+      call = () =>
+        Reflect.apply(fn, entry.object, this.#fromPython(withKeywords(args, kwds)) as unknown[]);
     }
     noteCall(entry.typeid, method);
     let result: unknown;
@@ -231,10 +241,52 @@ export class PythonDialect implements MessageHandler {
       return this.#send("#ERROR", thrown);
     }
     const shared = host.shareResult(entry, sharedAs, result);
-    if (shared === result) return this.#send("#RETURN", result === undefined ? null : result);
+    if (shared === result) {
+      return this.#send("#RETURN", result === undefined ? null : this.#toPython(result));
+    }
     const created = shared as SharedEntry;
     this.#hold(created);
     this.#send("#PROXY", new PyTuple([new PyTuple(exposedOf(created)), this.#token(created)]));
+  }
+
+  /**
+   * Proxies CPython sent (a proxy inside a list, say) as server-side
+   * proxies of the objects they name, each holding its own reference, as
+   * the proxies a Deno client sends do.
+   */
+  #fromPython(value: unknown, depth = 0): unknown {
+    if (value instanceof PyProxy) return this.#host.proxyFor(this.#entry(value.token.id));
+    if (depth > 100 || value === null || typeof value !== "object") return value;
+    if (Array.isArray(value)) return value.map((item) => this.#fromPython(item, depth + 1));
+    if (value instanceof Map) {
+      return new Map([...value].map(([k, v]) => [k, this.#fromPython(v, depth + 1)]));
+    }
+    if (Object.getPrototypeOf(value) === Object.prototype) {
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [k, this.#fromPython(v, depth + 1)]),
+      );
+    }
+    return value;
+  }
+
+  /** Server-side proxies in a result, as CPython proxies CPython rebuilds (and increfs). */
+  #toPython(value: unknown, depth = 0): unknown {
+    if (value instanceof BaseProxy) {
+      const entry = this.#host.encodeLocal(value);
+      const face = pythonFaceOf(entry.object);
+      return new PyProxy(this.#token(entry), face?.proxyType ?? "AutoProxy", exposedOf(entry));
+    }
+    if (depth > 100 || value === null || typeof value !== "object") return value;
+    if (Array.isArray(value)) return value.map((item) => this.#toPython(item, depth + 1));
+    if (value instanceof Map) {
+      return new Map([...value].map(([k, v]) => [k, this.#toPython(v, depth + 1)]));
+    }
+    if (Object.getPrototypeOf(value) === Object.prototype) {
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [k, this.#toPython(v, depth + 1)]),
+      );
+    }
+    return value;
   }
 
   /** The entry a CPython ident names, or a RemoteError CPython shows as a KeyError. */

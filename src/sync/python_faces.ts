@@ -32,6 +32,10 @@ export type Keywords = Readonly<Record<string, unknown>>;
 export interface PythonFace {
   /** The methods CPython's proxy may call. */
   readonly exposed: readonly string[];
+  /** CPython's proxy type for it, in `multiprocessing.managers` (`DictProxy`, ...). */
+  readonly proxyType: string;
+  /** Python's `str()` of it, when not the generic one. */
+  repr?(object: never): string;
   /** Python method → the JavaScript method whose result is shared (`__iter__` → `iterate`). */
   readonly shares?: Readonly<Record<string, string>>;
   /** Calls `method` as CPython means it. */
@@ -108,6 +112,7 @@ function position(index: unknown, length: number, what = "list"): number {
 }
 
 const DICT: PythonFace = {
+  proxyType: "DictProxy",
   exposed: [
     "__contains__",
     "__delitem__",
@@ -142,12 +147,17 @@ const DICT: PythonFace = {
       case "__len__":
         return object.size();
       case "__iter__": {
-        // Python iterates a dict's keys (ours iterates entries).
+        // Python iterates a dict's keys (ours iterates entries), and fails if its size changes.
         const keys = object.keys();
         let i = 0;
-        return new SharedIterator(() =>
-          i < keys.length ? { done: false, value: keys[i++] } : { done: true, value: undefined }
-        );
+        return new SharedIterator(() => {
+          if (object.size() !== keys.length) {
+            throw pythonError("RuntimeError", "dictionary changed size during iteration");
+          }
+          return i < keys.length
+            ? { done: false, value: keys[i++] }
+            : { done: true, value: undefined };
+        });
       }
       case "get":
         return object.has(args[0]) ? object.get(args[0]) : arg(args, kwds, 1, "default", null);
@@ -182,6 +192,7 @@ const DICT: PythonFace = {
 };
 
 const LIST: PythonFace = {
+  proxyType: "ListProxy",
   exposed: [
     "__add__",
     "__contains__",
@@ -317,6 +328,7 @@ const LIST: PythonFace = {
 };
 
 const QUEUE: PythonFace = {
+  proxyType: "AutoProxy",
   exposed: [
     "put",
     "get",
@@ -384,6 +396,7 @@ function release(release: () => unknown): unknown {
 }
 
 const LOCK: PythonFace = {
+  proxyType: "AcquirerProxy",
   exposed: ["acquire", "release", "locked"],
   call(object: Lock | RLock, method, args, kwds): unknown {
     switch (method) {
@@ -399,6 +412,7 @@ const LOCK: PythonFace = {
 };
 
 const SEMAPHORE: PythonFace = {
+  proxyType: "AcquirerProxy",
   exposed: ["acquire", "release", "get_value"],
   call(object: Semaphore, method, args, kwds): unknown {
     switch (method) {
@@ -418,6 +432,7 @@ const SEMAPHORE: PythonFace = {
 };
 
 const CONDITION: PythonFace = {
+  proxyType: "ConditionProxy",
   exposed: ["acquire", "release", "wait", "notify", "notify_all"],
   call(object: Condition, method, args, kwds): unknown {
     switch (method) {
@@ -439,6 +454,7 @@ const CONDITION: PythonFace = {
 };
 
 const EVENT: PythonFace = {
+  proxyType: "EventProxy",
   exposed: ["is_set", "set", "clear", "wait"],
   call(object: Event, method, args, kwds): unknown {
     switch (method) {
@@ -456,6 +472,7 @@ const EVENT: PythonFace = {
 };
 
 const BARRIER: PythonFace = {
+  proxyType: "BarrierProxy",
   exposed: ["__getattribute__", "wait", "abort", "reset"],
   call(object: Barrier, method, args, kwds): unknown {
     switch (method) {
@@ -484,6 +501,7 @@ const BARRIER: PythonFace = {
 };
 
 const VALUE: PythonFace = {
+  proxyType: "ValueProxy",
   exposed: ["get", "set"],
   call(object: Value, method, args): unknown {
     if (method === "get") return object.get();
@@ -493,6 +511,7 @@ const VALUE: PythonFace = {
 };
 
 const ARRAY: PythonFace = {
+  proxyType: "ArrayProxy",
   exposed: ["__len__", "__getitem__", "__setitem__"],
   call(object: SharedArray, method, args): unknown {
     const length = object.length();
@@ -522,7 +541,11 @@ const ARRAY: PythonFace = {
 };
 
 const NAMESPACE: PythonFace = {
+  proxyType: "NamespaceProxy",
   exposed: ["__getattribute__", "__setattr__", "__delattr__"],
+  repr(object: Namespace): string {
+    return object.repr();
+  },
   call(object: Namespace, method, args): unknown {
     const name = args[0];
     if (typeof name !== "string") throw pythonError("TypeError", "attribute name must be string");
@@ -543,6 +566,7 @@ const NAMESPACE: PythonFace = {
 };
 
 const SET: PythonFace = {
+  proxyType: "AutoProxy",
   exposed: [
     "__contains__",
     "__len__",
@@ -586,6 +610,7 @@ const SET: PythonFace = {
 };
 
 const ITERATOR: PythonFace = {
+  proxyType: "IteratorProxy",
   exposed: ["__next__", "send", "throw", "close"],
   call(object: SharedIterator, method): unknown {
     if (method === "__next__" || method === "send") {
@@ -649,8 +674,24 @@ export function pythonCreateArgs(
     }
     case "Namespace":
       return [{ ...kwds }];
-    case "Barrier":
-      return [args[0]];
+    case "Barrier": {
+      // Barrier(parties, action=None, timeout=None): an action cannot cross.
+      const timeout = ms(arg(args, kwds, 2, "timeout"));
+      return [arg(args, kwds, 0, "parties"), timeout === undefined ? {} : { timeout }];
+    }
+    case "Queue":
+    case "JoinableQueue":
+      return [arg(args, kwds, 0, "maxsize", 0)];
+    case "Semaphore":
+    case "BoundedSemaphore":
+      return [arg(args, kwds, 0, "value", 1)];
+    case "list":
+      return [arg(args, kwds, 0, "sequence", [])];
+    case "Lock":
+    case "RLock":
+    case "Event":
+    case "Condition":
+      return [];
     default:
       return Object.keys(kwds).length === 0 ? args : [...args, kwds];
   }

@@ -552,7 +552,8 @@ class Unpickler {
     const allowed = (module === "builtins" || module === "__builtin__" ||
         module === "exceptions")
       ? BUILTIN_EXCEPTIONS.has(name) ||
-        ["set", "frozenset", "bytearray", "slice", "bytes", "list", "tuple", "dict"].includes(name)
+        ["set", "frozenset", "bytearray", "slice", "bytes", "list", "tuple", "dict", "range"]
+          .includes(name)
       : qualified in OTHER_EXCEPTIONS ||
         qualified === "collections.OrderedDict" ||
         qualified === "_codecs.encode" ||
@@ -613,6 +614,23 @@ class Unpickler {
         case "list":
         case "tuple":
           return Array.isArray(args[0]) ? [...args[0]] : [];
+        case "range": {
+          // range(start, stop, step): its numbers, within the collection limit.
+          const [start, stop, step = 1] = args.length === 1 ? [0, args[0]] : args;
+          if (![start, stop, step].every(Number.isSafeInteger) || step === 0) {
+            throw new PickleError("range() of values that are not integers");
+          }
+          const count = Math.max(
+            0,
+            Math.ceil(((stop as number) - (start as number)) / (step as number)),
+          );
+          if (count > this.#limits.maxLength) {
+            throw new PickleError(
+              `a range of ${count} items, over the limit of ${this.#limits.maxLength} (limits.maxLength)`,
+            );
+          }
+          return Array.from({ length: count }, (_, i) => (start as number) + i * (step as number));
+        }
         case "dict":
           return new PyDict();
         default:
