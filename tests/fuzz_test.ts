@@ -2,7 +2,9 @@
  * A seeded, bounded fuzz of a live server: random bytes, truncated,
  * oversized and bit-flipped frames, invalid MessagePack, unknown
  * extensions, deep nesting, wrong shapes, reused request ids, and calls on
- * ids never issued or already released, before and after authentication.
+ * ids never issued or already released, before and after authentication;
+ * and the same for CPython's dialect: mutated, truncated and hostile
+ * pickles (globals outside the allowlist, memo tricks, huge declared sizes).
  * After each batch a well-behaved client still gets correct answers, the
  * object count is unchanged, and the server printed nothing (an unhandled
  * rejection would print and end it).
@@ -16,6 +18,8 @@ import { frame, FrameReader } from "../src/wire/framing.ts";
 import { connect } from "../src/wire/transport.ts";
 import type { Address } from "../mod.ts";
 import { Counter, TestManager } from "./_fixtures/counter.ts";
+import { writePickle } from "../src/wire/pickle_writer.ts";
+import { PyTuple } from "../src/wire/python_values.ts";
 import { seededRandom } from "./_helpers.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20261122);
@@ -46,7 +50,64 @@ function cases(rand: () => number, liveId: number, releasedId: number): {
       ["get", "increment", "ping", "create", "release", "echo"][int(6)],
       [int(5), "x".repeat(int(20)), [null, { a: 1 }]],
     ]);
+  const pickle = (): Uint8Array =>
+    writePickle(
+      new PyTuple([
+        [null, liveId.toString(16), "zz"][int(3)],
+        // Not create or incref: a CPython client's references are its own to keep (its decref of
+        // what it does not hold is ignored, so a Deno client's references are safe).
+        ["decref", "increment", "echo", "accept_connection", "dummy", "get_methods"][int(6)],
+        new PyTuple([["Counter", 1, "x".repeat(int(20)), [1.5, { a: null }]][int(4)]]),
+        int(2) === 0 ? {} : { by: int(9) },
+      ]),
+    );
+  const latin = (text: string): number[] => [...text].map((c) => c.charCodeAt(0));
   const kinds: [string, () => Uint8Array, boolean][] = [
+    ["pickle request", () => frame(pickle()), true],
+    ["bit-flipped pickle", () => {
+      const b = pickle().slice();
+      for (let i = 0, n = 1 + int(4); i < n; i++) b[1 + int(b.length - 1)]! ^= 1 << int(8);
+      return frame(b);
+    }, true],
+    ["truncated pickle", () => {
+      const b = pickle();
+      return frame(b.subarray(0, 1 + int(b.length - 1)));
+    }, true],
+    ["pickle naming a forbidden global", () =>
+      frame(Uint8Array.from([
+        0x80,
+        4,
+        0x8c,
+        2,
+        ...latin("os"),
+        0x8c,
+        6,
+        ...latin("system"),
+        0x93,
+        0x8c,
+        2,
+        ...latin("id"),
+        0x85,
+        0x52,
+        0x2e,
+      ])), true],
+    [
+      "pickle with a huge declared size",
+      () => frame(Uint8Array.of(0x80, 4, 0x8d, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0x2e)),
+      true,
+    ],
+    ["pickle memo bomb", () => {
+      // l = [x, x] repeated: shared structure that would double at each level.
+      const ops = [0x80, 4, 0x5d, 0x94];
+      for (let i = 0; i < 40 + int(40); i++) ops.push(0x32, 0x86, 0x94);
+      ops.push(0x2e);
+      return frame(Uint8Array.from(ops));
+    }, true],
+    [
+      "pickle of random opcodes",
+      () => frame(Uint8Array.from([0x80, 4, ...bytes(int(60)), 0x2e])),
+      true,
+    ],
     ["random bytes before auth", () => bytes(1 + int(300)), false],
     ["random frame before auth", () => frame(bytes(int(300))), false],
     ["random bytes", () => bytes(1 + int(300)), true],

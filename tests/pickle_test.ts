@@ -34,7 +34,7 @@ async function python(code: string, stdin: Uint8Array = new Uint8Array(0)): Prom
 /** CPython's pickles of `expressions` at `protocol`, each as bytes. */
 async function pickled(expressions: string[], protocol: number): Promise<Uint8Array[]> {
   const out = await python(
-    `import pickle, sys, queue, threading, collections, json
+    `import pickle, sys, queue, threading, collections, json, datetime
 values = [${expressions.join(", ")}]
 print(json.dumps([pickle.dumps(v, protocol=${protocol}).hex() for v in values]))`,
   );
@@ -72,6 +72,11 @@ const TABLE: [string, unknown][] = [
   ["{1, 2}", new Set([1, 2])],
   ["frozenset({'a'})", new Set(["a"])],
   ["slice(1, 3)", new PySlice(1, 3, null)],
+  ["datetime.datetime(2024, 1, 2, 3, 4, 5, 6000)", new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 6))],
+  [
+    "datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=-5)))",
+    new Date(Date.UTC(2024, 0, 2, 8, 4, 5)),
+  ],
   ["[x := [1], x]", [[1], [1]]],
 ];
 
@@ -131,6 +136,10 @@ await pythonTest(["3.13.0"], "what we write, CPython loads as the same value", a
     [Object.assign(new Error("gone"), { name: "KeyError" }), "KeyError('gone')"],
     [Object.assign(new Error("e"), { name: "Empty" }), "Empty('e')"],
     [new Error("plain"), "Exception('plain')"],
+    [
+      new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 678)),
+      "datetime.datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=datetime.timezone.utc)",
+    ],
   ];
   const payload = JSON.stringify(values.map(([value]) => [...writePickle(value)]));
   const out = await python(

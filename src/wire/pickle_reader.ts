@@ -95,6 +95,30 @@ class TokenInProgress {
   token: PyToken | undefined;
 }
 
+/** A `timedelta` (and a `timezone`, which is one): milliseconds. */
+class Offset {
+  constructor(readonly ms: number) {}
+}
+
+/**
+ * `datetime(state[, tzinfo])`: 10 bytes of year (2), month, day, hour,
+ * minute, second and microsecond (3). A naive datetime is read as UTC.
+ */
+function readDatetime(args: unknown[]): Date {
+  const [state, zone] = args;
+  if (!(state instanceof Uint8Array) || state.length !== 10) {
+    throw new PickleError("datetime() with a state that is not 10 bytes");
+  }
+  if (zone !== undefined && zone !== null && !(zone instanceof Offset)) {
+    throw new PickleError("datetime() with a tzinfo that is not a fixed timezone");
+  }
+  const [y1, y2, month, day, hour, minute, second, u1, u2, u3] = state as unknown as number[];
+  const date = new Date(0);
+  date.setUTCFullYear(y1! * 256 + y2!, (month! & 0x7f) - 1, day!);
+  date.setUTCHours(hour!, minute!, second!, Math.floor((u1! * 65536 + u2! * 256 + u3!) / 1000));
+  return new Date(date.getTime() - (zone instanceof Offset ? zone.ms : 0));
+}
+
 /** A dict as the pickle builds it (keys may be any value). */
 class PyDict {
   readonly entries = new Map<unknown, unknown>();
@@ -557,6 +581,9 @@ class Unpickler {
       : qualified in OTHER_EXCEPTIONS ||
         qualified === "collections.OrderedDict" ||
         qualified === "_codecs.encode" ||
+        qualified === "datetime.datetime" ||
+        qualified === "datetime.timezone" ||
+        qualified === "datetime.timedelta" ||
         (module === "multiprocessing.managers" &&
           (name === "Token" || name === "RebuildProxy" || PROXY_TYPES.has(name)));
     if (!allowed) {
@@ -640,6 +667,21 @@ class Unpickler {
     const qualified = callable.qualified;
     if (qualified in OTHER_EXCEPTIONS) return new PyException(callable, args);
     if (qualified === "collections.OrderedDict") return new PyDict();
+    if (qualified === "datetime.timedelta") {
+      const [days = 0, seconds = 0, microseconds = 0] = args;
+      if (![days, seconds, microseconds].every(Number.isSafeInteger)) {
+        throw new PickleError("timedelta() of values that are not integers");
+      }
+      return new Offset(
+        (days as number) * 86_400_000 + (seconds as number) * 1000 +
+          (microseconds as number) / 1000,
+      );
+    }
+    if (qualified === "datetime.timezone") {
+      if (!(args[0] instanceof Offset)) throw new PickleError("timezone() without a timedelta");
+      return args[0];
+    }
+    if (qualified === "datetime.datetime") return readDatetime(args);
     if (qualified === "_codecs.encode") {
       // Protocol 2's bytes: _codecs.encode(text, "latin1").
       const [text, encoding] = args;
@@ -748,7 +790,10 @@ function finish(raw: unknown, limits: PickleLimits, size: number): unknown {
       );
     }
     if (value === null || typeof value !== "object") return value;
-    if (value instanceof Uint8Array) return value;
+    if (value instanceof Uint8Array || value instanceof Date) return value;
+    if (value instanceof Offset) {
+      throw new PickleError("a bare timedelta or timezone cannot be read");
+    }
     if (depth >= limits.maxDepth) {
       throw new PickleError(
         `values nest deeper than the limit of ${limits.maxDepth} levels (limits.maxDepth)`,

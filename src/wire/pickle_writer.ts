@@ -123,6 +123,39 @@ class Pickler {
     this.#op(...bytes);
   }
 
+  /** A Date as an aware `datetime.datetime` in UTC, to the millisecond. */
+  #datetime(date: Date): void {
+    const time = date.getTime();
+    const year = date.getUTCFullYear();
+    if (Number.isNaN(time) || year < 1 || year > 9999) {
+      throw new UnsendableError(
+        Number.isNaN(time) ? "an invalid Date" : `a Date in the year ${year}`,
+        " (Python's datetime holds the years 1 to 9999)",
+      );
+    }
+    const micro = date.getUTCMilliseconds() * 1000;
+    this.#global("datetime", "datetime");
+    this.#op(0x43, 10); // SHORT_BINBYTES, the 10-byte state
+    this.#op(
+      year >> 8,
+      year & 0xff,
+      date.getUTCMonth() + 1,
+      date.getUTCDate(),
+      date.getUTCHours(),
+      date.getUTCMinutes(),
+      date.getUTCSeconds(),
+      micro >> 16,
+      (micro >> 8) & 0xff,
+      micro & 0xff,
+    );
+    // timezone(timedelta(0, 0, 0)): datetime.timezone.utc
+    this.#global("datetime", "timezone");
+    this.#global("datetime", "timedelta");
+    this.#op(0x4b, 0, 0x4b, 0, 0x4b, 0, 0x87, 0x52); // (0, 0, 0), REDUCE
+    this.#op(0x85, 0x52); // TUPLE1, REDUCE
+    this.#op(0x86, 0x52); // TUPLE2 (state, tz), REDUCE
+  }
+
   #items(items: Iterable<unknown>, depth: number): void {
     for (const item of items) this.#write(item, depth + 1);
   }
@@ -236,9 +269,7 @@ class Pickler {
       this.#write(new PyTuple([value.start, value.stop, value.step]), depth + 1);
       return this.#op(0x52);
     }
-    if (value instanceof Date) {
-      throw new UnsendableError("a Date", " (send its getTime() or toISOString() to Python)");
-    }
+    if (value instanceof Date) return this.#datetime(value);
     const proto = Object.getPrototypeOf(value);
     if (proto === Object.prototype || proto === null) {
       const entries = Object.entries(value as Record<string, unknown>);
