@@ -24,6 +24,8 @@ export const EXAMPLES = [
   "custom_proxy.ts",
   "work_queue.ts",
   "remote_manager.ts",
+  "python_interop/deno_hosts.ts",
+  "python_interop/python_hosts.ts",
 ] as const;
 
 const OWNER_FLAGS = ["--allow-run", "--allow-read", "--allow-write", "--allow-net"];
@@ -80,12 +82,40 @@ export async function checkRemoteManager(runner: ExampleRunner): Promise<void> {
   assert.ok((await server.status).success);
 }
 
+/** CPython workers square 12 numbers taken from a Deno JoinableQueue. */
+export async function checkDenoHosts(runner: ExampleRunner): Promise<void> {
+  const { code, stdout, stderr } = await runner.run("python_interop/deno_hosts.ts", OWNER_FLAGS);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /12 jobs done by CPython workers: 1 4 9 16 25 36 49 64 81 100 121 144/);
+  const counts = [...stdout.matchAll(/python-\d squared (\d+) numbers/g)].map((m) => Number(m[1]));
+  assert.equal(counts.length, 3);
+  assert.equal(counts.reduce((a, b) => a + b, 0), 12);
+  assert.match(stdout, /objects left on the server: 0/);
+}
+
+/** A Deno client puts and gets on a CPython server's queue, then stops it. */
+export async function checkPythonHosts(runner: ExampleRunner): Promise<void> {
+  const { code, stdout, stderr } = await runner.run("python_interop/python_hosts.ts", [
+    "--allow-run",
+    "--allow-read",
+    "--allow-net",
+  ]);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /qsize: 1/);
+  assert.match(stdout, /from: "Deno"/);
+  assert.match(stdout, /18446744073709551616n/);
+  assert.match(stdout, /an empty queue raises Empty/);
+  assert.match(stdout, /CPython server exited: true/);
+}
+
 /** Every example's check, by file name. */
 export const CHECKS: Record<typeof EXAMPLES[number], (runner: ExampleRunner) => Promise<void>> = {
   "quickstart.ts": checkQuickstart,
   "custom_proxy.ts": checkCustomProxy,
   "work_queue.ts": checkWorkQueue,
   "remote_manager.ts": checkRemoteManager,
+  "python_interop/deno_hosts.ts": checkDenoHosts,
+  "python_interop/python_hosts.ts": checkPythonHosts,
 };
 
 /** A runner for `deno` with a working directory and environment of its own. */

@@ -165,3 +165,34 @@ await pythonTest(
     assert.equal(await queue._callmethod("get"), 1);
   },
 );
+
+await pythonTest(
+  ["3.13.0"],
+  "shutdown() from a pickle client stops the CPython server",
+  async () => {
+    const child = new Deno.Command("python3", {
+      args: [SERVER, "tcp", AUTHKEY],
+      env: { PYENV_VERSION: "3.13.0" },
+      stdin: "piped",
+      stdout: "piped",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let first = "";
+    while (!first.includes("\n")) {
+      const { value, done } = await within(lines.read(), 10_000, "the CPython server's address");
+      if (done) break;
+      first += value;
+    }
+    const manager = await new BaseManager({
+      address: JSON.parse(first),
+      authkey: new TextEncoder().encode(AUTHKEY),
+      serializer: "pickle",
+    }).connect();
+    await manager.shutdown();
+    const status = await within(child.status, 10_000, "the CPython server's exit");
+    assert.ok(status.success, "the CPython server exited cleanly");
+    await child.stdin.close().catch(() => {});
+    await lines.cancel();
+    await assert.rejects(manager.numberOfObjects(), { name: "ManagerStateError" });
+  },
+);

@@ -143,9 +143,21 @@ Deno.test("a project that installed the package from JSR runs the README quickst
     await Deno.mkdir(`${app}/examples`);
     for (const example of EXAMPLES) {
       const source = await Deno.readTextFile(new URL(example, EXAMPLES_DIR));
-      const rewritten = source.replaceAll(`from "../mod.ts"`, `from "${registry.name}"`);
+      const rewritten = source
+        .replaceAll(`from "../mod.ts"`, `from "${registry.name}"`)
+        .replaceAll(`from "../../mod.ts"`, `from "${registry.name}"`)
+        .replaceAll(`from "../../src/sync/standard.ts"`, `from "${registry.name}/standard"`);
       assert.notEqual(rewritten, source, `${example} imports the package`);
-      await Deno.writeTextFile(`${app}/examples/${example}`, rewritten);
+      const target = `${app}/examples/${example}`;
+      await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
+      await Deno.writeTextFile(target, rewritten);
+      // The Python side of an example, beside it.
+      const dir = new URL(example.slice(0, example.lastIndexOf("/") + 1), EXAMPLES_DIR);
+      for await (const entry of Deno.readDir(dir)) {
+        if (entry.name.endsWith(".py")) {
+          await Deno.copyFile(new URL(entry.name, dir), target.replace(/[^/]+$/, entry.name));
+        }
+      }
     }
     const runner = denoRunner(`${app}/examples`, { cwd: app, env });
     for (const example of EXAMPLES) await CHECKS[example](runner);

@@ -149,6 +149,7 @@ export class PythonSession implements PipelineChannel {
   readonly #kept = new Map<number, Promise<unknown>>();
   #nextKept = 1;
   #closedBy: Error | undefined;
+  #expected: Error | undefined;
   readonly #done = Promise.withResolvers<void>();
 
   /** Connects and checks the authkey with CPython's `dummy` request. */
@@ -262,14 +263,14 @@ export class PythonSession implements PipelineChannel {
     return undefined;
   }
 
-  /** Remembered for `shutdown()`: what a closed session's calls say. */
+  /** Remembered for `shutdown()`: what calls say once the session is closed. */
   expectClose(reason: Error): void {
-    this.#closedBy ??= reason;
+    this.#expected = reason;
   }
 
   /** Closes every connection; calls in flight reject. */
   close(reason?: Error): Promise<void> {
-    this.#closedBy ??= reason ??
+    this.#closedBy ??= reason ?? this.#expected ??
       new ConnectionClosedError(
         `Connection to manager at ${formatAddress(this.address)} was closed by this process`,
       );

@@ -28,10 +28,12 @@ export class SharedIterator {
   readonly #step: () => Step;
   #finished = false;
 
+  /** An iterator whose steps `step` gives, until one is done. */
   constructor(step: () => Step) {
     this.#step = step;
   }
 
+  /** The next step; done forever once one was done. */
   next(): Step {
     if (this.#finished) return DONE;
     const step = this.#step();
@@ -58,34 +60,44 @@ function sizeChecked<T>(
 export class Dict {
   readonly #map: Map<unknown, unknown>;
 
+  /** A dict of the entries of a Map, a plain object or an array of pairs. */
   constructor(init?: unknown) {
     this.#map = new Map(entriesOf(init, "dict"));
   }
 
+  /** The value of `key`, or `fallback`. */
   get(key: unknown, fallback?: unknown): unknown {
     return this.#map.has(key) ? this.#map.get(key) : fallback;
   }
+  /** Sets `key` to `value`. */
   set(key: unknown, value: unknown): void {
     this.#map.set(key, value);
   }
+  /** Whether `key` is present. */
   has(key: unknown): boolean {
     return this.#map.has(key);
   }
+  /** Removes `key`; whether it was there. */
   delete(key: unknown): boolean {
     return this.#map.delete(key);
   }
+  /** Removes every entry. */
   clear(): void {
     this.#map.clear();
   }
+  /** The number of entries. */
   size(): number {
     return this.#map.size;
   }
+  /** The keys, in insertion order. */
   keys(): unknown[] {
     return [...this.#map.keys()];
   }
+  /** The values, in insertion order. */
   values(): unknown[] {
     return [...this.#map.values()];
   }
+  /** The `[key, value]` pairs, in insertion order. */
   entries(): [unknown, unknown][] {
     return [...this.#map.entries()];
   }
@@ -106,6 +118,7 @@ export class Dict {
     this.#map.delete(last[0]);
     return last;
   }
+  /** The value of `key`, set to `fallback` first if absent. */
   setdefault(key: unknown, fallback: unknown = null): unknown {
     if (!this.#map.has(key)) this.#map.set(key, fallback);
     return this.#map.get(key);
@@ -114,9 +127,11 @@ export class Dict {
   update(other: unknown): void {
     for (const [key, value] of entriesOf(other, "update()")) this.#map.set(key, value);
   }
+  /** A copy of the entries, as a Map. */
   copy(): Map<unknown, unknown> {
     return new Map(this.#map);
   }
+  /** What `_getvalue()` returns: a copy, as a Map. */
   [GET_VALUE_HOOK](): Map<unknown, unknown> {
     return this.copy();
   }

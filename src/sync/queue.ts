@@ -54,12 +54,14 @@ export class Queue {
   readonly #takenBy = new Map<Caller, { records: Set<number>; onAbort: () => void }>();
   #takenSerial = 0;
 
+  /** A queue of at most `maxsize` items (0: no bound); `requeueOnDeath` makes it joinable (see `JoinableQueue`). */
   constructor(maxsize = 0, requeueOnDeath = false) {
     if (!Number.isInteger(maxsize)) throw new TypeError("A queue's maxsize must be an integer");
     this.#maxsize = maxsize;
     this.#taken = requeueOnDeath ? new Map() : undefined;
   }
 
+  /** Adds `item`, waiting for room when full (`block`, `timeout` in ms); throws `Full` if none comes. */
   put(item: unknown, options?: QueueWaitOptions): void | Promise<void> {
     const { block, timeout } = checkQueueWait(options);
     if (this.#getters.size > 0) {
@@ -77,10 +79,12 @@ export class Queue {
     });
   }
 
+  /** Adds `item` at once, or throws `Full`. */
   putNowait(item: unknown): void | Promise<void> {
     return this.put(item, { block: false });
   }
 
+  /** Takes the oldest item, waiting for one when empty (`block`, `timeout` in ms); throws `Empty` if none comes. */
   get(options?: QueueWaitOptions): unknown {
     const { block, timeout } = checkQueueWait(options);
     if (this.qsize() > 0) {
@@ -101,18 +105,22 @@ export class Queue {
     });
   }
 
+  /** Takes the oldest item at once, or throws `Empty`. */
   getNowait(): unknown {
     return this.get({ block: false });
   }
 
+  /** The number of items. */
   qsize(): number {
     return this.#items.length - this.#head;
   }
 
+  /** Whether it holds no items. */
   empty(): boolean {
     return this.qsize() === 0;
   }
 
+  /** Whether it holds `maxsize` items. */
   full(): boolean {
     return this.#maxsize > 0 && this.qsize() >= this.#maxsize;
   }

@@ -1,0 +1,47 @@
+/**
+ * The standard shared types themselves, for a server that shares one
+ * object under a name, as Python's docs share a `queue.Queue()` with
+ * `register("get_queue", callable=lambda: queue)`: every client that
+ * creates `get_queue`, Deno or CPython, gets a proxy of the same queue.
+ *
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ * import { JoinableQueue } from "@multiprocess/managers/standard";
+ *
+ * export class JobManager extends SyncManager {}
+ * const jobs = new JoinableQueue();
+ * JobManager.register("get_jobs", () => jobs);
+ * ```
+ *
+ * They run in the server process; clients call them through proxies. The
+ * queues and `Dict` are here so far; the other standard types are made
+ * with `SyncManager`'s methods.
+ *
+ * @module
+ */
+
+import { Queue } from "./queue.ts";
+
+export { Queue, type QueueWaitOptions } from "./queue.ts";
+export { Dict, SharedIterator, type Step } from "./containers.ts";
+
+/**
+ * A `Queue` whose items are counted until marked done (`taskDone()`), so
+ * that `join()` waits for all of them: Python's `JoinableQueue`. An item a
+ * dead client took and never marked done goes back to the queue.
+ *
+ * @example
+ * ```ts
+ * import { JoinableQueue } from "@multiprocess/managers/standard";
+ *
+ * const jobs = new JoinableQueue();
+ * jobs.put("job 1");
+ * console.log(jobs.qsize()); // 1
+ * ```
+ */
+export class JoinableQueue extends Queue {
+  /** A joinable queue of at most `maxsize` items (0: no bound). */
+  constructor(maxsize = 0) {
+    super(maxsize, true);
+  }
+}
