@@ -1,6 +1,10 @@
 """One benchmark workload on CPython's own multiprocessing.managers:
 
-    python3 bench/cpython_side.py <workload> <unix|tcp> <milliseconds>
+    python3 bench/cpython_side.py <workload> <unix|tcp> <milliseconds> [server-json]
+
+With a server (`{"address": ..., "authkey": hex}`, from `deno_side.ts serve`),
+the same CPython client code runs against that Deno server instead of a
+CPython one: the pickle path, CPython client on both sides.
 
 Prints one JSON line, as bench/deno_side.ts does for this library. Part of
 the benchmark only: it measures CPython, it is not part of the package.
@@ -78,8 +82,22 @@ def rss(pid):
     return 0
 
 
-def main(workload, transport, duration):
+class RemoteBench(BenchManager):
+    """The same registrations, reached with connect(): a server already running."""
+
+    def __enter__(self):
+        self.connect()
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+def main(workload, transport, duration, server=None):
     address = ("127.0.0.1", 0) if transport == "tcp" else None
+    if server is not None:
+        found = server["address"]
+        address = (found["hostname"], found["port"]) if isinstance(found, dict) else found
     if workload in ("start", "start-fork"):
         mp.set_start_method("fork" if workload == "start-fork" else "spawn")
         started = time.perf_counter()
@@ -90,7 +108,9 @@ def main(workload, transport, duration):
         manager.shutdown()
         return result
     mp.set_start_method("spawn")
-    with BenchManager(address=address) as manager:
+    manager_class = BenchManager if server is None else RemoteBench
+    authkey = None if server is None else bytes.fromhex(server["authkey"])
+    with manager_class(address=address, authkey=authkey) as manager:
         counter = manager.Counter()
         if workload == "sequential":
             return timed(1, counter.increment, duration)
@@ -148,4 +168,5 @@ def main(workload, transport, duration):
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1], sys.argv[2], int(sys.argv[3]) / 1000)), flush=True)
+    server = json.loads(sys.argv[4]) if len(sys.argv) > 4 else None
+    print(json.dumps(main(sys.argv[1], sys.argv[2], int(sys.argv[3]) / 1000, server)), flush=True)

@@ -166,6 +166,16 @@ async function worker(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (workload === "serve") {
+    // A server for CPython clients (the pickle path): its address and key on
+    // stdout, then serving until stdin closes.
+    const authkey = crypto.getRandomValues(new Uint8Array(32));
+    await using manager = await new BenchManager({ ...managerOptions(), authkey }).start();
+    const hex = Array.from(authkey, (b) => b.toString(16).padStart(2, "0")).join("");
+    console.log(JSON.stringify({ address: manager.address, authkey: hex }));
+    await new Response(Deno.stdin.readable).arrayBuffer();
+    return;
+  }
   if (workload === "start") {
     const started = performance.now();
     // SyncManager needs no module of ours: this is start() as most users meet it.

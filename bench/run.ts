@@ -79,6 +79,41 @@ const rawDeno = (transport: string, pinned = false, clients = 1): Promise<Result
     pinned,
   );
 
+/**
+ * The pickle path: CPython's own client code (`cpython_side.py`) against a
+ * Deno server (`deno_side.ts serve`), to set beside the same client against
+ * a CPython server.
+ */
+async function pythonOnOurs(workload: string, transport: string, pinned = false): Promise<Result> {
+  const [program, programArgs] = pinned
+    ? ["taskset", ["-c", "0", Deno.execPath()]]
+    : [Deno.execPath(), []];
+  const server = new Deno.Command(program, {
+    args: [...programArgs, "run", "-A", "--quiet", here("deno_side.ts"), "serve", transport],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const lines = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let first = "";
+  while (!first.includes("\n")) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error("deno_side.ts serve ended before printing its address");
+    first += value;
+  }
+  try {
+    return await run(
+      "python3",
+      [here("cpython_side.py"), workload, transport, String(MS), first.trim()],
+      PYTHON_ENV,
+      pinned,
+    );
+  } finally {
+    await server.stdin.close();
+    await server.status;
+    await lines.cancel();
+  }
+}
+
 /** The C floor's binary, compiled for this run, or undefined without a C compiler. */
 async function compileFloor(): Promise<string | undefined> {
   const dir = await Deno.makeTempDir({ prefix: "bench-floor-" });
@@ -164,6 +199,24 @@ const chainRows = PLACEMENTS.flatMap((pinned) =>
     awaited: [] as number[],
   }))
 );
+/** Workload 10, the pickle path: a CPython client on our server against on CPython's. */
+const PICKLE_WORKLOADS: [string, string][] = [
+  ["sequential", "10: CPython client (pickle), sequential calls"],
+  ["echo1k", "10: CPython client (pickle), echo ~1 KiB object"],
+  ["create", "10: CPython client (pickle), proxy create+release"],
+];
+const pickleRows = PLACEMENTS.flatMap((pinned) =>
+  ["unix", "tcp"].flatMap((transport) =>
+    PICKLE_WORKLOADS.map(([workload, name]) => ({
+      workload,
+      name,
+      transport,
+      pinned,
+      ours: [] as number[],
+      theirs: [] as number[],
+    }))
+  )
+);
 const startRow = {
   ours: [] as number[],
   /** start() resolving, then the first create + call, then the server process alone. */
@@ -197,6 +250,17 @@ for (let round = 0; round < ROUNDS; round++) {
     if (row.raw && (cFloor !== undefined || row.workload === "clients8")) {
       const clients = row.workload === "clients8" ? 8 : 1;
       row.raw.push(rate(await rawDeno(row.transport, row.pinned, clients)));
+    }
+  }
+  for (const row of pickleRows) {
+    const mine = () => pythonOnOurs(row.workload, row.transport, row.pinned);
+    const theirs = () => cpython(row.workload, row.transport, row.pinned);
+    if (round % 2 === 0) {
+      row.ours.push(rate(await mine()));
+      row.theirs.push(rate(await theirs()));
+    } else {
+      row.theirs.push(rate(await theirs()));
+      row.ours.push(rate(await mine()));
     }
   }
   for (const row of chainRows) {
@@ -271,6 +335,16 @@ for (const row of rows as (Row & { name: string })[]) {
       }× (${Math.min(...toRaw).toFixed(2)} – ${Math.max(...toRaw).toFixed(2)}) | |`,
     );
   }
+}
+for (const row of pickleRows) {
+  const ratios = row.ours.map((x, i) => x / row.theirs[i]!);
+  lines.push(
+    `| ${row.name} (CPython column: the same client on CPython's server) | ${where(row)} | ${
+      fmt(median(row.ours))
+    } ops/s | ${fmt(median(row.theirs))} ops/s | ${median(ratios).toFixed(2)}× (${
+      Math.min(...ratios).toFixed(2)
+    } – ${Math.max(...ratios).toFixed(2)}) | ≥ 1.0× |`,
+  );
 }
 for (const row of chainRows) {
   const ratios = row.pipelined.map((x, i) => x / row.awaited[i]!);

@@ -114,8 +114,14 @@ export class ClientConnection implements CodecPeer, MessageHandler {
       return this; // the read loop meets the same failure and reports it
     }
     if (first !== PICKLE_PROTOCOL_OPCODE) return this;
-    this.connection.useCodec(new PickleCodec(this.#limits));
-    return new PythonDialect(this.connection, this.#host, this.#caller, this.#requestShutdown);
+    const dialect = new PythonDialect(
+      this.connection,
+      this.#host,
+      this.#caller,
+      this.#requestShutdown,
+    );
+    this.connection.useCodec(new PickleCodec(this.#limits, dialect.proxies));
+    return dialect;
   }
 
   /** Closes the connection; its locks, permits and waits let go first, then its references. */

@@ -19,6 +19,7 @@
 
 import type { Address } from "../wire/address.ts";
 import type { Connection, MessageHandler } from "../wire/connection.ts";
+import type { PickleProxies } from "../wire/pickle_codec.ts";
 import type { DecodeError } from "../wire/codec.ts";
 import { PyProxy, PyToken, PyTuple } from "../wire/python_values.ts";
 import { BaseProxy } from "../client/proxy.ts";
@@ -146,9 +147,7 @@ export class PythonDialect implements MessageHandler {
         case "create": {
           const [typeid, ...rest] = args;
           if (typeof typeid !== "string") throw new RemoteError("create needs a typeid");
-          const createArgs = this.#fromPython(
-            pythonCreateArgs(typeid, host.callableOf(typeid), rest, kwds),
-          ) as unknown[];
+          const createArgs = pythonCreateArgs(typeid, host.callableOf(typeid), rest, kwds);
           const entry = await runAs(this.#caller, () => host.create(typeid, createArgs));
           this.#hold(entry);
           return this.#send(
@@ -217,8 +216,7 @@ export class PythonDialect implements MessageHandler {
         );
       }
       sharedAs = face.shares?.[method] ?? method;
-      call = () =>
-        face.call(entry.object as never, method, this.#fromPython(args) as unknown[], kwds);
+      call = () => face.call(entry.object as never, method, args, kwds);
     } else {
       const fn = host.resolve(entry, method);
       if (typeof fn === "string") {
@@ -227,8 +225,7 @@ export class PythonDialect implements MessageHandler {
         }
         return this.#send("#TRACEBACK", traceback("AttributeError", fn));
       }
-      call = () =>
-        Reflect.apply(fn, entry.object, this.#fromPython(withKeywords(args, kwds)) as unknown[]);
+      call = () => Reflect.apply(fn, entry.object, withKeywords(args, kwds));
     }
     noteCall(entry.typeid, method);
     let result: unknown;
@@ -242,7 +239,7 @@ export class PythonDialect implements MessageHandler {
     }
     const shared = host.shareResult(entry, sharedAs, result);
     if (shared === result) {
-      return this.#send("#RETURN", result === undefined ? null : this.#toPython(result));
+      return this.#send("#RETURN", result === undefined ? null : result);
     }
     const created = shared as SharedEntry;
     this.#hold(created);
@@ -250,44 +247,21 @@ export class PythonDialect implements MessageHandler {
   }
 
   /**
-   * Proxies CPython sent (a proxy inside a list, say) as server-side
-   * proxies of the objects they name, each holding its own reference, as
-   * the proxies a Deno client sends do.
+   * How this connection's pickles carry proxies: one CPython sent (a proxy
+   * in a list, say) becomes a server-side proxy of the object it names,
+   * holding its own reference, as the proxies a Deno client sends do; a
+   * server-side proxy in a result goes out as CPython's `RebuildProxy`,
+   * with the proxy type CPython's `SyncManager` uses for it.
    */
-  #fromPython(value: unknown, depth = 0): unknown {
-    if (value instanceof PyProxy) return this.#host.proxyFor(this.#entry(value.token.id));
-    if (depth > 100 || value === null || typeof value !== "object") return value;
-    if (Array.isArray(value)) return value.map((item) => this.#fromPython(item, depth + 1));
-    if (value instanceof Map) {
-      return new Map([...value].map(([k, v]) => [k, this.#fromPython(v, depth + 1)]));
-    }
-    if (Object.getPrototypeOf(value) === Object.prototype) {
-      return Object.fromEntries(
-        Object.entries(value).map(([k, v]) => [k, this.#fromPython(v, depth + 1)]),
-      );
-    }
-    return value;
-  }
-
-  /** Server-side proxies in a result, as CPython proxies CPython rebuilds (and increfs). */
-  #toPython(value: unknown, depth = 0): unknown {
-    if (value instanceof BaseProxy) {
+  readonly proxies: PickleProxies = {
+    read: (found) => this.#host.proxyFor(this.#entry(found.token.id)),
+    write: (value) => {
+      if (!(value instanceof BaseProxy)) return undefined;
       const entry = this.#host.encodeLocal(value);
       const face = pythonFaceOf(entry.object);
       return new PyProxy(this.#token(entry), face?.proxyType ?? "AutoProxy", exposedOf(entry));
-    }
-    if (depth > 100 || value === null || typeof value !== "object") return value;
-    if (Array.isArray(value)) return value.map((item) => this.#toPython(item, depth + 1));
-    if (value instanceof Map) {
-      return new Map([...value].map(([k, v]) => [k, this.#toPython(v, depth + 1)]));
-    }
-    if (Object.getPrototypeOf(value) === Object.prototype) {
-      return Object.fromEntries(
-        Object.entries(value).map(([k, v]) => [k, this.#toPython(v, depth + 1)]),
-      );
-    }
-    return value;
-  }
+    },
+  };
 
   /** The entry a CPython ident names, or a RemoteError CPython shows as a KeyError. */
   #entry(ident: unknown): SharedEntry {

@@ -9,23 +9,41 @@
 import { DecodeError } from "./codec.ts";
 import { HEADER_SIZE } from "./framing.ts";
 import { PickleError, type PickleLimits, readPickle } from "./pickle_reader.ts";
-import { writePickle } from "./pickle_writer.ts";
+import { type PickleReplacer, writePickle } from "./pickle_writer.ts";
+import type { PyProxy } from "./python_values.ts";
 import type { WireCodec } from "./connection.ts";
 import { UnsendableError } from "./unsendable.ts";
+
+/** How one side maps proxies through pickles. */
+export interface PickleProxies {
+  /** A CPython proxy that arrived, as this side holds it. */
+  readonly read?: (found: PyProxy) => unknown;
+  /** An instance about to be sent: what goes in its place, or undefined (refused). */
+  readonly write?: PickleReplacer;
+}
 
 /** Pickles in, pickles out, within the connection's limits. */
 export class PickleCodec implements WireCodec {
   readonly #limits: PickleLimits & { readonly maxFrameSize: number };
+  readonly #proxies: PickleProxies;
   #frames: Uint8Array[] = [];
 
-  /** A codec refusing pickles beyond `limits`. */
-  constructor(limits: PickleLimits & { readonly maxFrameSize: number }) {
+  /**
+   * A codec refusing pickles beyond `limits`; `proxies` maps proxies in
+   * and out (by default they stay `PyProxy` values, and other classes
+   * cannot be sent).
+   */
+  constructor(
+    limits: PickleLimits & { readonly maxFrameSize: number },
+    proxies: PickleProxies = {},
+  ) {
     this.#limits = limits;
+    this.#proxies = proxies;
   }
 
   /** Appends `value` as one pickled frame. */
   append(value: unknown): void {
-    const payload = writePickle(value, this.#limits.maxDepth);
+    const payload = writePickle(value, this.#limits.maxDepth, this.#proxies.write);
     if (payload.length > this.#limits.maxFrameSize) {
       throw new UnsendableError(
         `a value of ${payload.length} bytes once pickled`,
@@ -59,7 +77,7 @@ export class PickleCodec implements WireCodec {
   /** The value in one pickle; a refused pickle is a `DecodeError` saying why. */
   decode(payload: Uint8Array, _borrowed: boolean): unknown {
     try {
-      return readPickle(payload, this.#limits);
+      return readPickle(payload, this.#limits, this.#proxies.read);
     } catch (error) {
       if (error instanceof PickleError) throw new DecodeError(`Refused a pickle: ${error.message}`);
       throw new DecodeError(`Refused a pickle: ${String(error)}`, { cause: error });

@@ -133,10 +133,18 @@ class PySet {
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const TWO_53 = 2n ** 53n;
 
-/** Reads one pickle into plain values; refuses what it does not allow. */
-export function readPickle(bytes: Uint8Array, limits: PickleLimits): unknown {
+/**
+ * Reads one pickle into plain values; refuses what it does not allow.
+ * `proxy` turns each CPython proxy in it into what the caller holds for
+ * one (by default a {@linkcode PyProxy}).
+ */
+export function readPickle(
+  bytes: Uint8Array,
+  limits: PickleLimits,
+  proxy?: (found: PyProxy) => unknown,
+): unknown {
   const raw = new Unpickler(bytes, limits).run();
-  return finish(raw, limits, bytes.length);
+  return finish(raw, limits, bytes.length, proxy);
 }
 
 class Unpickler {
@@ -472,6 +480,23 @@ class Unpickler {
   }
 
   #text(size: number): string {
+    if (size <= 64) {
+      // Short ASCII text is read byte by byte: no decoder call.
+      this.#need(size);
+      const b = this.#bytes;
+      const start = this.#pos;
+      let out = "";
+      let i = start;
+      for (; i < start + size; i++) {
+        const code = b[i]!;
+        if (code >= 0x80) break;
+        out += String.fromCharCode(code);
+      }
+      if (i === start + size) {
+        this.#pos = i;
+        return out;
+      }
+    }
     try {
       return utf8.decode(this.#take(size));
     } catch {
@@ -781,7 +806,12 @@ function pyRepr(value: unknown): string {
  * refuses nesting past `maxDepth`, cycles, and shared structure that would
  * grow past what the message's size allows.
  */
-function finish(raw: unknown, limits: PickleLimits, size: number): unknown {
+function finish(
+  raw: unknown,
+  limits: PickleLimits,
+  size: number,
+  proxy: ((found: PyProxy) => unknown) | undefined,
+): unknown {
   let budget = 4 * size + 1024;
   const convert = (value: unknown, depth: number): unknown => {
     if (--budget < 0) {
@@ -835,7 +865,8 @@ function finish(raw: unknown, limits: PickleLimits, size: number): unknown {
       }
       return value.token;
     }
-    if (value instanceof PySlice || value instanceof PyProxy) return value;
+    if (value instanceof PyProxy) return proxy === undefined ? value : proxy(value);
+    if (value instanceof PySlice) return value;
     if (value instanceof Global) {
       throw new PickleError(`the pickle holds the global ${value.qualified} itself, not data`);
     }

@@ -33,22 +33,46 @@ export function pythonExceptionClass(error: Error): [string, string] {
   }
 }
 
-/** Pickles one value into a growable buffer. */
+/** Instances of other classes, as the caller would send them (a proxy's token), or undefined. */
+export type PickleReplacer = (value: object) => unknown;
+
+/** Scratch space kept between pickles up to this size. */
+const KEEP_LIMIT = 256 * 1024;
+
+/** Pickles one value into a growable buffer, kept for the next one. */
 class Pickler {
-  #bytes = new Uint8Array(256);
+  #bytes = new Uint8Array(4096);
   #view = new DataView(this.#bytes.buffer);
   #pos = 0;
-  readonly #maxDepth: number;
+  #maxDepth = 100;
+  #replace: PickleReplacer | undefined;
 
-  constructor(maxDepth: number) {
+  run(value: unknown, maxDepth: number, replace: PickleReplacer | undefined): Uint8Array {
     this.#maxDepth = maxDepth;
+    this.#replace = replace;
+    this.#pos = 0;
+    try {
+      this.#op2(0x80, 4); // PROTO 4
+      this.#write(value, 0);
+      this.#op1(0x2e); // STOP
+      return this.#bytes.slice(0, this.#pos);
+    } finally {
+      if (this.#bytes.length > KEEP_LIMIT) {
+        this.#bytes = new Uint8Array(4096);
+        this.#view = new DataView(this.#bytes.buffer);
+      }
+    }
   }
 
-  run(value: unknown): Uint8Array {
-    this.#op(0x80, 4); // PROTO 4
-    this.#write(value, 0);
-    this.#op(0x2e); // STOP
-    return this.#bytes.slice(0, this.#pos);
+  #op1(byte: number): void {
+    this.#ensure(1);
+    this.#bytes[this.#pos++] = byte;
+  }
+
+  #op2(a: number, b: number): void {
+    this.#ensure(2);
+    this.#bytes[this.#pos++] = a;
+    this.#bytes[this.#pos++] = b;
   }
 
   #ensure(extra: number): void {
@@ -77,34 +101,69 @@ class Pickler {
   }
 
   #string(text: string): void {
-    const bytes = utf8.encode(text);
-    if (bytes.length < 256) {
-      this.#op(0x8c, bytes.length); // SHORT_BINUNICODE
-    } else {
-      this.#op(0x58); // BINUNICODE
-      this.#uint32(bytes.length);
+    const length = text.length;
+    if (length < 256) {
+      // Short ASCII text is written byte by byte; anything else is encoded in place.
+      this.#ensure(2 + length);
+      const b = this.#bytes;
+      const start = this.#pos + 2;
+      let i = 0;
+      for (; i < length; i++) {
+        const code = text.charCodeAt(i);
+        if (code >= 0x80) break;
+        b[start + i] = code;
+      }
+      if (i === length) {
+        b[this.#pos] = 0x8c; // SHORT_BINUNICODE
+        b[this.#pos + 1] = length;
+        this.#pos = start + length;
+        return;
+      }
     }
-    this.#raw(bytes);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: room for the worst case, then the real length.
+    this.#ensure(5 + length * 3);
+    const { written } = utf8.encodeInto(text, this.#bytes.subarray(this.#pos + 5));
+    if (written < 256) {
+      this.#bytes.copyWithin(this.#pos + 2, this.#pos + 5, this.#pos + 5 + written);
+      this.#bytes[this.#pos] = 0x8c;
+      this.#bytes[this.#pos + 1] = written;
+      this.#pos += 2 + written;
+    } else {
+      this.#bytes[this.#pos] = 0x58; // BINUNICODE
+      this.#view.setUint32(this.#pos + 1, written, true);
+      this.#pos += 5 + written;
+    }
   }
 
   #global(module: string, name: string): void {
     this.#string(module);
     this.#string(name);
-    this.#op(0x93); // STACK_GLOBAL
+    this.#op1(0x93); // STACK_GLOBAL
+  }
+
+  /** A safe integer: BININT1, BININT2 or BININT when it fits, else as a bigint. */
+  #smallInteger(value: number): void {
+    if (value >= 0 && value < 256) return this.#op2(0x4b, value); // BININT1
+    if (value >= 0 && value < 65536) {
+      this.#ensure(3);
+      this.#bytes[this.#pos] = 0x4d; // BININT2
+      this.#bytes[this.#pos + 1] = value & 0xff;
+      this.#bytes[this.#pos + 2] = value >> 8;
+      this.#pos += 3;
+      return;
+    }
+    if (value >= -0x80000000 && value < 0x80000000) {
+      this.#ensure(5);
+      this.#bytes[this.#pos] = 0x4a; // BININT
+      this.#view.setInt32(this.#pos + 1, value, true);
+      this.#pos += 5;
+      return;
+    }
+    this.#integer(BigInt(value));
   }
 
   #integer(value: bigint): void {
-    if (value >= 0n && value < 256n) return this.#op(0x4b, Number(value)); // BININT1
-    if (value >= 0n && value < 65536n) {
-      return this.#op(0x4d, Number(value) & 0xff, Number(value) >> 8); // BININT2
-    }
-    if (value >= -(2n ** 31n) && value < 2n ** 31n) {
-      this.#op(0x4a); // BININT
-      this.#ensure(4);
-      this.#view.setInt32(this.#pos, Number(value), true);
-      this.#pos += 4;
-      return;
-    }
+    if (value >= -(2n ** 31n) && value < 2n ** 31n) return this.#smallInteger(Number(value));
     // LONG1/LONG4: little-endian two's complement, as short as it goes.
     const bytes: number[] = [];
     let rest = value;
@@ -115,9 +174,9 @@ class Pickler {
       if ((rest === 0n && !(byte & 0x80)) || (rest === -1n && byte & 0x80)) break;
     }
     if (bytes.length < 256) {
-      this.#op(0x8a, bytes.length); // LONG1
+      this.#op2(0x8a, bytes.length); // LONG1
     } else {
-      this.#op(0x8b); // LONG4
+      this.#op1(0x8b); // LONG4
       this.#uint32(bytes.length);
     }
     this.#op(...bytes);
@@ -135,7 +194,7 @@ class Pickler {
     }
     const micro = date.getUTCMilliseconds() * 1000;
     this.#global("datetime", "datetime");
-    this.#op(0x43, 10); // SHORT_BINBYTES, the 10-byte state
+    this.#op2(0x43, 10); // SHORT_BINBYTES, the 10-byte state
     this.#op(
       year >> 8,
       year & 0xff,
@@ -152,8 +211,8 @@ class Pickler {
     this.#global("datetime", "timezone");
     this.#global("datetime", "timedelta");
     this.#op(0x4b, 0, 0x4b, 0, 0x4b, 0, 0x87, 0x52); // (0, 0, 0), REDUCE
-    this.#op(0x85, 0x52); // TUPLE1, REDUCE
-    this.#op(0x86, 0x52); // TUPLE2 (state, tz), REDUCE
+    this.#op2(0x85, 0x52); // TUPLE1, REDUCE
+    this.#op2(0x86, 0x52); // TUPLE2 (state, tz), REDUCE
   }
 
   #items(items: Iterable<unknown>, depth: number): void {
@@ -166,14 +225,14 @@ class Pickler {
     }
     switch (typeof value) {
       case "undefined":
-        return this.#op(0x4e);
+        return this.#op1(0x4e);
       case "boolean":
-        return this.#op(value ? 0x88 : 0x89);
+        return this.#op1(value ? 0x88 : 0x89);
       case "number":
         if (Number.isSafeInteger(value) && !Object.is(value, -0)) {
-          return this.#integer(BigInt(value));
+          return this.#smallInteger(value);
         }
-        this.#op(0x47); // BINFLOAT, big-endian
+        this.#op1(0x47); // BINFLOAT, big-endian
         this.#ensure(8);
         this.#view.setFloat64(this.#pos, value);
         this.#pos += 8;
@@ -187,50 +246,50 @@ class Pickler {
       case "symbol":
         throw new UnsendableError("a symbol");
     }
-    if (value === null) return this.#op(0x4e); // NONE
+    if (value === null) return this.#op1(0x4e); // NONE
     if (value instanceof Uint8Array) {
       if (value.length < 256) {
-        this.#op(0x43, value.length); // SHORT_BINBYTES
+        this.#op2(0x43, value.length); // SHORT_BINBYTES
       } else {
-        this.#op(0x42); // BINBYTES
+        this.#op1(0x42); // BINBYTES
         this.#uint32(value.length);
       }
       return this.#raw(value);
     }
     if (value instanceof PyTuple) {
       const items = value.items;
-      if (items.length === 0) return this.#op(0x29); // EMPTY_TUPLE
+      if (items.length === 0) return this.#op1(0x29); // EMPTY_TUPLE
       if (items.length <= 3) {
         this.#items(items, depth);
-        return this.#op(0x84 + items.length); // TUPLE1..3
+        return this.#op1(0x84 + items.length); // TUPLE1..3
       }
-      this.#op(0x28); // MARK
+      this.#op1(0x28); // MARK
       this.#items(items, depth);
-      return this.#op(0x74); // TUPLE
+      return this.#op1(0x74); // TUPLE
     }
     if (Array.isArray(value)) {
-      this.#op(0x5d); // EMPTY_LIST
+      this.#op1(0x5d); // EMPTY_LIST
       if (value.length === 0) return;
-      this.#op(0x28);
+      this.#op1(0x28);
       this.#items(value, depth);
-      return this.#op(0x65); // APPENDS
+      return this.#op1(0x65); // APPENDS
     }
     if (value instanceof Set) {
-      this.#op(0x8f); // EMPTY_SET
+      this.#op1(0x8f); // EMPTY_SET
       if (value.size === 0) return;
-      this.#op(0x28);
+      this.#op1(0x28);
       this.#items(value, depth);
-      return this.#op(0x90); // ADDITEMS
+      return this.#op1(0x90); // ADDITEMS
     }
     if (value instanceof Map) {
-      this.#op(0x7d); // EMPTY_DICT
+      this.#op1(0x7d); // EMPTY_DICT
       if (value.size === 0) return;
-      this.#op(0x28);
+      this.#op1(0x28);
       for (const [key, item] of value) {
         this.#write(key, depth + 1);
         this.#write(item, depth + 1);
       }
-      return this.#op(0x75); // SETITEMS
+      return this.#op1(0x75); // SETITEMS
     }
     if (value instanceof Error) {
       const [module, name] = pythonExceptionClass(value);
@@ -240,54 +299,66 @@ class Pickler {
         : value.message;
       const args = (value as { args?: unknown }).args;
       this.#write(new PyTuple(Array.isArray(args) ? args : [message]), depth + 1);
-      return this.#op(0x52); // REDUCE
+      return this.#op1(0x52); // REDUCE
     }
     if (value instanceof PyToken) {
       this.#global("multiprocessing.managers", "Token");
-      this.#op(0x29, 0x81); // EMPTY_TUPLE, NEWOBJ
+      this.#op2(0x29, 0x81); // EMPTY_TUPLE, NEWOBJ
       const address = typeof value.address === "string"
         ? value.address
         : new PyTuple(value.address);
       this.#write(new PyTuple([value.typeid, address, value.id]), depth + 1);
-      return this.#op(0x62); // BUILD
+      return this.#op1(0x62); // BUILD
     }
     if (value instanceof PyProxy) {
       // RebuildProxy(<proxy type>, token, "pickle", {"exposed": (...)})
       this.#global("multiprocessing.managers", "RebuildProxy");
-      this.#op(0x28); // MARK
+      this.#op1(0x28); // MARK
       this.#global("multiprocessing.managers", value.proxyType);
       this.#write(value.token, depth + 1);
       this.#string("pickle");
       const kwds = new Map<string, unknown>();
       if (value.exposed !== undefined) kwds.set("exposed", new PyTuple(value.exposed));
       this.#write(kwds, depth + 1);
-      this.#op(0x74); // TUPLE
-      return this.#op(0x52); // REDUCE
+      this.#op1(0x74); // TUPLE
+      return this.#op1(0x52); // REDUCE
     }
     if (value instanceof PySlice) {
       this.#global("builtins", "slice");
       this.#write(new PyTuple([value.start, value.stop, value.step]), depth + 1);
-      return this.#op(0x52);
+      return this.#op1(0x52);
     }
     if (value instanceof Date) return this.#datetime(value);
     const proto = Object.getPrototypeOf(value);
     if (proto === Object.prototype || proto === null) {
       const entries = Object.entries(value as Record<string, unknown>);
-      this.#op(0x7d);
+      this.#op1(0x7d);
       if (entries.length === 0) return;
-      this.#op(0x28);
+      this.#op1(0x28);
       for (const [key, item] of entries) {
         this.#string(key);
         this.#write(item, depth + 1);
       }
-      return this.#op(0x75);
+      return this.#op1(0x75);
     }
+    const replaced = this.#replace?.(value as object);
+    if (replaced !== undefined) return this.#write(replaced, depth);
     const name = (value as { constructor?: { name?: string } }).constructor?.name ?? "object";
     throw new UnsendableError(`a ${name} instance`, " (Python receives data, errors and proxies)");
   }
 }
 
-/** `value` as a pickle CPython's `pickle.loads` reads. */
-export function writePickle(value: unknown, maxDepth = 100): Uint8Array {
-  return new Pickler(maxDepth).run(value);
+const pickler = new Pickler();
+
+/**
+ * `value` as a pickle CPython's `pickle.loads` reads. `replace` may turn
+ * instances of other classes into what is sent in their place (a proxy
+ * into its token).
+ */
+export function writePickle(
+  value: unknown,
+  maxDepth = 100,
+  replace?: PickleReplacer,
+): Uint8Array {
+  return pickler.run(value, maxDepth, replace);
 }
