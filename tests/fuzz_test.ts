@@ -20,6 +20,7 @@ import type { Address } from "../mod.ts";
 import { Counter, TestManager } from "./_fixtures/counter.ts";
 import { writePickle } from "../src/wire/pickle_writer.ts";
 import { PyTuple } from "../src/wire/python_values.ts";
+import { writeXmlrpc } from "../src/wire/xmlrpc.ts";
 import { seededRandom } from "./_helpers.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20261122);
@@ -64,6 +65,23 @@ function cases(rand: () => number, liveId: number, releasedId: number): {
   const latin = (text: string): number[] => [...text].map((c) => c.charCodeAt(0));
   const kinds: [string, () => Uint8Array, boolean][] = [
     ["pickle request", () => frame(pickle()), true],
+    [
+      "XML-RPC request",
+      () =>
+        frame(writeXmlrpc(
+          ["dummy", "increment", "accept_connection"][int(3)] === "dummy"
+            ? new PyTuple([null, "dummy", [], {}])
+            : new PyTuple([liveId.toString(16), "increment", [int(9)], {}]),
+        )),
+      true,
+    ],
+    ["mutated XML-RPC", () => {
+      const b = writeXmlrpc(new PyTuple([null, "get_methods", [[int(9)]], { a: "<&>" }])).slice();
+      for (let i = 0, n = 1 + int(6); i < n; i++) {
+        b[int(b.length)] = "<>/&;x!"[int(7)]!.charCodeAt(0);
+      }
+      return frame(b);
+    }, true],
     ["bit-flipped pickle", () => {
       const b = pickle().slice();
       for (let i = 0, n = 1 + int(4); i < n; i++) b[1 + int(b.length - 1)]! ^= 1 << int(8);

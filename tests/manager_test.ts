@@ -82,7 +82,7 @@ Deno.test("BaseManager options are checked at construction", () => {
     () => new BaseManager({ serializer: "json" as "msgpack" }),
     {
       name: "TypeError",
-      message: /Unknown serializer "json": "msgpack" \(the default\) or "pickle"/,
+      message: /Unknown serializer "json": "msgpack" \(the default\), or "pickle" or "xmlrpclib"/,
     },
   );
   assert.throws(

@@ -243,3 +243,27 @@ await pythonTest(
     assert.equal(await counter.increment(), 2);
   },
 );
+
+await pythonTest(
+  ["3.13.0"],
+  "a CPython client with serializer='xmlrpclib' creates and calls objects on our server",
+  async () => {
+    await using manager = await new TestManager({
+      modules: [COUNTER_MODULE],
+      authkey: new TextEncoder().encode(AUTHKEY),
+    }).start();
+    const seen = await pythonClient("3.13.0", manager.address, "xmlrpc");
+    assert.deepStrictEqual(seen.increment, [6, 16, 16]);
+    assert.deepStrictEqual(seen.keywords, [1, "two", { flag: true }]);
+    assert.deepStrictEqual(seen.echo, {
+      a: [1, 2.5, null, true, "é<&>"],
+      t: [1, 2], // tuples travel as lists, as in CPython
+    });
+    assert.equal(seen.big, 2 ** 31, "beyond XML-RPC's int: sent as <i8>, which CPython reads");
+    assert.equal(seen.bytes, "00ff");
+    // CPython's own server would send the exception as {} and its client would fail to raise it.
+    assert.equal((seen.error as string[])[0], "RemoteError");
+    assert.match((seen.error as string[])[1]!, /RangeError: it broke/);
+    assert.equal(seen.released, 0);
+  },
+);

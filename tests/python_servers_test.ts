@@ -5,7 +5,7 @@
  * Unix and TCP sockets, with CPython 3.12 and 3.13.
  */
 import assert from "node:assert/strict";
-import { BaseManager, type BaseProxy, kwargs } from "../mod.ts";
+import { BaseManager, type BaseProxy, kwargs, SyncManager } from "../mod.ts";
 import { within } from "./_helpers.ts";
 import { pythonTest } from "./_python.ts";
 
@@ -16,9 +16,11 @@ const AUTHKEY = "abracadabra";
 async function pythonServer(
   version: string,
   transport: "unix" | "tcp",
+  serializer = "pickle",
+  kind: "docs" | "sync" = "docs",
 ): Promise<{ address: string | { hostname: string; port: number } } & AsyncDisposable> {
   const child = new Deno.Command("python3", {
-    args: [SERVER, transport, AUTHKEY],
+    args: [SERVER, transport, AUTHKEY, serializer, kind],
     env: { PYENV_VERSION: version },
     stdin: "piped",
     stdout: "piped",
@@ -196,3 +198,94 @@ await pythonTest(
     await assert.rejects(manager.numberOfObjects(), { name: "ManagerStateError" });
   },
 );
+
+await pythonTest(
+  ["3.13.0"],
+  'serializer: "xmlrpclib" reaches a CPython server started with it',
+  async () => {
+    await using server = await pythonServer("3.13.0", "unix", "xmlrpclib");
+    await using manager = await new BaseManager({
+      address: server.address,
+      authkey: new TextEncoder().encode(AUTHKEY),
+      serializer: "xmlrpclib",
+    }).connect();
+    await using queue = await manager.create("get_queue");
+    await queue._callmethod("put", [["hallå", null, true, 2.25, Uint8Array.of(1, 2)]]);
+    assert.deepStrictEqual(await queue._callmethod("get"), [
+      "hallå",
+      null,
+      true,
+      2.25,
+      Uint8Array.of(1, 2),
+    ]);
+    const store = await manager.create("Store") as Store;
+    await store.put("k", { a: 1 });
+    assert.deepStrictEqual(await store.get("k"), { a: 1 });
+    await assert.rejects(store.get("missing"), /XML-RPC cannot carry/);
+    await store[Symbol.asyncDispose]();
+  },
+);
+
+for (const version of ["3.13.0", "3.12.1"]) {
+  await pythonTest(
+    [version],
+    `our typed SyncManager proxies work on a CPython ${version} SyncManager server`,
+    async () => {
+      await using server = await pythonServer(version, "unix", "pickle", "sync");
+      await using manager = await new SyncManager({
+        address: server.address,
+        authkey: new TextEncoder().encode(AUTHKEY),
+        serializer: "pickle",
+      }).connect();
+      const baseline = await manager.numberOfObjects();
+      {
+        await using queue = await manager.Queue<string>();
+        await queue.put("a");
+        await queue.putNowait("b");
+        assert.equal(await queue.qsize(), 2);
+        assert.equal(await queue.get({ timeout: 1000 }), "a");
+        assert.equal(await queue.getNowait(), "b");
+        await assert.rejects(queue.get({ timeout: 50 }), { name: "Empty" });
+        await using dict = await manager.dict<string, number>();
+        await dict.set("x", 1);
+        assert.equal(await dict.get("x"), 1);
+        assert.equal(await dict.get("y", 7), 7);
+        assert.equal(await dict.has("x"), true);
+        assert.equal(await dict.size(), 1);
+        assert.equal(await dict.delete("x"), true);
+        assert.equal(await dict.delete("x"), false, "a KeyError in Python is false here");
+        await dict.set("k", 2);
+        const seen: unknown[] = [];
+        for await (const entry of dict) seen.push(entry);
+        assert.ok(seen.length === 1, `iterated ${JSON.stringify(seen)}`);
+        await using list = await manager.list<number>([3, 1, 2]);
+        await list.append(4);
+        assert.equal(await list.length(), 4);
+        assert.equal(await list.get(-1), 4);
+        await list.sort({ reverse: true });
+        assert.deepStrictEqual(await list.copy(), [4, 3, 2, 1]);
+        assert.deepStrictEqual(await list.slice(1, 3), [3, 2]);
+        await using lock = await manager.Lock();
+        assert.equal(await lock.acquire(), true);
+        assert.equal(await lock.acquire({ timeout: 50 }), false, "ms became seconds");
+        await lock.release();
+        await using event = await manager.Event();
+        assert.equal(await event.wait({ timeout: 50 }), false);
+        await event.set();
+        assert.equal(await event.isSet(), true);
+        await using value = await manager.Value(41);
+        await value.set((await value.get() as number) + 1);
+        assert.equal(await value.get(), 42);
+        await using ns = await manager.Namespace();
+        await ns.set("name", "Bob");
+        assert.equal(await ns.get("name"), "Bob");
+        assert.equal(await ns.has("job"), false);
+      }
+      const deadline = Date.now() + 5000;
+      while (await manager.numberOfObjects() !== baseline && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.equal(await manager.numberOfObjects(), baseline, "every object was released");
+    },
+  );
+}

@@ -86,12 +86,12 @@ export interface ManagerOptions {
   /** The shared secret; default {@linkcode defaultAuthkey}. */
   readonly authkey?: Uint8Array;
   /**
-   * `"msgpack"` (the default), or `"pickle"` to `connect()` to a CPython
-   * manager server (`BaseManager(address, authkey)` in Python). Servers
-   * started here speak both: each connection is told apart by its first
-   * request.
+   * `"msgpack"` (the default), or `"pickle"` (or `"xmlrpclib"`) to
+   * `connect()` to a CPython manager server started with that serializer
+   * (`BaseManager(address, authkey)` in Python). Servers started here speak
+   * all three: each connection is told apart by its first request.
    */
-  readonly serializer?: "msgpack" | "pickle";
+  readonly serializer?: "msgpack" | "pickle" | "xmlrpclib";
   /** Milliseconds `shutdown()` waits for the server at each step before SIGTERM, then SIGKILL (default 1000). */
   readonly shutdownTimeout?: number;
   /** Modules the server process imports to find registrations; default `[Deno.mainModule]`. */
@@ -232,11 +232,14 @@ export class BaseManager {
   constructor(options: ManagerOptions = {}) {
     const { address, authkey, serializer, shutdownTimeout, handshakeTimeout, startTimeout } =
       options;
-    if (serializer !== undefined && serializer !== "msgpack" && serializer !== "pickle") {
+    if (
+      serializer !== undefined && serializer !== "msgpack" && serializer !== "pickle" &&
+      serializer !== "xmlrpclib"
+    ) {
       throw new TypeError(
         `Unknown serializer ${
           JSON.stringify(serializer)
-        }: "msgpack" (the default) or "pickle" (a CPython server, with connect())`,
+        }: "msgpack" (the default), or "pickle" or "xmlrpclib" (a CPython server, with connect())`,
       );
     }
     if (authkey !== undefined && !(authkey instanceof Uint8Array)) {
@@ -539,10 +542,12 @@ export class BaseManager {
 
   #openSession(): Promise<Session | PythonSession> {
     const owner = this.constructor;
-    if (this.#options.serializer === "pickle") {
+    if (this.#options.serializer === "pickle" || this.#options.serializer === "xmlrpclib") {
       return PythonSession.open({
         address: this.address,
         authkey: this.#authkey,
+        serializer: this.#options.serializer,
+        proxyType: (typeid) => findRegistration(owner, typeid)?.proxytype,
         legacyAuth: this.#options.legacyAuth ?? false,
         ...(this.#options.handshakeTimeout === undefined
           ? {}

@@ -19,6 +19,7 @@ import { Connection, type MessageHandler } from "../wire/connection.ts";
 import { type CodecPeer, type DecodeError, MAX_DEPTH, MAX_LENGTH } from "../wire/codec.ts";
 import { DEFAULT_MAX_FRAME } from "../wire/framing.ts";
 import { PickleCodec } from "../wire/pickle_codec.ts";
+import { XmlrpcCodec } from "../wire/xmlrpc.ts";
 import { PyProxy, PyToken, PyTuple } from "../wire/python_values.ts";
 import { connect } from "../wire/transport.ts";
 import { ConnectionClosedError, RemoteError } from "../errors.ts";
@@ -26,6 +27,7 @@ import { ControlMethod, SERVER_ID } from "../wire/protocol.ts";
 import { onDeadline } from "../_async.ts";
 import { type BaseProxy, createProxy, type ProxyClass } from "./proxy.ts";
 import type { KeptRequest, PipelineChannel } from "./pipeline.ts";
+import { pythonCall, pythonCreateCall } from "./python_calls.ts";
 
 /** Calls in flight at once on one session; more wait for a connection. */
 export const MAX_CALL_CONNECTIONS = 16;
@@ -64,6 +66,10 @@ export interface PythonSessionOptions {
   readonly handshakeTimeout?: number;
   /** Accept and answer CPython 3.11's HMAC-MD5 handshake. */
   readonly legacyAuth?: boolean;
+  /** CPython's serializer on that server: `"pickle"` (the default) or `"xmlrpclib"`. */
+  readonly serializer?: "pickle" | "xmlrpclib";
+  /** Proxy class for a typeid (a `SyncManager`'s typed proxies), or undefined for an auto proxy. */
+  readonly proxyType?: (typeid: string) => ProxyClass | undefined;
 }
 
 /** A connection with at most one request in flight. */
@@ -72,10 +78,10 @@ class Link implements MessageHandler {
   #pending: PromiseWithResolvers<unknown> | undefined;
   readonly ended: Promise<void>;
 
-  constructor(socket: Deno.Conn) {
+  constructor(socket: Deno.Conn, xmlrpc: boolean) {
     const limits = { maxDepth: MAX_DEPTH, maxLength: MAX_LENGTH, maxFrameSize: DEFAULT_MAX_FRAME };
     this.connection = new Connection(socket, NO_TOKENS, limits, () => {});
-    this.connection.useCodec(new PickleCodec(limits));
+    this.connection.useCodec(xmlrpc ? new XmlrpcCodec(limits) : new PickleCodec(limits));
     this.ended = Promise.resolve();
   }
 
@@ -143,6 +149,10 @@ export class PythonSession implements PipelineChannel {
   readonly #authkey: Uint8Array;
   readonly #key: AuthKey;
   readonly #handshakeTimeout: number;
+  readonly #xmlrpc: boolean;
+  readonly #proxyType: (typeid: string) => ProxyClass | undefined;
+  /** The typeid of each object this session made a proxy for, for typed calls. */
+  readonly #typeids = new Map<number, string>();
   readonly #idle: Link[] = [];
   readonly #links = new Set<Link>();
   readonly #waiting: PromiseWithResolvers<Link>[] = [];
@@ -167,6 +177,8 @@ export class PythonSession implements PipelineChannel {
     this.#authkey = options.authkey.slice();
     this.#key = key;
     this.#handshakeTimeout = options.handshakeTimeout ?? 5000;
+    this.#xmlrpc = options.serializer === "xmlrpclib";
+    this.#proxyType = options.proxyType ?? (() => undefined);
   }
 
   /** The authkey (a copy). */
@@ -229,8 +241,18 @@ export class PythonSession implements PipelineChannel {
     }
     if (this.#closedBy !== undefined) throw this.#closedBy;
     const last = args.at(-1);
-    const keywords = last instanceof PythonKeywords ? last.keywords : {};
-    const positional = last instanceof PythonKeywords ? args.slice(0, -1) : args;
+    let keywords = last instanceof PythonKeywords ? last.keywords : {};
+    let positional = last instanceof PythonKeywords ? args.slice(0, -1) : args;
+    // A typed proxy's call of a standard type, in CPython's names and units.
+    const typeid = this.#typeids.get(id);
+    const typed = typeid === undefined || last instanceof PythonKeywords
+      ? undefined
+      : pythonCall(typeid, method, positional);
+    if (typed !== undefined) {
+      method = typed.method;
+      positional = typed.args;
+      keywords = typed.kwds ?? {};
+    }
     const link = await this.#callLink();
     let reply: unknown;
     try {
@@ -244,7 +266,15 @@ export class PythonSession implements PipelineChannel {
       throw error;
     }
     this.#giveBack(link);
-    return this.#interpret(reply);
+    if (typed === undefined) return this.#interpret(reply);
+    let value: unknown;
+    try {
+      value = this.#interpret(reply);
+    } catch (error) {
+      if (typed.failure === undefined) throw error;
+      return typed.failure(error);
+    }
+    return typed.reply === undefined ? value : typed.reply(value);
   }
 
   /** Drops this process's reference to object `id` (a `decref`); never throws. */
@@ -253,9 +283,9 @@ export class PythonSession implements PipelineChannel {
     this.#controlRaw("decref", [id.toString(16)]).catch(() => {});
   }
 
-  /** Proxies from a CPython server are built from the names it reports. */
-  proxyType(_typeid: string): ProxyClass | undefined {
-    return undefined;
+  /** A typed proxy for a standard typeid (its calls are translated), else an auto proxy. */
+  proxyType(typeid: string): ProxyClass | undefined {
+    return this.#proxyType(typeid);
   }
 
   /** Not known ahead: the server reports each object's names. */
@@ -291,7 +321,12 @@ export class PythonSession implements PipelineChannel {
       case "#RETURN":
         return this.#proxiesIn(payload);
       case "#ERROR":
-        throw payload instanceof Error ? payload : new RemoteError(String(payload));
+        if (payload instanceof Error) throw payload;
+        throw new RemoteError(
+          this.#xmlrpc
+            ? 'The CPython server raised an exception, which XML-RPC cannot carry (CPython\'s own clients fail on it too): use serializer "pickle" to get it'
+            : `The CPython server raised ${String(payload)}`,
+        );
       case "#TRACEBACK":
         throw new RemoteError(String(payload));
       case "#UNSERIALIZABLE":
@@ -325,7 +360,10 @@ export class PythonSession implements PipelineChannel {
     const last = rest.at(-1);
     const keywords = last instanceof PythonKeywords ? last.keywords : {};
     const positional = last instanceof PythonKeywords ? rest.slice(0, -1) : rest;
-    const reply = await this.control(ControlMethod.create, [typeid, ...positional], keywords);
+    const call = last instanceof PythonKeywords
+      ? { args: positional, kwds: keywords }
+      : pythonCreateCall(String(typeid), positional);
+    const reply = await this.control(ControlMethod.create, [typeid, ...call.args], call.kwds);
     const [ident, exposed] = Array.isArray(reply) ? reply : [];
     if (typeof ident !== "string" || !Array.isArray(exposed)) {
       throw new RemoteError("The CPython manager server sent a malformed reply to create");
@@ -337,6 +375,7 @@ export class PythonSession implements PipelineChannel {
   #proxy(typeid: string, ident: string, exposed: readonly string[]): BaseProxy {
     const id = parseInt(ident, 16);
     if (!Number.isSafeInteger(id)) throw new RemoteError(`Unusable object id '${ident}'`);
+    this.#typeids.set(id, typeid);
     return createProxy({ typeid, address: this.address, id }, exposed, this);
   }
 
@@ -354,7 +393,7 @@ export class PythonSession implements PipelineChannel {
   async #open(): Promise<Link> {
     if (this.#closedBy !== undefined) throw this.#closedBy;
     const socket = await connect(this.address);
-    const link = new Link(socket);
+    const link = new Link(socket, this.#xmlrpc);
     this.#links.add(link);
     const cancel = onDeadline(this.#handshakeTimeout, () => link.connection.close());
     try {

@@ -33,10 +33,13 @@ import type { SharedEntry } from "./object_table.ts";
 import { explainDenial } from "./permissions.ts";
 import { noteCall } from "./_stray.ts";
 import { PickleCodec } from "../wire/pickle_codec.ts";
+import { XmlrpcCodec } from "../wire/xmlrpc.ts";
 import { PythonDialect } from "./python_dialect.ts";
 
 /** A pickle starts with PROTO (protocol 2 and above): how a CPython client is told apart. */
 const PICKLE_PROTOCOL_OPCODE = 0x80;
+/** CPython's `serializer='xmlrpclib'` sends XML documents: `<?xml`. */
+const XML_OPENING = 0x3c;
 
 /** Where a kept request's result is: still coming, there, or failed. */
 type Promised =
@@ -113,14 +116,18 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     } catch {
       return this; // the read loop meets the same failure and reports it
     }
-    if (first !== PICKLE_PROTOCOL_OPCODE) return this;
+    if (first !== PICKLE_PROTOCOL_OPCODE && first !== XML_OPENING) return this;
+    const xmlrpc = first === XML_OPENING;
     const dialect = new PythonDialect(
       this.connection,
       this.#host,
       this.#caller,
       this.#requestShutdown,
+      xmlrpc,
     );
-    this.connection.useCodec(new PickleCodec(this.#limits, dialect.proxies));
+    this.connection.useCodec(
+      xmlrpc ? new XmlrpcCodec(this.#limits) : new PickleCodec(this.#limits, dialect.proxies),
+    );
     return dialect;
   }
 

@@ -54,13 +54,23 @@ export class PythonDialect implements MessageHandler {
   readonly #queue: (PythonRequest | string)[] = [];
   #running = false;
 
-  /** Serves `connection`'s requests on `host`'s objects, as `caller`. */
+  /**
+   * Whether replies may carry exceptions and proxies: pickle can, XML-RPC
+   * (CPython's `serializer='xmlrpclib'`) cannot, so there an exception is
+   * sent as `#TRACEBACK` text (CPython would send `{}`, which its client
+   * then fails to raise) and a `methodToTypeid` result is refused.
+   */
+  readonly #objects: boolean;
+
+  /** Serves `connection`'s requests on `host`'s objects, as `caller`; `xmlrpc` for that serializer. */
   constructor(
     connection: Connection,
     host: ObjectHost,
     caller: Caller,
     requestShutdown: () => Promise<void>,
+    xmlrpc = false,
   ) {
+    this.#objects = !xmlrpc;
     this.#connection = connection;
     this.#host = host;
     this.#caller = caller;
@@ -235,6 +245,9 @@ export class PythonDialect implements MessageHandler {
       const thrown = error instanceof Error
         ? explainDenial(error) as Error
         : new Error(String(error));
+      if (!this.#objects) {
+        return this.#send("#TRACEBACK", traceback(thrown.name, thrown.message));
+      }
       return this.#send("#ERROR", thrown);
     }
     const shared = host.shareResult(entry, sharedAs, result);
@@ -242,6 +255,16 @@ export class PythonDialect implements MessageHandler {
       return this.#send("#RETURN", result === undefined ? null : result);
     }
     const created = shared as SharedEntry;
+    if (!this.#objects) {
+      host.table.dropIfUnreferenced(created.id);
+      return this.#send(
+        "#TRACEBACK",
+        traceback(
+          "TypeError",
+          `${entry.typeid}.${method}() returns a shared object, and proxies cannot cross XML-RPC (as in CPython): use serializer='pickle'`,
+        ),
+      );
+    }
     this.#hold(created);
     this.#send("#PROXY", new PyTuple([new PyTuple(exposedOf(created)), this.#token(created)]));
   }

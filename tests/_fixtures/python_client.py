@@ -31,7 +31,8 @@ SyncManager.register("get_lock")
 SyncManager.register("get_queue")
 
 manager = (SyncManager if scenario.startswith("sync") else DenoManager)(
-    address=address, authkey=authkey
+    address=address, authkey=authkey,
+    serializer="xmlrpclib" if scenario.startswith("xmlrpc") else "pickle",
 )
 manager.connect()
 seen = {}
@@ -149,6 +150,20 @@ elif scenario == "sync_hold_lock":
     seen["acquired"] = lock.acquire()
     print(json.dumps(seen), flush=True)
     time.sleep(60)
+elif scenario == "xmlrpc":
+    baseline = manager._number_of_objects()
+    counter = manager.Counter(5)
+    seen["increment"] = [counter.increment(), counter.increment(10), counter.get()]
+    seen["keywords"] = counter.argumentsOf(1, "two", flag=True)
+    seen["echo"] = counter.echo({"a": [1, 2.5, None, True, "é<&>"], "t": (1, 2)})
+    big = manager.Counter(2**30)
+    seen["big"] = big.increment(2**30)  # 2**31: beyond XML-RPC's int, sent back as <i8>
+    del big
+    seen["bytes"] = counter.echo(b"\x00\xff").data.hex()
+    seen["error"] = error_of(lambda: counter.fail("it broke"))
+    del counter
+    gc.collect()
+    seen["released"] = manager._number_of_objects() - baseline
 elif scenario == "hold":
     # Creates a counter and waits to be killed, printing its id first.
     counter = manager.Counter(1)

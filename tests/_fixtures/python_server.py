@@ -1,7 +1,10 @@
 """A CPython manager server, as the Python docs' remote-manager example
 writes one, for Deno clients with serializer: "pickle".
 
-    python3 python_server.py unix|tcp AUTHKEY
+    python3 python_server.py unix|tcp AUTHKEY [pickle|xmlrpclib] [docs|sync]
+
+"docs" (the default) serves the Python docs' QueueManager; "sync" a plain
+SyncManager, with CPython's standard types.
 
 Prints its address as JSON, then serves until a client asks it to shut
 down (or stdin closes: the test that started it ended).
@@ -12,7 +15,7 @@ import queue
 import sys
 import tempfile
 import threading
-from multiprocessing.managers import BaseManager
+from multiprocessing.managers import BaseManager, SyncManager
 
 shared_queue = queue.Queue()
 
@@ -46,11 +49,14 @@ QueueManager.register("Store", Store, method_to_typeid={"child": "StoreRef"})
 QueueManager.register("StoreRef", None, exposed=("put", "get", "keys"), create_method=False)
 
 transport, authkey = sys.argv[1], sys.argv[2].encode()
+serializer = sys.argv[3] if len(sys.argv) > 3 else "pickle"
+kind = sys.argv[4] if len(sys.argv) > 4 else "docs"
 if transport == "tcp":
     address = ("127.0.0.1", 0)
 else:
     address = os.path.join(tempfile.mkdtemp(prefix="mp-py-"), "manager.sock")
-server = QueueManager(address=address, authkey=authkey).get_server()
+manager_class = SyncManager if kind == "sync" else QueueManager
+server = manager_class(address=address, authkey=authkey, serializer=serializer).get_server()
 shown = server.address
 print(json.dumps({"hostname": shown[0], "port": shown[1]} if transport == "tcp" else shown), flush=True)
 
