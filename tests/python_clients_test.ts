@@ -68,6 +68,18 @@ for (const version of ["3.13.0", "3.12.1"]) {
           ["ValueError", "it broke"],
           "a RangeError is a ValueError",
         );
+        const notes = seen.notes as string[];
+        assert.equal(notes.length, 1, "the remote stack travels as a note");
+        assert.match(
+          notes[0]!,
+          /^Raised in the Deno manager server \(RangeError: with notes\):\n\s+at /,
+        );
+        assert.match(notes[0]!, /fail .*counter\.ts/, "it names the shared method's frame");
+        assert.equal((seen.unserializable as string[])[0], "RemoteError");
+        assert.match(
+          (seen.unserializable as string[])[1]!,
+          /Unserializable message: .*Counter instance/s,
+        );
         assert.equal((seen.not_exposed as string[])[0], "RemoteError");
         assert.match(
           (seen.not_exposed as string[])[1]!,

@@ -299,7 +299,18 @@ class Pickler {
         : value.message;
       const args = (value as { args?: unknown }).args;
       this.#write(new PyTuple(Array.isArray(args) ? args : [message]), depth + 1);
-      return this.#op1(0x52); // REDUCE
+      this.#op1(0x52); // REDUCE
+      // The remote stack, as a note Python 3.11+ prints with the traceback (CPython's own
+      // managers lose it): BUILD with the state {"__notes__": [...]}.
+      const frames = typeof value.stack === "string"
+        ? value.stack.split("\n").filter((line) => /^\s+at /.test(line))
+        : [];
+      if (frames.length === 0) return;
+      const note = `Raised in the Deno manager server (${value.name}: ${value.message}):\n${
+        frames.join("\n")
+      }`;
+      this.#write(new Map([["__notes__", [note]]]), depth + 1);
+      return this.#op1(0x62); // BUILD
     }
     if (value instanceof PyToken) {
       this.#global("multiprocessing.managers", "Token");

@@ -54,6 +54,11 @@ if scenario == "counter":
     seen["keywords"] = counter.argumentsOf(1, "two", flag=True, n=None)
     seen["echo"] = repr(counter.echo({"a": [1, 2.5, None, b"x", (1, 2)], "n": 2**70, "s": {3}}))
     seen["error"] = error_of(lambda: counter.fail("it broke"))
+    try:
+        counter.fail("with notes")
+    except ValueError as error:
+        seen["notes"] = getattr(error, "__notes__", None)
+    seen["unserializable"] = error_of(counter._getvalue)
     seen["not_exposed"] = error_of(lambda: counter._callmethod("_secret"))
     seen["missing_method"] = error_of(lambda: counter._callmethod("nothing"))
     seen["unknown_type"] = error_of(lambda: manager.Nope())
