@@ -69,7 +69,7 @@ export {
   proxyToString,
   type ProxyToStringOptions,
 } from "./src/client/transfer.ts";
-export { SyncManager, type TypedArray } from "./src/sync/sync_manager.ts";
+export { Manager, SyncManager, type TypedArray } from "./src/sync/sync_manager.ts";
 export type { Pipelined } from "./src/client/pipeline.ts";
 export { kwargs, PythonKeywords } from "./src/client/python_session.ts";
 export { Process, type ProcessOptions, type Target } from "./src/client/process.ts";

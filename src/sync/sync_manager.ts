@@ -4,7 +4,7 @@
  * @module
  */
 
-import { BaseManager } from "../client/manager.ts";
+import { BaseManager, type ManagerOptions } from "../client/manager.ts";
 import type { ProxyClass } from "../client/proxy.ts";
 import type { BarrierOptions } from "./primitives.ts";
 import { type ProxyKind, STANDARD_TYPES } from "./standard_types.ts";
@@ -183,4 +183,26 @@ for (const { typeid, callable, kind, methodToTypeid } of STANDARD_TYPES) {
     // Each has a typed factory method above instead.
     createMethod: false,
   });
+}
+
+/**
+ * CPython's `multiprocessing.Manager()`: a started {@linkcode SyncManager}.
+ * Use it with `await using` (it shuts down at the end of the block), or
+ * call `shutdown()`; it also shuts down when the process that started it
+ * exits, however it ends.
+ *
+ * @example
+ * ```ts
+ * import { Manager } from "@multiprocess/managers";
+ *
+ * if (import.meta.main) {
+ *   await using manager = await Manager();
+ *   const counts = await manager.dict<string, number>();
+ *   await counts.set("apples", 3);
+ *   console.log(await counts.get("apples")); // 3
+ * }
+ * ```
+ */
+export async function Manager(options?: ManagerOptions): Promise<SyncManager> {
+  return await new SyncManager(options).start();
 }
