@@ -9,7 +9,6 @@
 
 import { RemoteError } from "../errors.ts";
 import {
-  type CodecLimits,
   type CodecPeer,
   DecodeError,
   Reference,
@@ -31,6 +30,7 @@ import { type Caller, runAs } from "./caller.ts";
 import { isThenable, type ObjectHost, type TicketOwner } from "./object_host.ts";
 import type { SharedEntry } from "./object_table.ts";
 import { explainDenial } from "./permissions.ts";
+import type { ServerLimits } from "./limits.ts";
 import { noteCall } from "./_stray.ts";
 import { PickleCodec } from "../wire/pickle_codec.ts";
 import { XmlrpcCodec } from "../wire/xmlrpc.ts";
@@ -60,7 +60,11 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   readonly #tickets: TicketOwner = { tickets: 0 };
   /** Results of kept requests, by request id, for the calls chained to them. */
   readonly #promised = new Map<number, Promised>();
-  readonly #limits: CodecLimits;
+  readonly #limits: Required<ServerLimits>;
+  /** Every connection of the server, for `debugInfo()`. */
+  readonly #connections: () => Iterable<ClientConnection>;
+  /** Calls of this connection in progress (async results not yet sent). */
+  #inProgress = 0;
   #decodeProblem: string | undefined;
   #closed = false;
   #done: Promise<void> = Promise.resolve();
@@ -72,15 +76,18 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   constructor(
     socket: Deno.Conn,
     host: ObjectHost,
-    limits: CodecLimits,
+    limits: Required<ServerLimits>,
     callerId: number,
     requestShutdown: () => Promise<void>,
+    connections: () => Iterable<ClientConnection> = () => [this],
   ) {
+    this.#connections = connections;
     this.#caller = Object.freeze({ id: callerId, signal: this.#aborter.signal });
     this.#host = host;
     this.#requestShutdown = requestShutdown;
     this.#limits = limits;
     this.connection = new Connection(socket, this, limits, () => {});
+    this.connection.throttleAt(limits.maxBufferedBytesPerConnection);
   }
 
   /** Resolves once `serve()` has ended. */
@@ -168,6 +175,12 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     if (this.#decodeProblem !== undefined) {
       return this.#reply(request.requestId, Reply.Failure, [this.#decodeProblem, undefined]);
     }
+    if (this.#inProgress >= this.#limits.maxPendingCallsPerConnection && request.requestId !== 0) {
+      return this.#reply(request.requestId, Reply.Failure, [
+        `This connection already has ${this.#inProgress} calls in progress, the limit (limits.maxPendingCallsPerConnection): wait for some to finish`,
+        undefined,
+      ]);
+    }
     this.#dispatch(request);
   }
 
@@ -238,9 +251,16 @@ export class ClientConnection implements CodecPeer, MessageHandler {
       return this.#reply(requestId, Reply.Throw, error, entry, method);
     }
     if (isThenable(result)) {
+      this.#inProgress++;
       Promise.resolve(result).then(
-        (value) => this.#returnValue(requestId, entry, method, value),
-        (error) => this.#reply(requestId, Reply.Throw, error, entry, method),
+        (value) => {
+          this.#inProgress--;
+          this.#returnValue(requestId, entry, method, value);
+        },
+        (error) => {
+          this.#inProgress--;
+          this.#reply(requestId, Reply.Throw, error, entry, method);
+        },
       );
     } else {
       this.#returnValue(requestId, entry, method, result);
@@ -248,6 +268,9 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   }
 
   #returnValue(requestId: number, entry: SharedEntry, method: string, value: unknown): void {
+    if (entry.methodToTypeid[method] !== undefined && this.#atObjectLimit()) {
+      return this.#reply(requestId, Reply.Failure, [this.#objectLimitMessage(), undefined]);
+    }
     const shared = this.#host.shareResult(entry, method, value);
     if (shared === value) return this.#reply(requestId, Reply.Return, value, entry, method);
     const created = shared as SharedEntry;
@@ -275,7 +298,14 @@ export class ClientConnection implements CodecPeer, MessageHandler {
           return;
         case "create": {
           const { typeid, args } = request;
-          const entry = await runAs(this.#caller, () => host.create(typeid, args));
+          if (this.#atObjectLimit()) throw new RemoteError(this.#objectLimitMessage());
+          this.#inProgress++;
+          let entry: SharedEntry;
+          try {
+            entry = await runAs(this.#caller, () => host.create(typeid, args));
+          } finally {
+            this.#inProgress--;
+          }
           this.#reply(requestId, Reply.Return, new Reference(entry.id));
           host.table.dropIfUnreferenced(entry.id);
           return;
@@ -284,8 +314,15 @@ export class ClientConnection implements CodecPeer, MessageHandler {
           return this.#reply(requestId, Reply.Return, null);
         case "numberOfObjects":
           return this.#reply(requestId, Reply.Return, await host.numberOfObjects());
-        case "debugInfo":
-          return this.#reply(requestId, Reply.Return, await host.debugInfo());
+        case "debugInfo": {
+          const objects = await host.debugInfo();
+          const connections = [...this.#connections()].map((c) => c.describe()).join("\n");
+          return this.#reply(
+            requestId,
+            Reply.Return,
+            `${objects}${objects === "" ? "" : "\n"}connections:\n${connections}`,
+          );
+        }
         case "share": {
           const entry = this.#refs.has(request.id) ? host.table.get(request.id) : undefined;
           if (entry === undefined) {
@@ -343,6 +380,20 @@ export class ClientConnection implements CodecPeer, MessageHandler {
       this.connection.send([requestId, kind, value]);
     }
     this.#settlePromise(requestId, kind, value);
+  }
+
+  /** Whether this connection holds references to as many objects as it may. */
+  #atObjectLimit(): boolean {
+    return this.#refs.size >= this.#limits.maxObjectsPerConnection;
+  }
+
+  #objectLimitMessage(): string {
+    return `This connection already holds ${this.#refs.size} shared objects, the limit (limits.maxObjectsPerConnection): release some first`;
+  }
+
+  /** One line of `debugInfo()`: what this connection holds and has in progress. */
+  describe(): string {
+    return `  connection ${this.#caller.id}: ${this.#refs.size} objects, ${this.#inProgress} calls in progress, ${this.connection.buffered} bytes buffered`;
   }
 
   #addRef(entry: SharedEntry): void {

@@ -41,6 +41,27 @@ export interface ServerLimits {
   readonly maxDepth?: number;
   /** Most items in one received array, object, Map or Set (default 4,194,304). */
   readonly maxLength?: number;
+  /**
+   * Most shared objects one connection may hold references to (default
+   * 1,048,576). A `create()` (or a method returning a new shared object)
+   * past it fails with a RemoteError naming this limit; the connection
+   * goes on.
+   */
+  readonly maxObjectsPerConnection?: number;
+  /**
+   * Most calls of one connection in progress at once (default 65,536):
+   * waiting `get()`s, `acquire()`s and other unfinished async methods. A
+   * call past it fails at once with a RemoteError naming this limit.
+   */
+  readonly maxPendingCallsPerConnection?: number;
+  /**
+   * Most bytes of replies a connection may have waiting to be written
+   * (default 128 MiB). Past it, the server stops reading that client's
+   * requests until its replies drain: a client that sends without reading
+   * is throttled, and its buffered replies stay bounded, while every other
+   * client is served as usual.
+   */
+  readonly maxBufferedBytesPerConnection?: number;
 }
 
 const LIMITS = [
@@ -51,6 +72,9 @@ const LIMITS = [
   "maxLength",
   "maxTickets",
   "ticketTtl",
+  "maxObjectsPerConnection",
+  "maxPendingCallsPerConnection",
+  "maxBufferedBytesPerConnection",
 ];
 
 /** Checks limits given by a user. */
@@ -81,5 +105,8 @@ export function resolveLimits(limits: ServerLimits | undefined): Required<Server
     ticketTtl: given.ticketTtl ?? 60_000,
     maxDepth: given.maxDepth ?? MAX_DEPTH,
     maxLength: given.maxLength ?? MAX_LENGTH,
+    maxObjectsPerConnection: given.maxObjectsPerConnection ?? 1_048_576,
+    maxPendingCallsPerConnection: given.maxPendingCallsPerConnection ?? 65_536,
+    maxBufferedBytesPerConnection: given.maxBufferedBytesPerConnection ?? 128 * 1024 * 1024,
   };
 }

@@ -191,6 +191,7 @@ export class Server {
       this.#limits,
       ++this.#callerIds,
       () => this.shutdown(),
+      () => this.#connections,
     );
     this.#handshaking.set(client, performance.now());
     const cancelDeadline = onDeadline(this.#handshakeTimeout, () => client.connection.close());

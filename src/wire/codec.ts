@@ -213,6 +213,11 @@ export class Codec {
     }
   }
 
+  /** Bytes appended and not yet taken. */
+  get pendingBytes(): number {
+    return this.#writer.pending;
+  }
+
   /**
    * The frames appended since the last take, in one piece, or `undefined`
    * if there are none. Give the bytes back with {@linkcode Codec.giveBack}

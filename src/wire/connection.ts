@@ -45,6 +45,8 @@ export type EndReason =
 export interface WireCodec extends FrameSource {
   /** Appends `value` as a frame; throws if it cannot travel (nothing is appended then). */
   append(value: unknown): void;
+  /** Bytes appended and not yet taken for writing. */
+  readonly pendingBytes: number;
   /** The value in a payload; throws `DecodeError`. `borrowed`: the bytes are reused later. */
   decode(payload: Uint8Array, borrowed: boolean): unknown;
 }
@@ -58,6 +60,7 @@ export class Connection implements FrameSource {
   #codec: WireCodec;
   readonly #writer: FrameWriter;
   readonly #maxFrame: number;
+  #maxBuffered = Infinity;
   #closed = false;
 
   /**
@@ -78,6 +81,20 @@ export class Connection implements FrameSource {
       onWriteError(error);
       this.close();
     });
+  }
+
+  /**
+   * Stops reading while more than `bytes` of replies wait to be written:
+   * a peer that sends without reading is throttled, and what is buffered
+   * for it stays bounded.
+   */
+  throttleAt(bytes: number): void {
+    this.#maxBuffered = bytes;
+  }
+
+  /** Bytes queued for this peer and not yet written. */
+  get buffered(): number {
+    return this.#codec.pendingBytes + this.#writer.inFlight;
   }
 
   /** Switches to another codec: only before `run()`, with nothing sent since the handshake. */
@@ -139,6 +156,8 @@ export class Connection implements FrameSource {
         while (!this.#closed && (next = this.reader.takeBuffered(max)) !== undefined) {
           this.#deliver(next, true, handler);
         }
+        // A peer whose replies pile up is not read from until they drain.
+        while (!this.#closed && this.buffered > this.#maxBuffered) await this.#writer.flush();
       }
       return { kind: "closed" };
     } catch (error) {

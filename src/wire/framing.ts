@@ -201,6 +201,7 @@ export class FrameWriter {
   readonly #onError: (error: unknown) => void;
   #writing = false;
   #failed = false;
+  #inFlight = 0;
   #drained: Promise<void> = Promise.resolve();
 
   /** `onError` hears of the first failed write; nothing is written after it. */
@@ -222,15 +223,23 @@ export class FrameWriter {
     return this.#drained;
   }
 
+  /** Bytes handed to the socket and not yet written. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
   async #drain(): Promise<void> {
     try {
       let chunk: Uint8Array | undefined;
       while ((chunk = this.#source.take()) !== undefined) {
+        this.#inFlight = chunk.length;
         await writeAll(this.#conn, chunk);
+        this.#inFlight = 0;
         this.#source.giveBack(chunk);
       }
     } catch (error) {
       this.#failed = true;
+      this.#inFlight = 0;
       this.#onError(error);
     } finally {
       this.#writing = false;

@@ -56,6 +56,11 @@ export class PickleCodec implements WireCodec {
     this.#frames.push(frame);
   }
 
+  /** Bytes appended and not yet taken. */
+  get pendingBytes(): number {
+    return this.#frames.reduce((n, frame) => n + frame.length, 0);
+  }
+
   /** The frames appended since the last take, joined. */
   take(): Uint8Array | undefined {
     const frames = this.#frames;
