@@ -32,7 +32,17 @@ import { pythonCall, pythonCreateCall } from "./python_calls.ts";
 /** Calls in flight at once on one session; more wait for a connection. */
 export const MAX_CALL_CONNECTIONS = 16;
 
-/** Keyword arguments for a CPython method, as the last argument of a call. */
+/**
+ * Keyword arguments for a CPython method, as the last argument of a call;
+ * made by {@linkcode kwargs}.
+ *
+ * @example
+ * ```ts
+ * import { kwargs, PythonKeywords } from "@multiprocess/managers";
+ *
+ * console.log(kwargs({ timeout: 1 }) instanceof PythonKeywords); // true
+ * ```
+ */
 export class PythonKeywords {
   /** The keywords. */
   readonly keywords: Readonly<Record<string, unknown>>;

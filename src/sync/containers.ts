@@ -23,7 +23,19 @@ export type Step = { done: false; value: unknown } | { done: true; value: undefi
 
 const DONE: Step = Object.freeze({ done: true, value: undefined });
 
-/** Steps through a container lazily, one call per item (`methodToTypeid` → "Iterator"). */
+/**
+ * Steps through a container lazily, one call per item (`methodToTypeid` →
+ * "Iterator").
+ *
+ * @example
+ * ```ts
+ * import { SharedIterator } from "@multiprocess/managers/standard";
+ *
+ * let n = 0;
+ * const counting = new SharedIterator(() => n < 2 ? { done: false, value: n++ } : { done: true, value: undefined });
+ * console.log(counting.next()); // { done: false, value: 0 }
+ * ```
+ */
 export class SharedIterator {
   readonly #step: () => Step;
   #finished = false;
@@ -56,7 +68,19 @@ function sizeChecked<T>(
   });
 }
 
-/** Python's `dict`, as an async mirror of `Map`. */
+/**
+ * Python's `dict`, as it lives in the server process; clients use it
+ * through a `DictProxy`, an async mirror of `Map`.
+ *
+ * @example
+ * ```ts
+ * import { Dict } from "@multiprocess/managers/standard";
+ *
+ * const totals = new Dict({ apples: 3 });
+ * totals.set("pears", 2);
+ * console.log(totals.size()); // 2
+ * ```
+ */
 export class Dict {
   readonly #map: Map<unknown, unknown>;
 

@@ -39,7 +39,19 @@ interface TakenItem {
   readonly item: unknown;
 }
 
-/** A FIFO queue of any values (proxies included). */
+/**
+ * A FIFO queue of any values (proxies included), as it lives in the server
+ * process; clients use it through a `QueueProxy`.
+ *
+ * @example
+ * ```ts
+ * import { Queue } from "@multiprocess/managers/standard";
+ *
+ * const queue = new Queue(2);
+ * queue.put("a");
+ * console.log(queue.getNowait()); // "a"
+ * ```
+ */
 export class Queue {
   readonly #maxsize: number;
   #items: unknown[] = [];
