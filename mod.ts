@@ -56,7 +56,14 @@ export {
   type ManagerState,
 } from "./src/client/manager.ts";
 export type { ServerPermissions } from "./src/server/permissions.ts";
-export { BaseProxy, type ProxyClass, type ProxyInit, type Token } from "./src/client/proxy.ts";
+export {
+  BaseProxy,
+  type CallOptions,
+  type ProxyClass,
+  type ProxyInit,
+  type Token,
+  withCall,
+} from "./src/client/proxy.ts";
 export type { ChainedKeys, ExposedKeys, Remote, RemoteOf } from "./src/client/remote.ts";
 export type { Callable, RegisterOptions, Registration } from "./src/client/registry.ts";
 export type { ServerLimits } from "./src/server/limits.ts";

@@ -101,6 +101,13 @@ export interface ManagerOptions {
   /** Milliseconds a peer has to finish the authentication handshake (default 5000). */
   readonly handshakeTimeout?: number;
   /**
+   * Milliseconds after which any call of this manager's proxies that has no
+   * `signal` or `timeout` of its own is given up (a `TimeoutError`) and
+   * stopped on the server, as `withCall(proxy, { timeout })` does for one
+   * proxy. Default: no limit.
+   */
+  readonly callTimeout?: number;
+  /**
    * Accept and answer the HMAC-MD5 handshake of CPython 3.11 and older, as
    * a server and as a client (default false: HMAC-SHA256 only, as CPython
    * 3.12+ speaks it by default). Needed for `python3` 3.8–3.11 peers.
@@ -250,6 +257,7 @@ export class BaseManager {
         ["shutdownTimeout", shutdownTimeout],
         ["handshakeTimeout", handshakeTimeout],
         ["startTimeout", startTimeout],
+        ["callTimeout", options.callTimeout],
       ] as const
     ) {
       if (value !== undefined && (typeof value !== "number" || !(value >= 0))) {
@@ -557,6 +565,9 @@ export class BaseManager {
     return Session.open({
       address: this.address,
       authkey: this.#authkey,
+      ...(this.#options.callTimeout === undefined
+        ? {}
+        : { callTimeout: this.#options.callTimeout }),
       legacyAuth: this.#options.legacyAuth ?? false,
       proxyType: (typeid) => findRegistration(owner, typeid)?.proxytype,
       registration: (typeid) => findRegistration(owner, typeid),

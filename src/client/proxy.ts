@@ -55,12 +55,40 @@ export interface ProxyInit {
   readonly exposed: readonly string[];
 }
 
+/**
+ * How one call may end early: `signal` aborts it (the promise rejects with
+ * the signal's reason, an `AbortError` by default), `timeout` gives it up
+ * after that many milliseconds (a `TimeoutError`). Either way the server
+ * is told: the call stops, a waiting `get()` or `acquire()` leaves its
+ * queue, and what a call that had already finished did is undone (a lock
+ * let go, an item put back).
+ *
+ * @example
+ * ```ts
+ * import type { CallOptions } from "@multiprocess/managers";
+ *
+ * const options: CallOptions = { signal: AbortSignal.timeout(500) };
+ * console.log(options.signal instanceof AbortSignal); // true
+ * ```
+ */
+export interface CallOptions {
+  /** Aborts the call. */
+  readonly signal?: AbortSignal;
+  /** Gives the call up after this many milliseconds. */
+  readonly timeout?: number;
+}
+
 /** How a proxy reaches its referent: a client connection or, inside the server, the object table. */
 export interface ProxyChannel {
   /** The address tokens of this channel carry. */
   readonly address: Address;
-  /** Calls a method of object `id`. */
-  call(id: number, method: string, args: readonly unknown[]): Promise<unknown>;
+  /** Calls a method of object `id`; `options` may end it early. */
+  call(
+    id: number,
+    method: string,
+    args: readonly unknown[],
+    options?: CallOptions,
+  ): Promise<unknown>;
   /** Drops one reference to object `id`; never throws. */
   release(id: number): void;
   /** Proxy class for a typeid, or undefined for an auto proxy. */
@@ -157,7 +185,11 @@ export class BaseProxy {
    * result (a copy, or a new proxy for methods in `methodToTypeid`).
    * Rejects with {@linkcode RemoteError} when `name` is not exposed.
    */
-  _callmethod(name: string, args: readonly unknown[] = []): Promise<unknown> {
+  _callmethod(
+    name: string,
+    args: readonly unknown[] = [],
+    options?: CallOptions,
+  ): Promise<unknown> {
     if (this.#released) {
       return Promise.reject(
         new RemoteError(
@@ -165,7 +197,7 @@ export class BaseProxy {
         ),
       );
     }
-    return this.#channel.call(this._token.id, name, args);
+    return this.#channel.call(this._token.id, name, args, options);
   }
 
   /** A copy of the shared object itself. */
@@ -278,6 +310,40 @@ export function autoProxyClass(
     autoProxyClasses.set(key, cls);
   }
   return cls;
+}
+
+/**
+ * `proxy` with every call made through it carrying `options`: a signal
+ * that aborts it, a timeout that gives it up. The result has the proxy's
+ * own type, so typed methods keep their types.
+ *
+ * @example
+ * ```ts
+ * import { SyncManager, withCall } from "@multiprocess/managers";
+ *
+ * await using manager = await new SyncManager({ modules: [] }).start();
+ * const queue = await manager.Queue<string>();
+ * const controller = new AbortController();
+ * const waiting = withCall(queue, { signal: controller.signal }).get();
+ * controller.abort();
+ * await waiting.catch((error) => console.log(error.name)); // "AbortError"
+ * await queue.put("x");
+ * console.log(await queue.qsize()); // 1: the aborted get() took nothing
+ * ```
+ */
+export function withCall<P extends BaseProxy>(proxy: P, options: CallOptions): P {
+  const callmethod = (name: string, args: readonly unknown[] = []): Promise<unknown> =>
+    proxy._callmethod(name, args, options);
+  return new Proxy(proxy, {
+    get(target, key, receiver): unknown {
+      if (key === "_callmethod") return callmethod;
+      const value = Reflect.get(target, key, target);
+      if (typeof value !== "function") return value;
+      // BaseProxy's own methods read its private state: they run on the proxy itself. Forwarded
+      // and hand-written methods run on this view, so their calls go through callmethod above.
+      return Object.hasOwn(BaseProxy.prototype, key) ? value.bind(target) : value.bind(receiver);
+    },
+  });
 }
 
 /** Builds a proxy for `token` that calls through `channel`. */

@@ -22,8 +22,8 @@ import {
 import { Connection, type MessageHandler } from "../wire/connection.ts";
 import { ConnectionClosedError, RemoteError } from "../errors.ts";
 import { DEFAULT_MAX_FRAME } from "../wire/framing.ts";
-import { ControlMethod, parseReply, Reply, SERVER_ID } from "../wire/protocol.ts";
-import { type BaseProxy, createProxy, type ProxyClass } from "./proxy.ts";
+import { ControlMethod, parseReply, Reply, RequestFlag, SERVER_ID } from "../wire/protocol.ts";
+import { type BaseProxy, type CallOptions, createProxy, type ProxyClass } from "./proxy.ts";
 import type { KeptRequest, PipelineChannel } from "./pipeline.ts";
 import { connect, type TlsOptions } from "../wire/transport.ts";
 
@@ -52,11 +52,15 @@ export interface SessionOptions {
   readonly tls?: TlsOptions;
   /** What this side reads, and assumes the server reads (as the manager's `limits`). */
   readonly limits?: Partial<CodecLimits>;
+  /** Milliseconds after which a call without options of its own is given up (default: never). */
+  readonly callTimeout?: number;
 }
 
 interface Pending {
   resolve(value: unknown): void;
   reject(reason: unknown): void;
+  /** For a cancellable call: drops its abort listener and timer. */
+  cleanup?: () => void;
 }
 
 /** One authenticated, multiplexed connection to a manager server. */
@@ -73,6 +77,9 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler {
   #nextRequestId = 1;
   #releases: number[] = [];
   #forgets: number[] = [];
+  /** Cancellable calls given up (`cancel`) or answered (`accept`), sent once per tick. */
+  #verdicts: { cancel: number[]; accept: number[] } | undefined;
+  readonly #callDefaults: CallOptions | undefined;
   #liveProxies = 0;
   #closedBy: Error | undefined;
   #expected: Error | undefined;
@@ -119,6 +126,9 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler {
     this.#proxyType = options.proxyType ?? (() => undefined);
     this.#registration = options.registration ?? (() => undefined);
     this.#closeWhenIdle = options.closeWhenIdle ?? false;
+    this.#callDefaults = options.callTimeout === undefined
+      ? undefined
+      : { timeout: options.callTimeout };
     this.#connection = new Connection(
       socket,
       this,
@@ -147,8 +157,13 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler {
   }
 
   /** Calls `method` of object `id` (below zero: of the result of kept request `-id`). */
-  call(id: number, method: string, args: readonly unknown[]): Promise<unknown> {
-    return this.#request(id, method, args);
+  call(
+    id: number,
+    method: string,
+    args: readonly unknown[],
+    options?: CallOptions,
+  ): Promise<unknown> {
+    return this.#request(id, method, args, false, options ?? this.#callDefaults);
   }
 
   /** Calls `method` of object `id`, asking the server to keep its result for chained calls. */
@@ -233,20 +248,78 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler {
     method: string,
     args: readonly unknown[],
     keep = false,
+    options?: CallOptions,
   ): Promise<unknown> {
     if (this.#closedBy !== undefined) return Promise.reject(this.#closedBy);
+    const signal = options?.signal;
+    const timeout = options?.timeout;
+    const cancellable = signal !== undefined || timeout !== undefined;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (timeout !== undefined && !(timeout >= 0)) {
+      return Promise.reject(new RangeError("A call's timeout must be a non-negative number of ms"));
+    }
     const requestId = this.#nextRequestId++;
+    const flags = (keep ? RequestFlag.keep : 0) | (cancellable ? RequestFlag.cancellable : 0);
     try {
       this.#connection.send(
-        keep ? [requestId, objectId, method, args, 1] : [requestId, objectId, method, args],
+        flags === 0
+          ? [requestId, objectId, method, args]
+          : [requestId, objectId, method, args, flags],
       );
     } catch (error) {
       return Promise.reject(describeUnsendable(error, method));
     }
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-    this.#pending.set(requestId, { resolve, reject });
+    const pending: Pending = { resolve, reject };
+    if (cancellable) {
+      // Given up at once, and the server told: it stops the call, or undoes what it did.
+      const onAbort = (): void => this.#abandon(requestId, signal!.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const timer = timeout === undefined ? undefined : setTimeout(() =>
+        this.#abandon(
+          requestId,
+          new DOMException(
+            `The call to '${method}' did not finish within ${timeout} ms`,
+            "TimeoutError",
+          ),
+        ), timeout);
+      pending.cleanup = () => {
+        signal?.removeEventListener("abort", onAbort);
+        clearTimeout(timer);
+      };
+    }
+    this.#pending.set(requestId, pending);
     if (this.#pending.size === 1) this.#setReferenced(true);
     return promise;
+  }
+
+  /** Rejects a cancellable call now and tells the server to stop it (or undo it). */
+  #abandon(requestId: number, reason: unknown): void {
+    const pending = this.#settle(requestId);
+    if (pending === undefined) return;
+    pending.cleanup?.();
+    pending.reject(reason);
+    this.#verdict("cancel", requestId);
+  }
+
+  /** Queues `cancel` or `accept` of a cancellable call; all of a tick go in one message each. */
+  #verdict(kind: "cancel" | "accept", requestId: number): void {
+    if (this.#closedBy !== undefined) return;
+    if (this.#verdicts === undefined) {
+      this.#verdicts = { cancel: [], accept: [] };
+      queueMicrotask(() => {
+        const { cancel, accept } = this.#verdicts!;
+        this.#verdicts = undefined;
+        if (this.#closedBy !== undefined) return;
+        if (cancel.length > 0) {
+          this.#connection.send([0, SERVER_ID, ControlMethod.cancel, cancel]);
+        }
+        if (accept.length > 0) {
+          this.#connection.send([0, SERVER_ID, ControlMethod.accept, accept]);
+        }
+      });
+    }
+    this.#verdicts[kind].push(requestId);
   }
 
   async #readLoop(): Promise<void> {
@@ -288,6 +361,10 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler {
     }
     const pending = this.#settle(reply.requestId);
     if (pending === undefined) return;
+    if (pending.cleanup !== undefined) {
+      pending.cleanup();
+      this.#verdict("accept", reply.requestId);
+    }
     if (reply.kind === Reply.Return) pending.resolve(reply.value);
     else if (reply.kind === Reply.Throw) pending.reject(reply.value);
     else pending.reject(remoteFailure(reply.value));

@@ -28,7 +28,11 @@
 export interface Caller {
   /** Unique for the life of the server; 0 is the server itself. */
   readonly id: number;
-  /** Aborted when the caller's connection closes (never, for the server itself). */
+  /**
+   * Aborted when the caller's connection closes (never, for the server
+   * itself), and, in a call its client made with a `signal` or `timeout`,
+   * when the client cancels that call.
+   */
   readonly signal: AbortSignal;
 }
 
@@ -39,6 +43,69 @@ export const SERVER_CALLER: Caller = Object.freeze({
 });
 
 let current: Caller = SERVER_CALLER;
+let currentContext: CallContext | undefined;
+let perCall: Caller | undefined;
+
+/**
+ * A call its client may cancel (it passed a `signal` or `timeout`): what
+ * the server does when the cancel arrives. While the call runs, `cancelled`
+ * aborts and parked waits drop out; once it has finished, the undo steps
+ * its methods registered run instead, until the client accepts the result.
+ * Internal: the standard types use it; shared code sees `currentCaller().signal`.
+ */
+export class CallContext {
+  readonly #controller = new AbortController();
+  #undo: (() => void)[] = [];
+  #state: "open" | "cancelled" | "accepted" = "open";
+
+  /** Aborts when the client cancels this call. */
+  get cancelled(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /**
+   * Registers what undoes an effect of this call (a lock granted, an item
+   * taken), run if the client cancels before accepting the result; at once
+   * if it has cancelled already.
+   */
+  onUndo(step: () => void): void {
+    if (this.#state === "cancelled") runUndo(step);
+    else if (this.#state === "open") this.#undo.push(step);
+  }
+
+  /** The client cancelled: waits drop out, and what was done is undone. */
+  cancel(): void {
+    if (this.#state !== "open") return;
+    this.#state = "cancelled";
+    this.#controller.abort(new DOMException("The client cancelled the call", "AbortError"));
+    const steps = this.#undo;
+    this.#undo = [];
+    for (const step of steps.reverse()) runUndo(step);
+  }
+
+  /** The client accepted the result: nothing will be undone. */
+  accept(): void {
+    if (this.#state !== "open") return;
+    this.#state = "accepted";
+    this.#undo = [];
+  }
+}
+
+function runUndo(step: () => void): void {
+  try {
+    step();
+  } catch { /* an undo that cannot apply (the state moved on) is skipped */ }
+}
+
+/** The cancellable call running now, if any (for the standard types). */
+export function currentCall(): CallContext | undefined {
+  return currentContext;
+}
+
+/** The connection's caller, whatever the call (for the standard types: who holds what). */
+export function connectionCaller(): Caller {
+  return current;
+}
 
 /**
  * The caller of the shared method running now. Read it synchronously, at
@@ -54,16 +121,31 @@ let current: Caller = SERVER_CALLER;
  * ```
  */
 export function currentCaller(): Caller {
-  return current;
+  if (currentContext === undefined || current === SERVER_CALLER) return current;
+  // A cancellable call: its signal aborts when the call is cancelled or the connection closes.
+  perCall ??= Object.freeze({
+    id: current.id,
+    signal: AbortSignal.any([current.signal, currentContext.cancelled]),
+  });
+  return perCall;
 }
 
-/** Runs `fn` with `caller` as the current caller (the server does this for each call). */
-export function runAs<T>(caller: Caller, fn: () => T): T {
+/**
+ * Runs `fn` with `caller` as the current caller (the server does this for
+ * each call), and `call` as the cancellable call, if it is one.
+ */
+export function runAs<T>(caller: Caller, fn: () => T, call?: CallContext): T {
   const previous = current;
+  const previousContext = currentContext;
+  const previousPerCall = perCall;
   current = caller;
+  currentContext = call;
+  perCall = undefined;
   try {
     return fn();
   } finally {
     current = previous;
+    currentContext = previousContext;
+    perCall = previousPerCall;
   }
 }

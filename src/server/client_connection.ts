@@ -26,7 +26,7 @@ import {
   SERVER_ID,
 } from "../wire/protocol.ts";
 import type { BaseProxy } from "../client/proxy.ts";
-import { type Caller, runAs } from "./caller.ts";
+import { CallContext, type Caller, runAs } from "./caller.ts";
 import { isThenable, type ObjectHost, type TicketOwner } from "./object_host.ts";
 import type { SharedEntry } from "./object_table.ts";
 import { explainDenial } from "./permissions.ts";
@@ -60,6 +60,8 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   readonly #tickets: TicketOwner = { tickets: 0 };
   /** Results of kept requests, by request id, for the calls chained to them. */
   readonly #promised = new Map<number, Promised>();
+  /** Cancellable calls, by request id, until their client cancels or accepts them. */
+  readonly #cancellable = new Map<number, CallContext>();
   readonly #limits: Required<ServerLimits>;
   /** Every connection of the server, for `debugInfo()`. */
   readonly #connections: () => Iterable<ClientConnection>;
@@ -144,6 +146,9 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     this.#closed = true;
     this.connection.close();
     this.#aborter.abort(new Error("The client's connection closed"));
+    // What a dead client held is let go of by the connection's own signal; nothing to undo.
+    for (const call of this.#cancellable.values()) call.accept();
+    this.#cancellable.clear();
     for (const [id, count] of this.#refs) this.#host.table.decref(id, count);
     this.#refs.clear();
   }
@@ -175,7 +180,11 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     if (this.#decodeProblem !== undefined) {
       return this.#reply(request.requestId, Reply.Failure, [this.#decodeProblem, undefined]);
     }
-    if (this.#inProgress >= this.#limits.maxPendingCallsPerConnection && request.requestId !== 0) {
+    if (
+      request.requestId !== 0 &&
+      (this.#inProgress >= this.#limits.maxPendingCallsPerConnection ||
+        this.#cancellable.size >= this.#limits.maxPendingCallsPerConnection)
+    ) {
       return this.#reply(request.requestId, Reply.Failure, [
         `This connection already has ${this.#inProgress} calls in progress, the limit (limits.maxPendingCallsPerConnection): wait for some to finish`,
         undefined,
@@ -232,7 +241,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     for (const request of promised.waiting) this.#viaPromise(request);
   }
 
-  #call({ requestId, objectId, method, args }: Request): void {
+  #call({ requestId, objectId, method, args, cancellable }: Request): void {
     const host = this.#host;
     const entry = host.table.get(objectId);
     if (entry === undefined || !this.#refs.has(objectId)) {
@@ -245,8 +254,13 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     if (typeof fn === "string") return this.#reply(requestId, Reply.Failure, [fn, undefined]);
     noteCall(entry.typeid, method);
     let result: unknown;
+    let call: CallContext | undefined;
+    if (cancellable) {
+      call = new CallContext();
+      this.#cancellable.set(requestId, call);
+    }
     try {
-      result = runAs(this.#caller, () => Reflect.apply(fn, entry.object, args));
+      result = runAs(this.#caller, () => Reflect.apply(fn, entry.object, args), call);
     } catch (error) {
       return this.#reply(requestId, Reply.Throw, error, entry, method);
     }
@@ -293,6 +307,17 @@ export class ClientConnection implements CodecPeer, MessageHandler {
         case "forget":
           for (const id of request.ids) {
             if (this.#promised.get(id)?.state !== "pending") this.#promised.delete(id);
+          }
+          if (requestId !== 0) this.#reply(requestId, Reply.Return, null);
+          return;
+        case "cancel":
+        case "accept":
+          for (const id of request.ids) {
+            const call = this.#cancellable.get(id);
+            if (call === undefined) continue;
+            this.#cancellable.delete(id);
+            if (request.method === "cancel") call.cancel();
+            else call.accept();
           }
           if (requestId !== 0) this.#reply(requestId, Reply.Return, null);
           return;

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Caller } from "../server/caller.ts";
+import { type Caller, currentCall } from "../server/caller.ts";
 
 /** One parked call. */
 export interface Waiter<T> {
@@ -21,6 +21,7 @@ interface Entry<T> extends Waiter<T> {
   prev: Entry<T> | undefined;
   next: Entry<T> | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
+  cleanup?: () => void;
   settle(outcome: { value: T } | null): void;
 }
 
@@ -55,6 +56,9 @@ export class WaitList<T = true> {
    */
   wait(caller: Caller, timeout?: number, data?: unknown): Promise<{ value: T } | null> {
     if (caller.signal.aborted) return Promise.resolve(null);
+    // A call its client cancels while it waits drops out, as on a timeout.
+    const cancelled = currentCall()?.cancelled;
+    if (cancelled?.aborted) return Promise.resolve(null);
     const { promise, resolve } = Promise.withResolvers<{ value: T } | null>();
     const entry: Entry<T> = {
       caller,
@@ -73,6 +77,11 @@ export class WaitList<T = true> {
     this.#size++;
     this.#group(caller).entries.add(entry);
     if (timeout !== undefined) entry.timer = setTimeout(() => entry.settle(null), timeout);
+    if (cancelled !== undefined) {
+      const onCancel = (): void => entry.settle(null);
+      cancelled.addEventListener("abort", onCancel, { once: true });
+      entry.cleanup = () => cancelled.removeEventListener("abort", onCancel);
+    }
     return promise;
   }
 
@@ -123,6 +132,7 @@ export class WaitList<T = true> {
   #remove(entry: Entry<T>): void {
     if (entry.prev === undefined && this.#first !== entry) return; // already out
     clearTimeout(entry.timer);
+    entry.cleanup?.();
     if (entry.prev === undefined) this.#first = entry.next;
     else entry.prev.next = entry.next;
     if (entry.next === undefined) this.#last = entry.prev;

@@ -18,7 +18,7 @@
  * @module
  */
 
-import { type Caller, currentCaller, SERVER_CALLER } from "../server/caller.ts";
+import { type Caller, connectionCaller, currentCall, SERVER_CALLER } from "../server/caller.ts";
 import { BrokenBarrierError } from "../errors.ts";
 import { type BaseProxy, channelOf } from "../client/proxy.ts";
 import { checkBlocking, checkTimeout, WaitList } from "./_wait_list.ts";
@@ -52,6 +52,25 @@ function onCallerGone(caller: Caller, release: () => void): () => void {
   return () => caller.signal.removeEventListener("abort", release);
 }
 
+/**
+ * `granted`, with `undo` registered for the cancellable call running now
+ * (if any) once it is true: a client that cancels the call after the
+ * grant gets it undone.
+ */
+function undoable(
+  granted: boolean | Promise<boolean>,
+  undo: () => void,
+): boolean | Promise<boolean> {
+  const call = currentCall();
+  if (call === undefined) return granted;
+  if (granted === true) call.onUndo(undo);
+  if (typeof granted === "boolean") return granted;
+  return granted.then((ok) => {
+    if (ok) call.onUndo(undo);
+    return ok;
+  });
+}
+
 /** What Condition needs from the lock it wraps. */
 interface OwnedLock {
   acquireAs(caller: Caller, blocking: boolean, timeout?: number): boolean | Promise<boolean>;
@@ -78,11 +97,15 @@ abstract class HeldLock implements OwnedLock {
 
   acquire(options?: AcquireOptions): boolean | Promise<boolean> {
     const { blocking, timeout } = checkBlocking(options);
-    return this.acquireAs(currentCaller(), blocking, timeout);
+    const caller = connectionCaller();
+    // Acquired for a call its client then cancels: let go, as if never acquired.
+    return undoable(this.acquireAs(caller, blocking, timeout), () => {
+      if (this.holder === caller) this.releaseAs(caller);
+    });
   }
 
   release(): void {
-    this.releaseAs(currentCaller());
+    this.releaseAs(connectionCaller());
   }
 
   locked(): boolean {
@@ -195,12 +218,17 @@ export class Semaphore {
 
   acquire(options?: AcquireOptions): boolean | Promise<boolean> {
     const { blocking, timeout } = checkBlocking(options);
+    // A permit taken for a call its client then cancels goes back.
+    const giveBack = (): void => this.release();
     if (this.#value > 0) {
       this.#value--;
-      return true;
+      return undoable(true, giveBack);
     }
     if (!blocking) return false;
-    return this.#waiters.wait(currentCaller(), timeout).then((outcome) => outcome !== null);
+    return undoable(
+      this.#waiters.wait(connectionCaller(), timeout).then((outcome) => outcome !== null),
+      giveBack,
+    );
   }
 
   release(n = 1): void {
@@ -261,7 +289,7 @@ export class Event {
     const timeout = checkTimeout(options?.timeout);
     if (this.#flag) return true;
     // Woken by set() means true, even if clear() followed at once (as Python's).
-    return this.#waiters.wait(currentCaller(), timeout).then((woken) => woken !== null);
+    return this.#waiters.wait(connectionCaller(), timeout).then((woken) => woken !== null);
   }
 }
 
@@ -284,11 +312,11 @@ export class Condition {
 
   acquire(options?: AcquireOptions): boolean | Promise<boolean> {
     const { blocking, timeout } = checkBlocking(options);
-    return this.#lock.acquireAs(currentCaller(), blocking, timeout);
+    return this.#lock.acquireAs(connectionCaller(), blocking, timeout);
   }
 
   release(): void {
-    this.#lock.releaseAs(currentCaller());
+    this.#lock.releaseAs(connectionCaller());
   }
 
   locked(): boolean {
@@ -298,7 +326,7 @@ export class Condition {
   /** Releases the lock, waits for a notify (or the timeout), takes the lock back. */
   async wait(options?: WaitOptions): Promise<boolean> {
     const timeout = checkTimeout(options?.timeout);
-    const caller = currentCaller();
+    const caller = connectionCaller();
     if (!this.#lock.ownedBy(caller)) throw new Error("cannot wait on un-acquired lock");
     const saved = this.#lock.releaseAllAs(caller);
     const notified = await this.#waiters.wait(caller, timeout);
@@ -308,14 +336,14 @@ export class Condition {
   }
 
   notify(n = 1): void {
-    if (!this.#lock.ownedBy(currentCaller())) {
+    if (!this.#lock.ownedBy(connectionCaller())) {
       throw new Error("cannot notify on un-acquired lock");
     }
     for (let i = 0; i < n && this.#waiters.wakeOne(true); i++) { /* woken */ }
   }
 
   notifyAll(): void {
-    if (!this.#lock.ownedBy(currentCaller())) {
+    if (!this.#lock.ownedBy(connectionCaller())) {
       throw new Error("cannot notify on un-acquired lock");
     }
     this.#waiters.wakeAll(true);
@@ -367,7 +395,7 @@ export class Barrier {
   async wait(options?: WaitOptions): Promise<number> {
     const timeout = checkTimeout(options?.timeout) ?? this.#timeout;
     if (this.#broken) throw new BrokenBarrierError();
-    const caller = currentCaller();
+    const caller = connectionCaller();
     const index = this.#count++;
     if (this.#count === this.#parties) {
       // Close this cycle before the action runs: later arrivals start the next one.
@@ -389,8 +417,14 @@ export class Barrier {
     }
     const waiters = this.#waiters;
     const gone = onCallerGone(caller, () => this.#break());
+    const call = currentCall();
     const outcome = await waiters.wait(caller, timeout);
     gone();
+    if (outcome === null && call?.cancelled.aborted) {
+      // Cancelled by its client while waiting: this party leaves, the barrier stays whole.
+      if (this.#waiters === waiters) this.#count--;
+      throw new DOMException("The client cancelled the call", "AbortError");
+    }
     if (outcome === null) {
       // Timed out (or our connection died): the barrier breaks, as in Python.
       this.#break();

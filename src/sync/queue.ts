@@ -15,7 +15,7 @@
  * @module
  */
 
-import { type Caller, currentCaller, SERVER_CALLER } from "../server/caller.ts";
+import { type Caller, connectionCaller, currentCall, SERVER_CALLER } from "../server/caller.ts";
 import { Empty, Full } from "../errors.ts";
 import { checkTimeout, WaitList } from "./_wait_list.ts";
 
@@ -77,17 +77,23 @@ export class Queue {
   put(item: unknown, options?: QueueWaitOptions): void | Promise<void> {
     const { block, timeout } = checkQueueWait(options);
     if (this.#getters.size > 0) {
+      // Handed straight to a waiting get(): that cannot be taken back, even if this call is cancelled.
       this.#unfinished++;
       this.#handToGetter(item);
       return;
     }
+    const call = currentCall();
+    // Put for a call its client then cancels: taken out again if still queued.
+    const takeOut = (): void => this.#remove(item);
     if (!this.full()) {
       this.#push(item);
+      call?.onUndo(takeOut);
       return;
     }
     if (!block) throw new Full();
-    return this.#putters.wait(currentCaller(), timeout, item).then((admitted) => {
+    return this.#putters.wait(connectionCaller(), timeout, item).then((admitted) => {
       if (admitted === null) throw new Full();
+      call?.onUndo(takeOut);
     });
   }
 
@@ -107,12 +113,18 @@ export class Queue {
         this.#head = 0;
       }
       this.#admitPutter();
-      this.#noteTaken(currentCaller(), item);
+      const caller = connectionCaller();
+      this.#noteTaken(caller, item);
+      currentCall()?.onUndo(() => this.#putBack(caller, item));
       return item;
     }
     if (!block) throw new Empty();
-    return this.#getters.wait(currentCaller(), timeout).then((outcome) => {
+    const caller = connectionCaller();
+    const call = currentCall();
+    return this.#getters.wait(caller, timeout).then((outcome) => {
       if (outcome === null) throw new Empty();
+      // Taken for a call its client then cancels: back at the head, as if never taken.
+      call?.onUndo(() => this.#putBack(caller, outcome.value));
       return outcome.value;
     });
   }
@@ -141,7 +153,7 @@ export class Queue {
   taskDone(): void {
     if (this.#unfinished <= 0) throw new RangeError("taskDone() called too many times");
     if (this.#taken !== undefined) {
-      const mine = this.#takenBy.get(currentCaller())?.records;
+      const mine = this.#takenBy.get(connectionCaller())?.records;
       const serial = mine?.values().next().value ?? this.#taken.keys().next().value;
       if (serial !== undefined) this.#forgetTaken(serial);
     }
@@ -151,7 +163,7 @@ export class Queue {
   /** Resolves once every item ever put has been marked done. */
   join(): void | Promise<void> {
     if (this.#unfinished === 0) return;
-    return this.#joiners.wait(currentCaller()).then(() => {});
+    return this.#joiners.wait(connectionCaller()).then(() => {});
   }
 
   #handToGetter(item: unknown): void {
@@ -204,6 +216,37 @@ export class Queue {
     for (const item of rest.reverse()) {
       if (this.#head > 0) this.#items[--this.#head] = item;
       else this.#items.unshift(item);
+    }
+  }
+
+  /** Undoes a get() of `item` by `caller`: back at the head (or to a waiting getter). */
+  #putBack(caller: Caller, item: unknown): void {
+    if (this.#taken !== undefined) {
+      const mine = this.#takenBy.get(caller)?.records;
+      const serial = mine === undefined
+        ? undefined
+        : [...mine].reverse().find((s) => this.#taken!.get(s)?.item === item);
+      if (serial !== undefined) this.#forgetTaken(serial);
+    }
+    if (this.#getters.size > 0) {
+      this.#handToGetter(item);
+    } else if (this.#head > 0) {
+      this.#items[--this.#head] = item;
+    } else {
+      this.#items.unshift(item);
+    }
+  }
+
+  /** Undoes a put() of `item`, if it is still queued. */
+  #remove(item: unknown): void {
+    for (let i = this.#head; i < this.#items.length; i++) {
+      if (this.#items[i] === item) {
+        this.#items.splice(i, 1);
+        this.#unfinished--;
+        if (this.#unfinished === 0) this.#joiners.wakeAll(true);
+        this.#admitPutter();
+        return;
+      }
     }
   }
 

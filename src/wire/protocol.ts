@@ -54,6 +54,13 @@ export const ControlMethod = {
   claim: "claim",
   /** `[requestId, ...]`, sent with request id 0: stop remembering those kept results. */
   forget: "forget",
+  /**
+   * `[requestId, ...]`, sent with request id 0: the client gave up on those
+   * cancellable calls: stop them, or undo what they did.
+   */
+  cancel: "cancel",
+  /** `[requestId, ...]`, sent with request id 0: the client has those calls' results. */
+  accept: "accept",
 } as const;
 
 /** The object id that addresses the server itself. */
@@ -86,29 +93,48 @@ export interface Request {
   readonly args: unknown[];
   /** Remember the result under `requestId` for requests that follow. */
   readonly keep: boolean;
+  /**
+   * The client may cancel it (it gave a signal or a timeout): it sends
+   * `cancel` if it gives up, else `accept` once it has the result.
+   */
+  readonly cancellable: boolean;
 }
+
+/** Bits of a request's fifth element. */
+export const RequestFlag = {
+  /** Remember the result (promise pipelining). */
+  keep: 1,
+  /** The client may cancel the call. */
+  cancellable: 2,
+} as const;
 
 /** The request in a decoded frame, or a message saying what is wrong with it. */
 export function parseRequest(value: unknown): Request | string {
   if (!Array.isArray(value) || (value.length !== 4 && value.length !== 5)) {
-    return "a request must be [requestId, objectId, method, args] or [..., keep]";
+    return "a request must be [requestId, objectId, method, args] or [..., flags]";
   }
-  const [requestId, objectId, method, args, keep = 0] = value;
+  const [requestId, objectId, method, args, flags = 0] = value;
   if (!isId(requestId)) return "requestId must be a non-negative integer";
   if (typeof objectId !== "number" || !Number.isSafeInteger(objectId)) {
     return "objectId must be an integer";
   }
   if (typeof method !== "string") return "method must be a string";
   if (!Array.isArray(args)) return "args must be an array";
-  if (keep !== 0 && keep !== 1) return "keep must be 0 or 1";
-  if (keep === 1 && requestId === 0) return "a kept request needs a request id";
-  return { requestId, objectId, method, args, keep: keep === 1 };
+  if (typeof flags !== "number" || !Number.isInteger(flags) || flags < 0 || flags > 3) {
+    return "flags must be an integer from 0 to 3";
+  }
+  const keep = (flags & RequestFlag.keep) !== 0;
+  const cancellable = (flags & RequestFlag.cancellable) !== 0;
+  if ((keep || cancellable) && requestId === 0) {
+    return "a kept or cancellable request needs a request id";
+  }
+  return { requestId, objectId, method, args, keep, cancellable };
 }
 
 /** A request to the server itself, its arguments checked. */
 export type ControlRequest =
   | { readonly method: "create"; readonly typeid: string; readonly args: unknown[] }
-  | { readonly method: "release" | "forget"; readonly ids: number[] }
+  | { readonly method: "release" | "forget" | "cancel" | "accept"; readonly ids: number[] }
   | { readonly method: "numberOfObjects" | "debugInfo" | "shutdown" | "ping" }
   | { readonly method: "share"; readonly id: number; readonly ttl: number }
   | { readonly method: "claim"; readonly ticket: string };
@@ -126,6 +152,8 @@ export function parseControl(method: string, args: readonly unknown[]): ControlR
     }
     case ControlMethod.release:
     case ControlMethod.forget:
+    case ControlMethod.cancel:
+    case ControlMethod.accept:
       // Ids that are not numbers are ignored, as ids of objects already gone are.
       return { method, ids: args.filter((id): id is number => typeof id === "number") };
     case ControlMethod.numberOfObjects:
