@@ -26,6 +26,7 @@ export const EXAMPLES = [
   "remote_manager.ts",
   "python_interop/deno_hosts.ts",
   "python_interop/python_hosts.ts",
+  "timeouts.ts",
 ] as const;
 
 const OWNER_FLAGS = ["--allow-run", "--allow-read", "--allow-write", "--allow-net"];
@@ -108,6 +109,18 @@ export async function checkPythonHosts(runner: ExampleRunner): Promise<void> {
   assert.match(stdout, /CPython server exited: true/);
 }
 
+/** A timed-out get() takes nothing, an aborted acquire() leaves the lock free, the server stops. */
+export async function checkTimeouts(runner: ExampleRunner): Promise<void> {
+  const { code, stdout, stderr } = await runner.run("timeouts.ts", OWNER_FLAGS);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /get\(\) gave up: TimeoutError/);
+  assert.match(stdout, /the job is still there: qsize 1/);
+  assert.match(stdout, /acquire\(\) aborted: AbortError/);
+  assert.match(stdout, /the lock is free: true/);
+  assert.match(stdout, /build\(\) gave up: TimeoutError/);
+  assert.match(stdout, /builds the server stopped: 1/);
+}
+
 /** Every example's check, by file name. */
 export const CHECKS: Record<typeof EXAMPLES[number], (runner: ExampleRunner) => Promise<void>> = {
   "quickstart.ts": checkQuickstart,
@@ -116,6 +129,7 @@ export const CHECKS: Record<typeof EXAMPLES[number], (runner: ExampleRunner) => 
   "remote_manager.ts": checkRemoteManager,
   "python_interop/deno_hosts.ts": checkDenoHosts,
   "python_interop/python_hosts.ts": checkPythonHosts,
+  "timeouts.ts": checkTimeouts,
 };
 
 /** A runner for `deno` with a working directory and environment of its own. */
