@@ -181,3 +181,53 @@ Deno.test("barrier and event: an aborted wait counts no party and changes nothin
   await assert.rejects(eventWait, { name: "AbortError" });
   assert.equal(await event.isSet(), false);
 });
+
+Deno.test("bounded queue: 1,000 aborted puts raced against gets leave exactly the puts that succeeded", async () => {
+  await using manager = await new SyncManager({ modules: [] }).start();
+  await using queue = await manager.Queue<string>(1);
+  const random = seeded(5);
+  let aborted = 0;
+  await queue.put("filler");
+  for (let round = 0; round < 1000; round++) {
+    // The queue is full: the put waits for the get below to make room.
+    const controller = new AbortController();
+    const putting = withCall(queue, { signal: controller.signal }).put(`item ${round}`).then(
+      () => true,
+      () => false,
+    );
+    abortSoon(controller, random);
+    if (random() < 0.5) await new Promise((resolve) => setTimeout(resolve, 0));
+    await queue.get({ timeout: 2000 });
+    const put = await putting;
+    const size = await queue.qsize();
+    if (put) {
+      assert.equal(size, 1, `round ${round}: the put that succeeded is queued`);
+      assert.equal(await queue.get({ timeout: 2000 }), `item ${round}`);
+    } else {
+      aborted++;
+      assert.equal(size, 0, `round ${round}: the aborted put left nothing`);
+    }
+    await queue.put("filler");
+  }
+  assert.ok(aborted > 100, `aborts happened: ${aborted}`);
+});
+
+Deno.test("rlock: 500 aborted re-acquires leave the hold count as it was", async () => {
+  await using manager = await new SyncManager({ modules: [] }).start();
+  await using rlock = await manager.RLock();
+  let aborted = 0;
+  for (let round = 0; round < 500; round++) {
+    assert.equal(await rlock.acquire(), true);
+    const controller = new AbortController();
+    const again = withCall(rlock, { signal: controller.signal }).acquire().then(
+      () => true,
+      () => false,
+    );
+    queueMicrotask(() => controller.abort()); // before its reply arrives: granted, then undone
+    if (await again) await rlock.release();
+    else aborted++;
+    await rlock.release();
+    assert.equal(await rlock.locked(), false, `round ${round}: fully released`);
+  }
+  assert.ok(aborted > 100, `aborts happened: ${aborted}`);
+});
