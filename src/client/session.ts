@@ -25,6 +25,7 @@ import { DEFAULT_MAX_FRAME } from "../wire/framing.ts";
 import { ControlMethod, parseReply, Reply, RequestFlag, SERVER_ID } from "../wire/protocol.ts";
 import { type BaseProxy, type CallOptions, createProxy, type ProxyClass } from "./proxy.ts";
 import type { KeptRequest, PipelineChannel } from "./pipeline.ts";
+import { remoteStream, type StreamChannel } from "./remote_stream.ts";
 import { connect, type TlsOptions } from "../wire/transport.ts";
 
 /** How a session is opened. */
@@ -64,7 +65,7 @@ interface Pending {
 }
 
 /** One authenticated, multiplexed connection to a manager server. */
-export class Session implements CodecPeer, PipelineChannel, MessageHandler {
+export class Session implements CodecPeer, PipelineChannel, MessageHandler, StreamChannel {
   readonly address: Address;
   readonly #authkey: Uint8Array;
   readonly #connection: Connection;
@@ -409,6 +410,21 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler {
       `Connection to manager at ${formatAddress(this.address)} was lost`,
       { cause: error },
     );
+  }
+
+  decodeStream(id: number): unknown {
+    return remoteStream(this, id);
+  }
+
+  /** The next items of a streamed result. */
+  pull(id: number, max: number): Promise<[unknown[], boolean]> {
+    return this.control(ControlMethod.pull, [id, max]) as Promise<[unknown[], boolean]>;
+  }
+
+  /** Tells the server this process stopped reading stream `id`. */
+  closeStream(id: number): void {
+    if (this.#closedBy !== undefined) return;
+    this.#connection.send([0, SERVER_ID, ControlMethod.closeStream, [id]]);
   }
 
   encodeToken(value: BaseProxy | Reference): WireToken {

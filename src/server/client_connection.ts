@@ -33,6 +33,7 @@ import { explainDenial } from "./permissions.ts";
 import type { ServerLimits } from "./limits.ts";
 import { noteCall } from "./_stray.ts";
 import { PickleCodec } from "../wire/pickle_codec.ts";
+import { ServerStream } from "./stream.ts";
 import { XmlrpcCodec } from "../wire/xmlrpc.ts";
 import { PythonDialect } from "./python_dialect.ts";
 
@@ -60,6 +61,9 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   readonly #tickets: TicketOwner = { tickets: 0 };
   /** Results of kept requests, by request id, for the calls chained to them. */
   readonly #promised = new Map<number, Promised>();
+  /** Streamed results, by stream id, until read to the end or closed. */
+  readonly #streams = new Map<number, ServerStream>();
+  #nextStream = 0;
   /** Cancellable calls, by request id, until their client cancels or accepts them. */
   readonly #cancellable = new Map<number, CallContext>();
   readonly #limits: Required<ServerLimits>;
@@ -146,6 +150,8 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     this.#closed = true;
     this.connection.close();
     this.#aborter.abort(new Error("The client's connection closed"));
+    for (const stream of this.#streams.values()) stream.close().catch(() => {});
+    this.#streams.clear();
     // What a dead client held is let go of by the connection's own signal; nothing to undo.
     for (const call of this.#cancellable.values()) call.accept();
     this.#cancellable.clear();
@@ -310,6 +316,31 @@ export class ClientConnection implements CodecPeer, MessageHandler {
           }
           if (requestId !== 0) this.#reply(requestId, Reply.Return, null);
           return;
+        case "pull": {
+          const stream = this.#streams.get(request.id);
+          if (stream === undefined) {
+            throw new RemoteError(`Stream ${request.id} was read to its end or closed`);
+          }
+          this.#inProgress++;
+          let batch: [unknown[], boolean];
+          try {
+            batch = await stream.pull(request.max);
+          } catch (error) {
+            this.#streams.delete(request.id);
+            throw error;
+          } finally {
+            this.#inProgress--;
+          }
+          if (batch[1]) this.#streams.delete(request.id);
+          return this.#reply(requestId, Reply.Return, batch);
+        }
+        case "closeStream":
+          for (const id of request.ids) {
+            this.#streams.get(id)?.close().catch(() => {});
+            this.#streams.delete(id);
+          }
+          if (requestId !== 0) this.#reply(requestId, Reply.Return, null);
+          return;
         case "cancel":
         case "accept":
           for (const id of request.ids) {
@@ -432,6 +463,12 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     if (held === 1) this.#refs.delete(id);
     else this.#refs.set(id, held - 1);
     this.#host.table.decref(id);
+  }
+
+  encodeStream(value: AsyncIterable<unknown>): number {
+    const id = ++this.#nextStream;
+    this.#streams.set(id, new ServerStream(value));
+    return id;
   }
 
   encodeToken(value: BaseProxy | Reference): WireToken {

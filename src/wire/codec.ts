@@ -56,6 +56,7 @@ const EXT_SET = 3;
 const EXT_TYPED_ARRAY = 4;
 const EXT_ERROR = 5;
 const EXT_TOKEN = 6;
+const EXT_STREAM = 7;
 
 /** A received message broke a decode limit or was not valid MessagePack. */
 export class DecodeError extends Error {
@@ -84,6 +85,13 @@ export interface CodecPeer {
   encodeToken(value: BaseProxy | Reference): WireToken;
   /** The value to hand to the application for a token that arrived. */
   decodeToken(token: WireToken): unknown;
+  /**
+   * The id under which an async iterable being sent (a method's async
+   * generator, a `ReadableStream`) is streamed; absent where none can go.
+   */
+  encodeStream?(value: AsyncIterable<unknown>): number;
+  /** The async iterable to hand to the application for a stream id that arrived. */
+  decodeStream?(id: number): unknown;
 }
 
 const TYPED_ARRAYS = [
@@ -120,6 +128,7 @@ const EXT_COST: Readonly<Record<number, number>> = {
   [EXT_TYPED_ARRAY]: 208,
   [EXT_ERROR]: 256,
   [EXT_TOKEN]: 512,
+  [EXT_STREAM]: 512,
 };
 
 /**
@@ -293,6 +302,13 @@ export class Codec {
         return reviveError(reader.nested(size, depth));
       case EXT_TOKEN:
         return this.#peer.decodeToken(expectToken(reader.nested(size, depth)));
+      case EXT_STREAM: {
+        const id = reader.nested(size, depth);
+        if (!Number.isSafeInteger(id) || this.#peer.decodeStream === undefined) {
+          throw new TypeError("Malformed or unexpected stream");
+        }
+        return this.#peer.decodeStream(id as number);
+      }
       default:
         throw new MsgpackError(`unknown extension type ${type}`);
     }
@@ -400,6 +416,20 @@ export class Codec {
       value instanceof WeakRef
     ) {
       throw new UnsendableError(`a ${value.constructor.name}`);
+    } else if (
+      typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function"
+    ) {
+      if (this.#peer.encodeStream === undefined) {
+        throw new UnsendableError(
+          "an async iterable",
+          " (only a shared method's result can be streamed, to its caller)",
+        );
+      }
+      const id = this.#peer.encodeStream(value as AsyncIterable<unknown>);
+      this.#cost += EXT_COST[EXT_STREAM]!;
+      const mark = w.beginExt(EXT_STREAM);
+      w.number(id);
+      w.endExt(mark);
     } else {
       const record = value as Record<string, unknown>;
       const keys = Object.keys(record);

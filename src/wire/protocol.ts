@@ -61,6 +61,10 @@ export const ControlMethod = {
   cancel: "cancel",
   /** `[requestId, ...]`, sent with request id 0: the client has those calls' results. */
   accept: "accept",
+  /** `[streamId, max]` → `[items, done]`: the next items of a streamed result. */
+  pull: "pull",
+  /** `[streamId, ...]`, sent with request id 0: the client stopped reading those streams. */
+  closeStream: "closeStream",
 } as const;
 
 /** The object id that addresses the server itself. */
@@ -134,7 +138,11 @@ export function parseRequest(value: unknown): Request | string {
 /** A request to the server itself, its arguments checked. */
 export type ControlRequest =
   | { readonly method: "create"; readonly typeid: string; readonly args: unknown[] }
-  | { readonly method: "release" | "forget" | "cancel" | "accept"; readonly ids: number[] }
+  | {
+    readonly method: "release" | "forget" | "cancel" | "accept" | "closeStream";
+    readonly ids: number[];
+  }
+  | { readonly method: "pull"; readonly id: number; readonly max: number }
   | { readonly method: "numberOfObjects" | "debugInfo" | "shutdown" | "ping" }
   | { readonly method: "share"; readonly id: number; readonly ttl: number }
   | { readonly method: "claim"; readonly ticket: string };
@@ -154,6 +162,7 @@ export function parseControl(method: string, args: readonly unknown[]): ControlR
     case ControlMethod.forget:
     case ControlMethod.cancel:
     case ControlMethod.accept:
+    case ControlMethod.closeStream:
       // Ids that are not numbers are ignored, as ids of objects already gone are.
       return { method, ids: args.filter((id): id is number => typeof id === "number") };
     case ControlMethod.numberOfObjects:
@@ -168,6 +177,13 @@ export function parseControl(method: string, args: readonly unknown[]): ControlR
         return "share needs a positive time to live in milliseconds";
       }
       return { method, id, ttl };
+    }
+    case ControlMethod.pull: {
+      const [id, max] = args;
+      if (!Number.isSafeInteger(id) || !Number.isSafeInteger(max) || (max as number) < 1) {
+        return "pull needs a stream id and a positive batch size";
+      }
+      return { method, id: id as number, max: Math.min(max as number, 4096) };
     }
     case ControlMethod.claim: {
       const [ticket] = args;

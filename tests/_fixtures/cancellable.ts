@@ -27,3 +27,43 @@ export class Watcher {
     return { cancelled: this.#cancelled, finished: this.#finished };
   }
 }
+
+let finishedEverywhere = 0;
+
+/** Streams numbers, and counts what it produced and how its generators ended. */
+@shared({ manager: CancelManager })
+export class Numbers {
+  #produced = 0;
+  #finished = 0;
+  /** 0, 1, ... `count - 1`; fails with a RangeError at `failAt`. */
+  async *count(count: number, failAt = -1): AsyncGenerator<number> {
+    try {
+      for (let i = 0; i < count; i++) {
+        if (i === failAt) throw new RangeError(`failed at ${i}`);
+        this.#produced++;
+        yield i;
+      }
+    } finally {
+      this.#finished++;
+      finishedEverywhere++;
+    }
+  }
+  /** A ReadableStream of `count` strings, one every `ms` milliseconds. */
+  slowly(count: number, ms: number): ReadableStream<string> {
+    let i = 0;
+    return new ReadableStream({
+      pull: async (controller) => {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        if (i < count) controller.enqueue(`item ${i++}`);
+        else controller.close();
+      },
+    });
+  }
+  stats(): { produced: number; finished: number } {
+    return { produced: this.#produced, finished: this.#finished };
+  }
+  /** Generators finished in this server process, whichever object made them. */
+  finishedInServer(): number {
+    return finishedEverywhere;
+  }
+}
