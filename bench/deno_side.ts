@@ -46,6 +46,14 @@ export class Node {
   }
 }
 
+/** Workload 11: a stream of small items. */
+@shared({ manager: BenchManager })
+export class Source {
+  async *items(count: number): AsyncGenerator<number> {
+    for (let i = 0; i < count; i++) yield i;
+  }
+}
+
 /**
  * Workload 8's view from inside the server process: its heap after a full
  * GC (the server runs with `--expose-gc`), and what 100,000 bare `Value`
@@ -234,6 +242,30 @@ async function main(): Promise<void> {
           await b.path();
         }),
       );
+    }
+    case "stream": {
+      // Items per second through a stream, 1,000 per stream.
+      const source = await manager.create(Source);
+      return report(
+        await timed(1000, async () => {
+          for await (const _ of await source.items(1000)) { /* take each item */ }
+        }),
+      );
+    }
+    case "queue-loop": {
+      // The same items by queue.get() one at a time: put 1,000 (not timed), then take them.
+      const queue = await manager.Queue<number>();
+      let taking = 0;
+      let items = 0;
+      const started = performance.now();
+      while (performance.now() - started < duration + 200) {
+        await Promise.all(Array.from({ length: 1000 }, (_, i) => queue.put(i)));
+        const from = performance.now();
+        for (let i = 0; i < 1000; i++) await queue.get();
+        taking += performance.now() - from;
+        items += 1000;
+      }
+      return report({ ops: items, seconds: taking / 1000 });
     }
     case "create":
       return report(

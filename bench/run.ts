@@ -217,6 +217,13 @@ const pickleRows = PLACEMENTS.flatMap((pinned) =>
     }))
   )
 );
+/** Workload 11: streamed items against the same items by queue.get() one at a time (ours both). */
+const streamRows = PLACEMENTS.map((pinned) => ({
+  pinned,
+  transport: "unix",
+  stream: [] as number[],
+  loop: [] as number[],
+}));
 const startRow = {
   ours: [] as number[],
   /** start() resolving, then the first create + call, then the server process alone. */
@@ -251,6 +258,10 @@ for (let round = 0; round < ROUNDS; round++) {
       const clients = row.workload === "clients8" ? 8 : 1;
       row.raw.push(rate(await rawDeno(row.transport, row.pinned, clients)));
     }
+  }
+  for (const row of streamRows) {
+    row.stream.push(rate(await ours("stream", row.transport, row.pinned)));
+    row.loop.push(rate(await ours("queue-loop", row.transport, row.pinned)));
   }
   for (const row of pickleRows) {
     const mine = () => pythonOnOurs(row.workload, row.transport, row.pinned);
@@ -335,6 +346,16 @@ for (const row of rows as (Row & { name: string })[]) {
       }× (${Math.min(...toRaw).toFixed(2)} – ${Math.max(...toRaw).toFixed(2)}) | |`,
     );
   }
+}
+for (const row of streamRows) {
+  const ratios = row.stream.map((x, i) => x / row.loop[i]!);
+  lines.push(
+    `| 11: items through a stream (CPython column: ours, queue.get() one at a time) | ${
+      where(row)
+    } | ${fmt(median(row.stream))} items/s | ${fmt(median(row.loop))} items/s | ${
+      median(ratios).toFixed(2)
+    }× (${Math.min(...ratios).toFixed(2)} – ${Math.max(...ratios).toFixed(2)}) | ≥ 10× |`,
+  );
 }
 for (const row of pickleRows) {
   const ratios = row.ours.map((x, i) => x / row.theirs[i]!);

@@ -27,6 +27,7 @@ export const EXAMPLES = [
   "python_interop/deno_hosts.ts",
   "python_interop/python_hosts.ts",
   "timeouts.ts",
+  "streams.ts",
 ] as const;
 
 const OWNER_FLAGS = ["--allow-run", "--allow-read", "--allow-write", "--allow-net"];
@@ -121,6 +122,15 @@ export async function checkTimeouts(runner: ExampleRunner): Promise<void> {
   assert.match(stdout, /builds the server stopped: 1/);
 }
 
+/** A followed log: break after 100 lines closes the server's generator; a dict streams. */
+export async function checkStreams(runner: ExampleRunner): Promise<void> {
+  const { code, stdout, stderr } = await runner.run("streams.ts", OWNER_FLAGS);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /read 100 lines, then stopped/);
+  assert.match(stdout, /generators the server closed: 1/);
+  assert.match(stdout, /apples 3\npears 2/);
+}
+
 /** Every example's check, by file name. */
 export const CHECKS: Record<typeof EXAMPLES[number], (runner: ExampleRunner) => Promise<void>> = {
   "quickstart.ts": checkQuickstart,
@@ -130,6 +140,7 @@ export const CHECKS: Record<typeof EXAMPLES[number], (runner: ExampleRunner) => 
   "python_interop/deno_hosts.ts": checkDenoHosts,
   "python_interop/python_hosts.ts": checkPythonHosts,
   "timeouts.ts": checkTimeouts,
+  "streams.ts": checkStreams,
 };
 
 /** A runner for `deno` with a working directory and environment of its own. */

@@ -70,3 +70,29 @@ Deno.test("closing the connection mid-stream ends the server's generator", async
     "the generator's finally when its client's connection closed",
   );
 });
+
+Deno.test("for await over a dict, list or set streams it: no iterator object on the server", async () => {
+  const { SyncManager } = await import("../mod.ts");
+  await using manager = await new SyncManager({ modules: [] }).start();
+  await using dict = await manager.dict<number, number>(
+    new Map(Array.from({ length: 5000 }, (_, i) => [i, i * i])),
+  );
+  await using list = await manager.list<number>(Array.from({ length: 5000 }, (_, i) => i));
+  await using set = await manager.set<number>(new Set([1, 2, 3]));
+  const objects = await manager.numberOfObjects();
+  let entries = 0;
+  for await (const [key, value] of dict) {
+    assert.equal(value, key * key);
+    if (++entries === 2500) {
+      // Mid-way: the iteration holds no shared object (one per item was CPython's way, and ours).
+      assert.equal(await manager.numberOfObjects(), objects);
+    }
+  }
+  assert.equal(entries, 5000);
+  let sum = 0;
+  for await (const n of list) sum += n;
+  assert.equal(sum, (4999 * 5000) / 2);
+  const seen: number[] = [];
+  for await (const n of set) seen.push(n);
+  assert.deepStrictEqual(seen, [1, 2, 3]);
+});

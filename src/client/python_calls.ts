@@ -92,6 +92,7 @@ const DICT: Record<string, Translate> = {
   update: same("update"),
   copy: same("copy"),
   iterate: same("__iter__"),
+  stream: same("__iter__"),
 };
 
 const LIST: Record<string, Translate> = {

@@ -18,6 +18,15 @@
 import { BaseProxy } from "../client/proxy.ts";
 import { GET_VALUE_HOOK } from "../wire/protocol.ts";
 
+/** The steps of `iterator` as an async generator, which a shared method's caller gets as a stream. */
+async function* streamOf(iterator: SharedIterator): AsyncGenerator<unknown, void, undefined> {
+  for (;;) {
+    const step = iterator.next();
+    if (step.done) return;
+    yield step.value;
+  }
+}
+
 /** One step of an iteration, as JavaScript's iterator protocol has it. */
 export type Step = { done: false; value: unknown } | { done: true; value: undefined };
 
@@ -159,6 +168,10 @@ export class Dict {
   [GET_VALUE_HOOK](): Map<unknown, unknown> {
     return this.copy();
   }
+  /** Its items streamed to the caller in batches (a `for await` on the proxy). */
+  stream(): AsyncGenerator<unknown, void, undefined> {
+    return streamOf(this.iterate());
+  }
   /** An iterator over `[key, value]` entries; it fails if the size changes meanwhile. */
   iterate(): SharedIterator {
     return sizeChecked("dictionary", () => this.#map.size, this.#map.entries(), (e) => e);
@@ -262,6 +275,10 @@ export class List {
   [GET_VALUE_HOOK](): unknown[] {
     return this.copy();
   }
+  /** Its items streamed to the caller in batches (a `for await` on the proxy). */
+  stream(): AsyncGenerator<unknown, void, undefined> {
+    return streamOf(this.iterate());
+  }
   /** A lazy iterator by index: it sees changes made while iterating, as CPython's does. */
   iterate(): SharedIterator {
     let i = 0;
@@ -331,6 +348,10 @@ export class SharedSet {
   }
   [GET_VALUE_HOOK](): Set<unknown> {
     return this.copy();
+  }
+  /** Its items streamed to the caller in batches (a `for await` on the proxy). */
+  stream(): AsyncGenerator<unknown, void, undefined> {
+    return streamOf(this.iterate());
   }
   iterate(): SharedIterator {
     return sizeChecked("Set", () => this.#set.size, this.#set.values(), (x) => x);
@@ -420,6 +441,10 @@ export class SharedArray {
   }
   [GET_VALUE_HOOK](): unknown[] {
     return this.toArray();
+  }
+  /** Its items streamed to the caller in batches (a `for await` on the proxy). */
+  stream(): AsyncGenerator<unknown, void, undefined> {
+    return streamOf(this.iterate());
   }
   iterate(): SharedIterator {
     let i = 0;

@@ -46,8 +46,17 @@ export class IteratorProxy<T = unknown> extends BaseProxy {
   }
 }
 
+/**
+ * A container's items: streamed in batches (one round trip per batch);
+ * from a server that cannot stream (a CPython one), one call per item.
+ */
 async function* iterate<T>(proxy: BaseProxy): AsyncGenerator<T, void, undefined> {
-  await using iterator = await proxy._callmethod("iterate") as IteratorProxy<T>;
+  const items = await proxy._callmethod("stream");
+  if (!(items instanceof BaseProxy)) {
+    yield* items as AsyncIterable<T>;
+    return;
+  }
+  await using iterator = items as IteratorProxy<T>;
   while (true) {
     const step = await iterator.next();
     if (step.done) return;

@@ -34,7 +34,7 @@ export const EXPOSED = {
   Barrier: ["wait", "abort", "reset", "parties", "nWaiting", "broken"],
   Queue: ["put", "get", "putNowait", "getNowait", "qsize", "empty", "full", "taskDone", "join"],
   Value: ["get", "set"],
-  Array: ["length", "get", "set", "toArray", "iterate"],
+  Array: ["length", "get", "set", "toArray", "iterate", "stream"],
   Dict: [
     "get",
     "set",
@@ -51,6 +51,7 @@ export const EXPOSED = {
     "update",
     "copy",
     "iterate",
+    "stream",
   ],
   List: [
     "length",
@@ -73,6 +74,7 @@ export const EXPOSED = {
     "clear",
     "copy",
     "iterate",
+    "stream",
   ],
   Set: [
     "add",
@@ -87,6 +89,7 @@ export const EXPOSED = {
     "update",
     "copy",
     "iterate",
+    "stream",
   ],
   Namespace: ["get", "set", "delete", "has", "toObject", "repr"],
 } as const satisfies Record<string, readonly string[]>;
