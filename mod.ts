@@ -64,7 +64,7 @@ export {
   type Token,
   withCall,
 } from "./src/client/proxy.ts";
-export type { ChainedKeys, ExposedKeys, Remote, RemoteOf } from "./src/client/remote.ts";
+export type { ChainedKeys, ExposedKeys, Remote, RemoteOf, Sendable } from "./src/client/remote.ts";
 export type { Callable, RegisterOptions, Registration } from "./src/client/registry.ts";
 export type { ServerLimits } from "./src/server/limits.ts";
 export { Server, type ServerOptions } from "./src/server/server.ts";
@@ -79,6 +79,7 @@ export {
 export { Manager, SyncManager, type TypedArray } from "./src/sync/sync_manager.ts";
 export type { Pipelined } from "./src/client/pipeline.ts";
 export { kwargs, PythonKeywords } from "./src/client/python_session.ts";
+export { Callback, callback, type CallbackStub } from "./src/wire/callback.ts";
 export { Process, type ProcessOptions, type Target } from "./src/client/process.ts";
 export type {
   AcquireOptions,

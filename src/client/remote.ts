@@ -8,6 +8,25 @@
 
 import type { BaseProxy } from "./proxy.ts";
 import type { Pipelined } from "./pipeline.ts";
+import type { Callback } from "../wire/callback.ts";
+
+/**
+ * A method's parameters as a caller passes them: a parameter that is a
+ * function takes a `callback(fn)` (a function travels only by reference).
+ *
+ * @example
+ * ```ts
+ * import type { Sendable } from "@multiprocess/managers";
+ *
+ * type Args = Sendable<[steps: number, onProgress: (step: number) => Promise<void>]>;
+ * const ok: Args[0] = 3;
+ * console.log(ok); // 3
+ * ```
+ */
+export type Sendable<A extends readonly unknown[]> = {
+  [I in keyof A]: A[I] extends (...args: infer P) => infer R ? A[I] | Callback<P, Awaited<R>>
+    : A[I];
+};
 /**
  * The names of `T`'s methods that a proxy forwards: public (not starting
  * with `_`), callable, and not reserved (`then`, BaseProxy's own members).
@@ -65,14 +84,14 @@ export type Remote<
   & {
     [P in K]: T[P] extends (...args: infer A) => infer R ? P extends Chained
         // A shared object comes back: pipelined, and chained the same way if it is a T.
-        ? (...args: A) => Pipelined<
+        ? (...args: Sendable<A>) => Pipelined<
           Remote<
             Awaited<R>,
             ExposedKeys<Awaited<R>>,
             Awaited<R> extends T ? Chained : never
           >
         >
-      : (...args: A) => Promise<Awaited<R>>
+      : (...args: Sendable<A>) => Promise<Awaited<R>>
       : never;
   }
   & BaseProxy;

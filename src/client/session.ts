@@ -22,7 +22,15 @@ import {
 import { Connection, type MessageHandler } from "../wire/connection.ts";
 import { ConnectionClosedError, RemoteError } from "../errors.ts";
 import { DEFAULT_MAX_FRAME } from "../wire/framing.ts";
-import { ControlMethod, parseReply, Reply, RequestFlag, SERVER_ID } from "../wire/protocol.ts";
+import {
+  CallbackMessage,
+  ControlMethod,
+  parseReply,
+  Reply,
+  RequestFlag,
+  SERVER_ID,
+} from "../wire/protocol.ts";
+import type { Callback } from "../wire/callback.ts";
 import { type BaseProxy, type CallOptions, createProxy, type ProxyClass } from "./proxy.ts";
 import type { KeptRequest, PipelineChannel } from "./pipeline.ts";
 import { remoteStream, type StreamChannel } from "./remote_stream.ts";
@@ -78,6 +86,10 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler, Stre
   #nextRequestId = 1;
   #releases: number[] = [];
   #forgets: number[] = [];
+  /** Callbacks the server holds stubs of, by id, with how many stubs it holds. */
+  readonly #callbacks = new Map<number, { callback: Callback; stubs: number }>();
+  readonly #callbackIds = new WeakMap<Callback, number>();
+  #nextCallback = 0;
   /** Cancellable calls given up (`cancel`) or answered (`accept`), sent once per tick. */
   #verdicts: { cancel: number[]; accept: number[] } | undefined;
   readonly #callDefaults: CallOptions | undefined;
@@ -349,6 +361,9 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler, Stre
 
   /** A reply, or the server's notice before it drops this connection. */
   message(decoded: unknown): void {
+    if (Array.isArray(decoded) && typeof decoded[1] === "string") {
+      return this.#callbackMessage(decoded);
+    }
     const reply = parseReply(decoded);
     if (typeof reply === "string") throw new Error(`Malformed reply from server: ${reply}`);
     if (reply.requestId === 0) {
@@ -382,6 +397,7 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler, Stre
   }
 
   #rejectAll(): void {
+    this.#callbacks.clear();
     const reason = this.#closedBy!;
     for (const pending of this.#pending.values()) pending.reject(reason);
     this.#pending.clear();
@@ -409,6 +425,61 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler, Stre
     return new ConnectionClosedError(
       `Connection to manager at ${formatAddress(this.address)} was lost`,
       { cause: error },
+    );
+  }
+
+  /** A callback being sent: the id under which the server calls it back. */
+  encodeCallback(value: Callback): number {
+    let id = this.#callbackIds.get(value);
+    if (id === undefined) {
+      id = ++this.#nextCallback;
+      this.#callbackIds.set(value, id);
+    }
+    const held = this.#callbacks.get(id);
+    if (held === undefined) this.#callbacks.set(id, { callback: value, stubs: 1 });
+    else held.stubs++;
+    return id;
+  }
+
+  /** The server calls a callback, or lets go of some. */
+  #callbackMessage(message: unknown[]): void {
+    const [callId, kind, ...rest] = message;
+    if (kind === CallbackMessage.release) {
+      for (const id of (rest[0] as unknown[]) ?? []) {
+        const held = this.#callbacks.get(id as number);
+        if (held !== undefined && --held.stubs <= 0) {
+          this.#callbacks.delete(id as number);
+          this.#callbackIds.delete(held.callback);
+        }
+      }
+      return;
+    }
+    if (kind !== CallbackMessage.call) return;
+    const [id, args] = rest;
+    const reply = (replyKind: number, value: unknown): void => {
+      if (this.#closedBy !== undefined) return;
+      try {
+        this.#connection.send([callId, CallbackMessage.reply, replyKind, value]);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        this.#connection.send([callId, CallbackMessage.reply, Reply.Failure, [
+          `Cannot send the callback's result: ${reason}`,
+        ]]);
+      }
+    };
+    const held = this.#callbacks.get(id as number);
+    if (held === undefined || !Array.isArray(args)) {
+      return reply(Reply.Failure, ["The callback was released"]);
+    }
+    let result: unknown;
+    try {
+      result = held.callback.fn(...args);
+    } catch (error) {
+      return reply(Reply.Throw, error);
+    }
+    Promise.resolve(result).then(
+      (value) => reply(Reply.Return, value),
+      (error) => reply(Reply.Throw, error),
     );
   }
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { RemoteError } from "../errors.ts";
+import { ConnectionClosedError, RemoteError } from "../errors.ts";
 import {
   type CodecPeer,
   DecodeError,
@@ -18,6 +18,7 @@ import {
 import { Connection, type MessageHandler } from "../wire/connection.ts";
 import { FrameError } from "../wire/framing.ts";
 import {
+  CallbackMessage,
   parseControl,
   parseRequest,
   Reply,
@@ -36,6 +37,11 @@ import { PickleCodec } from "../wire/pickle_codec.ts";
 import { ServerStream } from "./stream.ts";
 import { XmlrpcCodec } from "../wire/xmlrpc.ts";
 import { PythonDialect } from "./python_dialect.ts";
+
+/** Callback stubs held by shared code: collected, they release their client's function. */
+const callbackStubs = new FinalizationRegistry<{ connection: ClientConnection; id: number }>(
+  ({ connection, id }) => connection.releaseCallback(id),
+);
 
 /** A pickle starts with PROTO (protocol 2 and above): how a CPython client is told apart. */
 const PICKLE_PROTOCOL_OPCODE = 0x80;
@@ -61,6 +67,11 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   readonly #tickets: TicketOwner = { tickets: 0 };
   /** Results of kept requests, by request id, for the calls chained to them. */
   readonly #promised = new Map<number, Promised>();
+  /** Calls of the client's callbacks waiting for their reply, by call id. */
+  readonly #callbackCalls = new Map<number, PromiseWithResolvers<unknown>>();
+  #nextCallbackCall = 0;
+  /** Callback stubs collected, to tell the client (sent once per tick). */
+  #releasedCallbacks: number[] = [];
   /** Streamed results, by stream id, until read to the end or closed. */
   readonly #streams = new Map<number, ServerStream>();
   #nextStream = 0;
@@ -150,6 +161,10 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     this.#closed = true;
     this.connection.close();
     this.#aborter.abort(new Error("The client's connection closed"));
+    for (const { reject } of this.#callbackCalls.values()) {
+      reject(new ConnectionClosedError("The client that passed this callback is gone"));
+    }
+    this.#callbackCalls.clear();
     for (const stream of this.#streams.values()) stream.close().catch(() => {});
     this.#streams.clear();
     // What a dead client held is let go of by the connection's own signal; nothing to undo.
@@ -168,8 +183,11 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     ]);
   }
 
-  /** A decoded request. */
+  /** A decoded request (or the reply to a callback this server called). */
   message(decoded: unknown): void {
+    if (Array.isArray(decoded) && decoded[1] === CallbackMessage.reply) {
+      return this.#callbackReplied(decoded);
+    }
     this.#decodeProblem = undefined;
     const request = parseRequest(decoded);
     if (typeof request === "string") {
@@ -463,6 +481,60 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     if (held === 1) this.#refs.delete(id);
     else this.#refs.set(id, held - 1);
     this.#host.table.decref(id);
+  }
+
+  /**
+   * The server's side of a callback the client sent: an async function
+   * that calls it in the client's process. Collected, it tells the client
+   * to let go of the function.
+   */
+  decodeCallback(id: number): unknown {
+    const stub = (...args: unknown[]): Promise<unknown> => this.#callClient(id, args);
+    callbackStubs.register(stub, { connection: this, id });
+    return stub;
+  }
+
+  /** Releases a callback whose stub was collected. */
+  releaseCallback(id: number): void {
+    if (this.#closed) return;
+    if (this.#releasedCallbacks.length === 0) {
+      queueMicrotask(() => {
+        const ids = this.#releasedCallbacks;
+        this.#releasedCallbacks = [];
+        if (!this.#closed) this.connection.send([0, CallbackMessage.release, ids]);
+      });
+    }
+    this.#releasedCallbacks.push(id);
+  }
+
+  #callClient(id: number, args: unknown[]): Promise<unknown> {
+    if (this.#closed) {
+      return Promise.reject(
+        new ConnectionClosedError("The client that passed this callback is gone"),
+      );
+    }
+    const callId = ++this.#nextCallbackCall;
+    const pending = Promise.withResolvers<unknown>();
+    this.#callbackCalls.set(callId, pending);
+    try {
+      this.connection.send([callId, CallbackMessage.call, id, args]);
+    } catch (error) {
+      this.#callbackCalls.delete(callId);
+      return Promise.reject(error);
+    }
+    return pending.promise;
+  }
+
+  #callbackReplied(message: unknown[]): void {
+    const [callId, , kind, value] = message;
+    const pending = this.#callbackCalls.get(callId as number);
+    if (pending === undefined) return;
+    this.#callbackCalls.delete(callId as number);
+    if (kind === Reply.Return) pending.resolve(value);
+    else if (kind === Reply.Throw) pending.reject(value);
+    else {pending.reject(
+        new RemoteError(`The callback failed: ${String((value as unknown[])?.[0] ?? value)}`),
+      );}
   }
 
   encodeStream(value: AsyncIterable<unknown>): number {

@@ -46,6 +46,7 @@ export { reviveError, UnsendableError };
 export { MAX_DEPTH, MAX_LENGTH } from "./_limits.ts";
 import { MAX_DEPTH, MAX_LENGTH } from "./_limits.ts";
 import { DEFAULT_MAX_FRAME } from "./framing.ts";
+import { Callback } from "./callback.ts";
 import { BaseProxy } from "../client/proxy.ts";
 
 const EXT_TIMESTAMP = -1;
@@ -57,6 +58,7 @@ const EXT_TYPED_ARRAY = 4;
 const EXT_ERROR = 5;
 const EXT_TOKEN = 6;
 const EXT_STREAM = 7;
+const EXT_CALLBACK = 8;
 
 /** A received message broke a decode limit or was not valid MessagePack. */
 export class DecodeError extends Error {
@@ -92,6 +94,10 @@ export interface CodecPeer {
   encodeStream?(value: AsyncIterable<unknown>): number;
   /** The async iterable to hand to the application for a stream id that arrived. */
   decodeStream?(id: number): unknown;
+  /** The id under which a callback being sent is called back; absent where none can go. */
+  encodeCallback?(value: Callback): number;
+  /** The function to hand to the application for a callback id that arrived. */
+  decodeCallback?(id: number): unknown;
 }
 
 const TYPED_ARRAYS = [
@@ -129,6 +135,7 @@ const EXT_COST: Readonly<Record<number, number>> = {
   [EXT_ERROR]: 256,
   [EXT_TOKEN]: 512,
   [EXT_STREAM]: 512,
+  [EXT_CALLBACK]: 512,
 };
 
 /**
@@ -302,6 +309,13 @@ export class Codec {
         return reviveError(reader.nested(size, depth));
       case EXT_TOKEN:
         return this.#peer.decodeToken(expectToken(reader.nested(size, depth)));
+      case EXT_CALLBACK: {
+        const id = reader.nested(size, depth);
+        if (!Number.isSafeInteger(id) || this.#peer.decodeCallback === undefined) {
+          throw new TypeError("Malformed or unexpected callback");
+        }
+        return this.#peer.decodeCallback(id as number);
+      }
       case EXT_STREAM: {
         const id = reader.nested(size, depth);
         if (!Number.isSafeInteger(id) || this.#peer.decodeStream === undefined) {
@@ -400,6 +414,15 @@ export class Codec {
         }
         i++;
       }
+      w.endExt(mark);
+    } else if (value instanceof Callback) {
+      if (this.#peer.encodeCallback === undefined) {
+        throw new UnsendableError("a callback", " (callbacks go from a client to its server)");
+      }
+      const id = this.#peer.encodeCallback(value);
+      this.#cost += EXT_COST[EXT_CALLBACK]!;
+      const mark = w.beginExt(EXT_CALLBACK);
+      w.number(id);
       w.endExt(mark);
     } else if (value instanceof Date) {
       const time = value.getTime();

@@ -34,6 +34,19 @@ export const Reply = {
 /** A reply kind. */
 export type ReplyKind = typeof Reply[keyof typeof Reply];
 
+/**
+ * Messages of callbacks, server to client and back, told apart from
+ * requests and replies by the string in their second place:
+ * `[callId, CALLBACK_CALL, callbackId, args]` (server → client),
+ * `[callId, CALLBACK_REPLY, kind, value]` (client → server),
+ * `[0, CALLBACK_RELEASE, [callbackId, ...]]` (server → client: stubs collected).
+ */
+export const CallbackMessage = {
+  call: "#callback",
+  reply: "#reply",
+  release: "#release",
+} as const;
+
 /** Requests addressed to the server (object id 0) and their arguments. */
 export const ControlMethod = {
   /** `[typeid, ...args]` → a token of the new object. */

@@ -67,3 +67,29 @@ export class Numbers {
     return finishedEverywhere;
   }
 }
+
+/** A job that reports its progress through a callback. */
+@shared({ manager: CancelManager })
+export class Job {
+  async run(steps: number, onProgress: (step: number) => Promise<unknown>): Promise<string> {
+    for (let step = 1; step <= steps; step++) await onProgress(step);
+    return "done";
+  }
+}
+
+/** Fan-out: subscribers' callbacks, called on each publish. */
+@shared({ manager: CancelManager })
+export class Events {
+  readonly #subscribers = new Set<(event: string) => Promise<unknown>>();
+  subscribe(onEvent: (event: string) => Promise<unknown>): number {
+    this.#subscribers.add(onEvent);
+    return this.#subscribers.size;
+  }
+  /** Calls every subscriber; says how each call ended. */
+  async publish(event: string): Promise<string[]> {
+    const outcomes = await Promise.allSettled([...this.#subscribers].map((fn) => fn(event)));
+    return outcomes.map((o) =>
+      o.status === "fulfilled" ? `ok ${String(o.value)}` : `${o.reason.name}`
+    );
+  }
+}

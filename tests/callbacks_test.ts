@@ -1,0 +1,65 @@
+/**
+ * Callbacks by reference (issue 11, part 3): `callback(fn)` sends `fn` as
+ * a reference; the server gets an async function that calls it in the
+ * client's process. Progress reports, fan-out to several clients, and a
+ * callback whose client was killed rejects (never hangs).
+ */
+import assert from "node:assert/strict";
+import { callback, proxyToString } from "../mod.ts";
+import { CancelManager, Events, Job } from "./_fixtures/cancellable.ts";
+import { within } from "./_helpers.ts";
+
+const modules = [new URL("./_fixtures/cancellable.ts", import.meta.url).href];
+
+Deno.test("a long method reports its progress through a callback", async () => {
+  await using manager = await new CancelManager({ modules }).start();
+  await using job = await manager.create(Job);
+  const seen: number[] = [];
+  const result = await job.run(
+    5,
+    callback(async (step: number) => {
+      await new Promise((resolve) => setTimeout(resolve, 1)); // a slow callback blocks nobody
+      seen.push(step);
+    }),
+  );
+  assert.equal(result, "done");
+  assert.deepStrictEqual(seen, [1, 2, 3, 4, 5]);
+  await assert.rejects(job.run(1, (() => {}) as unknown as (step: number) => Promise<unknown>), {
+    name: "TypeError",
+    message: /^Cannot send a function/,
+  });
+});
+
+Deno.test("fan-out to another process; once it is killed its callback rejects, never hangs", async () => {
+  const authkey = crypto.getRandomValues(new Uint8Array(32));
+  await using manager = await new CancelManager({ modules, authkey }).start();
+  await using events = await manager.create(Events);
+  await events.subscribe(callback((event: string) => `here ${event}`));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./_fixtures/subscriber.ts", import.meta.url).pathname,
+      await proxyToString(events),
+      Array.from(authkey, (b) => b.toString(16).padStart(2, "0")).join(""),
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let first = "";
+  while (!first.includes("\n")) {
+    const { value, done } = await within(lines.read(), 10_000, "the subscriber's line");
+    if (done) break;
+    first += value;
+  }
+  assert.equal(first.trim(), "subscribed");
+  assert.deepStrictEqual(await events.publish("a"), ["ok here a", "ok seen a"]);
+  child.kill("SIGKILL");
+  await child.status;
+  await lines.cancel();
+  assert.deepStrictEqual(
+    await within(events.publish("b"), 5000, "a publish after the subscriber died"),
+    ["ok here b", "ConnectionClosedError"],
+  );
+});
