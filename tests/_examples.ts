@@ -28,6 +28,7 @@ export const EXAMPLES = [
   "python_interop/python_hosts.ts",
   "timeouts.ts",
   "streams.ts",
+  "callbacks.ts",
 ] as const;
 
 const OWNER_FLAGS = ["--allow-run", "--allow-read", "--allow-write", "--allow-net"];
@@ -131,6 +132,14 @@ export async function checkStreams(runner: ExampleRunner): Promise<void> {
   assert.match(stdout, /apples 3\npears 2/);
 }
 
+/** Progress reported through a callback, and numbers uploaded as a stream. */
+export async function checkCallbacks(runner: ExampleRunner): Promise<void> {
+  const { code, stdout, stderr } = await runner.run("callbacks.ts", OWNER_FLAGS);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /25%\n50%\n75%\n100%\na report of 4 parts/);
+  assert.match(stdout, /total of 1\.\.1000, streamed: 500500/);
+}
+
 /** Every example's check, by file name. */
 export const CHECKS: Record<typeof EXAMPLES[number], (runner: ExampleRunner) => Promise<void>> = {
   "quickstart.ts": checkQuickstart,
@@ -141,6 +150,7 @@ export const CHECKS: Record<typeof EXAMPLES[number], (runner: ExampleRunner) => 
   "python_interop/python_hosts.ts": checkPythonHosts,
   "timeouts.ts": checkTimeouts,
   "streams.ts": checkStreams,
+  "callbacks.ts": checkCallbacks,
 };
 
 /** A runner for `deno` with a working directory and environment of its own. */

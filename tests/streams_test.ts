@@ -96,3 +96,31 @@ Deno.test("for await over a dict, list or set streams it: no iterator object on 
   for await (const n of set) seen.push(n);
   assert.deepStrictEqual(seen, [1, 2, 3]);
 });
+
+Deno.test("an upload: an async iterable passed as an argument, read as the server consumes it", async () => {
+  const { Sink } = await import("./_fixtures/cancellable.ts");
+  await using manager = await new CancelManager({ modules }).start();
+  await using sink = await manager.create(Sink);
+  async function* numbers(count: number): AsyncGenerator<number> {
+    for (let i = 0; i < count; i++) yield i;
+  }
+  assert.equal(await sink.sum(numbers(10_000)), (9999 * 10_000) / 2);
+  const stream = ReadableStream.from([1, 2, 3]);
+  assert.equal(await sink.sum(stream), 6, "a ReadableStream uploads too");
+  // A slow server: the client produces at most a batch or two ahead; a break ends the producer.
+  let produced = 0;
+  let finished = false;
+  async function* counted(): AsyncGenerator<number> {
+    try {
+      for (let i = 0; i < 1_000_000; i++) {
+        produced++;
+        yield i;
+      }
+    } finally {
+      finished = true;
+    }
+  }
+  assert.deepStrictEqual(await sink.first(counted(), 5), [0, 1, 2, 3, 4]);
+  await until(() => Promise.resolve(finished), "the client's producer ends when the server stops");
+  assert.ok(produced <= 5 + 2 * 64, `produced ${produced} for 5 taken`);
+});

@@ -30,7 +30,8 @@ import {
   RequestFlag,
   SERVER_ID,
 } from "../wire/protocol.ts";
-import type { Callback } from "../wire/callback.ts";
+import { Callback } from "../wire/callback.ts";
+import { BatchedStream } from "../wire/batched_stream.ts";
 import { type BaseProxy, type CallOptions, createProxy, type ProxyClass } from "./proxy.ts";
 import type { KeptRequest, PipelineChannel } from "./pipeline.ts";
 import { remoteStream, type StreamChannel } from "./remote_stream.ts";
@@ -481,6 +482,24 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler, Stre
       (value) => reply(Reply.Return, value),
       (error) => reply(Reply.Throw, error),
     );
+  }
+
+  /**
+   * An async iterable passed as an argument (an upload): the server reads
+   * it a batch at a time, through a callback of this process; `0` items
+   * asked for means it stopped early.
+   */
+  encodeStream(value: AsyncIterable<unknown>): number {
+    const stream = new BatchedStream(value);
+    const pull = async (...args: unknown[]): Promise<[unknown[], boolean]> => {
+      const max = args[0];
+      if (typeof max !== "number" || max <= 0) {
+        await stream.close();
+        return [[], true];
+      }
+      return await stream.pull(Math.min(max, 4096));
+    };
+    return this.encodeCallback(new Callback(pull));
   }
 
   decodeStream(id: number): unknown {

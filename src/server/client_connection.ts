@@ -34,7 +34,7 @@ import { explainDenial } from "./permissions.ts";
 import type { ServerLimits } from "./limits.ts";
 import { noteCall } from "./_stray.ts";
 import { PickleCodec } from "../wire/pickle_codec.ts";
-import { ServerStream } from "./stream.ts";
+import { BatchedStream, STREAM_BATCH } from "../wire/batched_stream.ts";
 import { XmlrpcCodec } from "../wire/xmlrpc.ts";
 import { PythonDialect } from "./python_dialect.ts";
 
@@ -73,7 +73,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   /** Callback stubs collected, to tell the client (sent once per tick). */
   #releasedCallbacks: number[] = [];
   /** Streamed results, by stream id, until read to the end or closed. */
-  readonly #streams = new Map<number, ServerStream>();
+  readonly #streams = new Map<number, BatchedStream>();
   #nextStream = 0;
   /** Cancellable calls, by request id, until their client cancels or accepts them. */
   readonly #cancellable = new Map<number, CallContext>();
@@ -537,9 +537,35 @@ export class ClientConnection implements CodecPeer, MessageHandler {
       );}
   }
 
+  /**
+   * An async iterable a client passed as an argument (an upload): read a
+   * batch at a time from the client, as the shared method consumes it.
+   */
+  decodeStream(id: number): unknown {
+    return this.#upload(id);
+  }
+
+  async *#upload(id: number): AsyncGenerator<unknown, void, undefined> {
+    let ended = false;
+    try {
+      for (;;) {
+        const [items, done] = await this.#callClient(id, [STREAM_BATCH]) as [unknown[], boolean];
+        for (const item of items) yield item;
+        if (done) {
+          ended = true;
+          return;
+        }
+      }
+    } finally {
+      // Stopped early: the client's producer is told to end (its finally runs there).
+      if (!ended) this.#callClient(id, [0]).catch(() => {});
+      this.releaseCallback(id);
+    }
+  }
+
   encodeStream(value: AsyncIterable<unknown>): number {
     const id = ++this.#nextStream;
-    this.#streams.set(id, new ServerStream(value));
+    this.#streams.set(id, new BatchedStream(value));
     return id;
   }
 

@@ -445,7 +445,7 @@ export class Codec {
       if (this.#peer.encodeStream === undefined) {
         throw new UnsendableError(
           "an async iterable",
-          " (only a shared method's result can be streamed, to its caller)",
+          " (a stream goes from a shared method to its caller, or from a client to its server)",
         );
       }
       const id = this.#peer.encodeStream(value as AsyncIterable<unknown>);

@@ -93,3 +93,23 @@ export class Events {
     );
   }
 }
+
+/** Consumes uploads: async iterables its callers pass. */
+@shared({ manager: CancelManager })
+export class Sink {
+  async sum(items: AsyncIterable<number>): Promise<number> {
+    let total = 0;
+    for await (const n of items) total += n;
+    return total;
+  }
+  /** The first `count` items, taken slowly; then it stops reading. */
+  async first(items: AsyncIterable<number>, count: number): Promise<number[]> {
+    const taken: number[] = [];
+    for await (const n of items) {
+      taken.push(n);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      if (taken.length === count) break;
+    }
+    return taken;
+  }
+}

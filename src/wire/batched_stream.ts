@@ -1,9 +1,9 @@
 /**
- * A shared method's async iterable result (an async generator, a
- * `ReadableStream`), streamed to its caller in batches the caller asks
- * for: the server holds at most one batch ahead of what the client has
- * taken, so a slow consumer bounds the server's buffer. The client's
- * `break` (or the connection closing) runs the generator's `return()`.
+ * An async iterable read in batches the other side asks for: a shared
+ * method's result streamed to its caller (the server holds at most one
+ * batch ahead of what the client took), or an upload a client passes as
+ * an argument (the client holds at most one batch ahead of the server).
+ * Ending it early runs the producer's `return()` (a generator's `finally`).
  *
  * @module
  */
@@ -13,8 +13,8 @@ export const STREAM_BATCH = 64;
 
 const TURN_OVER = Symbol("turn over");
 
-/** One streamed result on the server. */
-export class ServerStream {
+/** One async iterable, read a batch at a time. */
+export class BatchedStream {
   readonly #iterator: AsyncIterator<unknown>;
   #pending: Promise<IteratorResult<unknown>> | undefined;
   /** An error the producer threw after items the last pull returned: the next pull throws it. */
