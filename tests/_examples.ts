@@ -29,6 +29,7 @@ export const EXAMPLES = [
   "timeouts.ts",
   "streams.ts",
   "callbacks.ts",
+  "quotas.ts",
 ] as const;
 
 const OWNER_FLAGS = ["--allow-run", "--allow-read", "--allow-write", "--allow-net"];
@@ -140,6 +141,15 @@ export async function checkCallbacks(runner: ExampleRunner): Promise<void> {
   assert.match(stdout, /total of 1\.\.1000, streamed: 500500/);
 }
 
+/** A create over the object quota is refused by name; a release makes room. */
+export async function checkQuotas(runner: ExampleRunner): Promise<void> {
+  const { code, stdout, stderr } = await runner.run("quotas.ts", OWNER_FLAGS);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /refused: .*limits\.maxObjectsPerConnection/);
+  assert.match(stdout, /after a release: 9/);
+  assert.match(stdout, /connection \d+: 3 objects, 0 calls in progress, 0 bytes buffered/);
+}
+
 /** Every example's check, by file name. */
 export const CHECKS: Record<typeof EXAMPLES[number], (runner: ExampleRunner) => Promise<void>> = {
   "quickstart.ts": checkQuickstart,
@@ -151,6 +161,7 @@ export const CHECKS: Record<typeof EXAMPLES[number], (runner: ExampleRunner) => 
   "timeouts.ts": checkTimeouts,
   "streams.ts": checkStreams,
   "callbacks.ts": checkCallbacks,
+  "quotas.ts": checkQuotas,
 };
 
 /** A runner for `deno` with a working directory and environment of its own. */

@@ -24,6 +24,8 @@ Deno.test("a long method reports its progress through a callback", async () => {
   );
   assert.equal(result, "done");
   assert.deepStrictEqual(seen, [1, 2, 3, 4, 5]);
+  // A stub disposed of lets go of the client's function: calling it again fails.
+  assert.deepStrictEqual(await job.once(callback((n: number) => n * 10)), [10, "RemoteError"]);
   await assert.rejects(job.run(1, (() => {}) as unknown as (step: number) => Promise<unknown>), {
     name: "TypeError",
     message: /^Cannot send a function/,

@@ -490,7 +490,20 @@ export class ClientConnection implements CodecPeer, MessageHandler {
    */
   decodeCallback(id: number): unknown {
     const stub = (...args: unknown[]): Promise<unknown> => this.#callClient(id, args);
-    callbackStubs.register(stub, { connection: this, id });
+    const held = { connection: this, id };
+    callbackStubs.register(stub, held, held);
+    // Disposing the stub lets go of the client's function now, not when it is collected.
+    let disposed = false;
+    Object.defineProperty(stub, Symbol.asyncDispose, {
+      value: (): Promise<void> => {
+        if (!disposed) {
+          disposed = true;
+          callbackStubs.unregister(held);
+          this.releaseCallback(id);
+        }
+        return Promise.resolve();
+      },
+    });
     return stub;
   }
 

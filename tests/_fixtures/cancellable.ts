@@ -71,6 +71,13 @@ export class Numbers {
 /** A job that reports its progress through a callback. */
 @shared({ manager: CancelManager })
 export class Job {
+  /** Calls `fn` once, disposes of it, then tries again: says how each call ended. */
+  async once(fn: (n: number) => Promise<unknown>): Promise<unknown[]> {
+    const first = await fn(1);
+    await (fn as unknown as AsyncDisposable)[Symbol.asyncDispose]();
+    const second = await fn(2).then((value) => `ok ${value}`, (error) => error.name);
+    return [first, second];
+  }
   async run(steps: number, onProgress: (step: number) => Promise<unknown>): Promise<string> {
     for (let step = 1; step <= steps; step++) await onProgress(step);
     return "done";
