@@ -231,3 +231,22 @@ Deno.test("rlock: 500 aborted re-acquires leave the hold count as it was", async
   }
   assert.ok(aborted > 100, `aborts happened: ${aborted}`);
 });
+
+Deno.test("condition: 300 aborted waits give the lock straight back, as any wait() does", async () => {
+  await using manager = await new SyncManager({ modules: [] }).start();
+  await using condition = await manager.Condition();
+  const random = seeded(9);
+  let aborted = 0;
+  for (let round = 0; round < 300; round++) {
+    assert.equal(await condition.acquire({ timeout: 2000 }), true, `round ${round}`);
+    const controller = new AbortController();
+    const waiting = withCall(condition, { signal: controller.signal }).wait({ timeout: 1000 })
+      .then(() => true, () => false);
+    abortSoon(controller, random);
+    if (!(await waiting)) aborted++;
+    // Right after the wait ends, however it ended, the caller holds the lock again.
+    await condition.release();
+    assert.equal(await condition.locked(), false, `round ${round}: released`);
+  }
+  assert.ok(aborted > 100, `aborts happened: ${aborted}`);
+});

@@ -78,6 +78,8 @@ interface OwnedLock {
   /** Releases entirely; returns what `restoreAs` needs to take it back. */
   releaseAllAs(caller: Caller): number;
   restoreAs(caller: Caller, saved: number): Promise<void>;
+  /** Takes the lock back at once if it is free (as `restoreAs` would); false if it is not. */
+  tryRestoreAs(caller: Caller, saved: number): boolean;
   ownedBy(caller: Caller): boolean;
   locked(): boolean;
 }
@@ -132,6 +134,13 @@ abstract class HeldLock implements OwnedLock {
   abstract releaseAs(caller: Caller): void;
   abstract releaseAllAs(caller: Caller): number;
   abstract restoreAs(caller: Caller, saved: number): Promise<void>;
+
+  tryRestoreAs(caller: Caller, saved: number): boolean {
+    if (this.holder !== undefined || caller.signal.aborted) return false;
+    this.#give(caller);
+    this.count = saved;
+    return true;
+  }
 
   /** Lets go entirely and hands the lock to the oldest waiter, if any. */
   protected handOn(): void {
@@ -329,9 +338,18 @@ export class Condition {
     const caller = connectionCaller();
     if (!this.#lock.ownedBy(caller)) throw new Error("cannot wait on un-acquired lock");
     const saved = this.#lock.releaseAllAs(caller);
+    // Cancelled by its client: the lock comes back at once, when free, so that the caller's next
+    // message (its release, say) finds it held, as after any wait() in Python.
+    const call = currentCall();
+    let restored = false;
+    const restoreNow = (): void => {
+      restored = this.#lock.tryRestoreAs(caller, saved);
+    };
+    call?.cancelled.addEventListener("abort", restoreNow, { once: true });
     const notified = await this.#waiters.wait(caller, timeout);
+    call?.cancelled.removeEventListener("abort", restoreNow);
     if (caller.signal.aborted) return false;
-    await this.#lock.restoreAs(caller, saved);
+    if (!restored) await this.#lock.restoreAs(caller, saved);
     return notified !== null;
   }
 
