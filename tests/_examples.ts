@@ -30,6 +30,7 @@ export const EXAMPLES = [
   "streams.ts",
   "callbacks.ts",
   "quotas.ts",
+  "manager_function.ts",
 ] as const;
 
 const OWNER_FLAGS = ["--allow-run", "--allow-read", "--allow-write", "--allow-net"];
@@ -150,6 +151,13 @@ export async function checkQuotas(runner: ExampleRunner): Promise<void> {
   assert.match(stdout, /connection \d+: 3 objects, 0 calls in progress, 0 bytes buffered/);
 }
 
+/** Manager(): a dict and a list in a started SyncManager. */
+export async function checkManagerFunction(runner: ExampleRunner): Promise<void> {
+  const { code, stdout, stderr } = await runner.run("manager_function.ts", OWNER_FLAGS);
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /\[ \[ "apples", 3 \], \[ "pears", 2 \] \] \[ "pears added" \]/);
+}
+
 /** Every example's check, by file name. */
 export const CHECKS: Record<typeof EXAMPLES[number], (runner: ExampleRunner) => Promise<void>> = {
   "quickstart.ts": checkQuickstart,
@@ -162,6 +170,7 @@ export const CHECKS: Record<typeof EXAMPLES[number], (runner: ExampleRunner) => 
   "streams.ts": checkStreams,
   "callbacks.ts": checkCallbacks,
   "quotas.ts": checkQuotas,
+  "manager_function.ts": checkManagerFunction,
 };
 
 /** A runner for `deno` with a working directory and environment of its own. */
