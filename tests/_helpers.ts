@@ -282,3 +282,21 @@ export async function makeCertificate(dir: string): Promise<{ cert: string; key:
     key: await Deno.readTextFile(`${dir}/key.pem`),
   };
 }
+
+/**
+ * The first line a child prints on `stdout` (within 10 s, else a rejection
+ * naming `what`), and the reader for the rest; cancel the reader when done.
+ */
+export async function firstLine(
+  stdout: ReadableStream<Uint8Array>,
+  what: string,
+): Promise<{ line: string; rest: ReadableStreamDefaultReader<string> }> {
+  const rest = stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await within(rest.read(), 10_000, what);
+    if (done) throw new Error(`${what}: the process ended before printing a line`);
+    text += value;
+  }
+  return { line: text.slice(0, text.indexOf("\n")), rest };
+}

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { callback, proxyToString } from "../mod.ts";
 import { CancelManager, Events, Job } from "./_fixtures/cancellable.ts";
-import { within } from "./_helpers.ts";
+import { firstLine, within } from "./_helpers.ts";
 
 const modules = [new URL("./_fixtures/cancellable.ts", import.meta.url).href];
 
@@ -48,14 +48,8 @@ Deno.test("fan-out to another process; once it is killed its callback rejects, n
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let first = "";
-  while (!first.includes("\n")) {
-    const { value, done } = await within(lines.read(), 10_000, "the subscriber's line");
-    if (done) break;
-    first += value;
-  }
-  assert.equal(first.trim(), "subscribed");
+  const { line, rest: lines } = await firstLine(child.stdout, "the subscriber's line");
+  assert.equal(line, "subscribed");
   assert.deepStrictEqual(await events.publish("a"), ["ok here a", "ok seen a"]);
   child.kill("SIGKILL");
   await child.status;

@@ -9,7 +9,7 @@ import { SyncManager } from "../mod.ts";
 import { TestManager } from "./_fixtures/counter.ts";
 import { TreeManager } from "./_fixtures/tree.ts";
 import { PythonFacingManager } from "./_fixtures/python_shared.ts";
-import { COUNTER_MODULE, within } from "./_helpers.ts";
+import { COUNTER_MODULE, firstLine, within } from "./_helpers.ts";
 import { pythonTest } from "./_python.ts";
 
 const CLIENT = new URL("./_fixtures/python_client.py", import.meta.url).pathname;
@@ -206,14 +206,8 @@ await pythonTest(
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
-    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let first = "";
-    while (!first.includes("\n")) {
-      const { value, done } = await within(lines.read(), 10_000, "the CPython client's first line");
-      if (done) break;
-      first += value;
-    }
-    assert.deepStrictEqual(JSON.parse(first), { acquired: true });
+    const { line, rest: lines } = await firstLine(child.stdout, "the CPython client's first line");
+    assert.deepStrictEqual(JSON.parse(line), { acquired: true });
     await using lock = await manager.create("get_lock") as unknown as AsyncDisposable & {
       acquire(options: { timeout: number }): Promise<boolean>;
       release(): Promise<void>;

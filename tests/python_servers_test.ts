@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { BaseManager, type BaseProxy, kwargs, SyncManager } from "../mod.ts";
-import { within } from "./_helpers.ts";
+import { firstLine, within } from "./_helpers.ts";
 import { pythonTest } from "./_python.ts";
 
 const SERVER = new URL("./_fixtures/python_server.py", import.meta.url).pathname;
@@ -26,15 +26,9 @@ async function pythonServer(
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let first = "";
-  while (!first.includes("\n")) {
-    const { value, done } = await within(lines.read(), 10_000, "the CPython server's address");
-    if (done) throw new Error("the CPython server ended before printing its address");
-    first += value;
-  }
+  const { line, rest: lines } = await firstLine(child.stdout, "the CPython server's address");
   return {
-    address: JSON.parse(first),
+    address: JSON.parse(line),
     async [Symbol.asyncDispose](): Promise<void> {
       await child.stdin.close().catch(() => {});
       await within(child.status, 10_000, "the CPython server's exit");
@@ -178,15 +172,9 @@ await pythonTest(
       stdin: "piped",
       stdout: "piped",
     }).spawn();
-    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let first = "";
-    while (!first.includes("\n")) {
-      const { value, done } = await within(lines.read(), 10_000, "the CPython server's address");
-      if (done) break;
-      first += value;
-    }
+    const { line, rest: lines } = await firstLine(child.stdout, "the CPython server's address");
     const manager = await new BaseManager({
-      address: JSON.parse(first),
+      address: JSON.parse(line),
       authkey: new TextEncoder().encode(AUTHKEY),
       serializer: "pickle",
     }).connect();

@@ -6,13 +6,10 @@
  * @module
  */
 
-import { DecodeError } from "./codec.ts";
-import { HEADER_SIZE } from "./framing.ts";
-import { PickleError, type PickleLimits, readPickle } from "./pickle_reader.ts";
+import { type PickleLimits, readPickle } from "./pickle_reader.ts";
 import { type PickleReplacer, writePickle } from "./pickle_writer.ts";
 import type { PyProxy } from "./python_values.ts";
-import type { WireCodec } from "./connection.ts";
-import { UnsendableError } from "./unsendable.ts";
+import { DocumentCodec } from "./document_codec.ts";
 
 /** How one side maps proxies through pickles. */
 export interface PickleProxies {
@@ -23,10 +20,9 @@ export interface PickleProxies {
 }
 
 /** Pickles in, pickles out, within the connection's limits. */
-export class PickleCodec implements WireCodec {
+export class PickleCodec extends DocumentCodec {
   readonly #limits: PickleLimits & { readonly maxFrameSize: number };
   readonly #proxies: PickleProxies;
-  #frames: Uint8Array[] = [];
 
   /**
    * A codec refusing pickles beyond `limits`; `proxies` maps proxies in
@@ -37,55 +33,18 @@ export class PickleCodec implements WireCodec {
     limits: PickleLimits & { readonly maxFrameSize: number },
     proxies: PickleProxies = {},
   ) {
+    super(limits.maxFrameSize, "a pickle");
     this.#limits = limits;
     this.#proxies = proxies;
   }
 
-  /** Appends `value` as one pickled frame. */
-  append(value: unknown): void {
-    const payload = writePickle(value, this.#limits.maxDepth, this.#proxies.write);
-    if (payload.length > this.#limits.maxFrameSize) {
-      throw new UnsendableError(
-        `a value of ${payload.length} bytes once pickled`,
-        `, over the limit of ${this.#limits.maxFrameSize} bytes per message (limits.maxFrameSize)`,
-      );
-    }
-    const frame = new Uint8Array(HEADER_SIZE + payload.length);
-    new DataView(frame.buffer).setInt32(0, payload.length);
-    frame.set(payload, HEADER_SIZE);
-    this.#frames.push(frame);
+  /** `value` as one pickle. */
+  protected write(value: unknown): Uint8Array {
+    return writePickle(value, this.#limits.maxDepth, this.#proxies.write);
   }
 
-  /** Bytes appended and not yet taken. */
-  get pendingBytes(): number {
-    return this.#frames.reduce((n, frame) => n + frame.length, 0);
-  }
-
-  /** The frames appended since the last take, joined. */
-  take(): Uint8Array | undefined {
-    const frames = this.#frames;
-    if (frames.length === 0) return undefined;
-    this.#frames = [];
-    if (frames.length === 1) return frames[0];
-    const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-    let at = 0;
-    for (const frame of frames) {
-      out.set(frame, at);
-      at += frame.length;
-    }
-    return out;
-  }
-
-  /** Nothing is reused. */
-  giveBack(_chunk: Uint8Array): void {}
-
-  /** The value in one pickle; a refused pickle is a `DecodeError` saying why. */
-  decode(payload: Uint8Array, _borrowed: boolean): unknown {
-    try {
-      return readPickle(payload, this.#limits, this.#proxies.read);
-    } catch (error) {
-      if (error instanceof PickleError) throw new DecodeError(`Refused a pickle: ${error.message}`);
-      throw new DecodeError(`Refused a pickle: ${String(error)}`, { cause: error });
-    }
+  /** The value of one pickle, read by the reader that runs nothing. */
+  protected read(payload: Uint8Array): unknown {
+    return readPickle(payload, this.#limits, this.#proxies.read);
   }
 }

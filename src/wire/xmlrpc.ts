@@ -16,9 +16,7 @@
  * @module
  */
 
-import { DecodeError } from "./codec.ts";
-import { HEADER_SIZE } from "./framing.ts";
-import type { WireCodec } from "./connection.ts";
+import { DocumentCodec } from "./document_codec.ts";
 import { PyTuple } from "./python_values.ts";
 import { UnsendableError } from "./unsendable.ts";
 
@@ -388,60 +386,22 @@ function decodeText(raw: string): string {
 }
 
 /** The codec of a connection whose peer is CPython with `serializer='xmlrpclib'`. */
-export class XmlrpcCodec implements WireCodec {
+export class XmlrpcCodec extends DocumentCodec {
   readonly #limits: XmlrpcLimits & { readonly maxFrameSize: number };
-  #frames: Uint8Array[] = [];
 
   /** A codec refusing documents beyond `limits`. */
   constructor(limits: XmlrpcLimits & { readonly maxFrameSize: number }) {
+    super(limits.maxFrameSize, "an XML-RPC message");
     this.#limits = limits;
   }
 
-  /** Appends `value` as one document. */
-  append(value: unknown): void {
-    const payload = writeXmlrpc(value, this.#limits.maxDepth);
-    if (payload.length > this.#limits.maxFrameSize) {
-      throw new UnsendableError(
-        `a value of ${payload.length} bytes once marshalled`,
-        `, over the limit of ${this.#limits.maxFrameSize} bytes per message (limits.maxFrameSize)`,
-      );
-    }
-    const frame = new Uint8Array(HEADER_SIZE + payload.length);
-    new DataView(frame.buffer).setInt32(0, payload.length);
-    frame.set(payload, HEADER_SIZE);
-    this.#frames.push(frame);
+  /** `value` as one XML-RPC document. */
+  protected write(value: unknown): Uint8Array {
+    return writeXmlrpc(value, this.#limits.maxDepth);
   }
 
-  /** Bytes appended and not yet taken. */
-  get pendingBytes(): number {
-    return this.#frames.reduce((n, frame) => n + frame.length, 0);
-  }
-
-  /** The documents appended since the last take, joined. */
-  take(): Uint8Array | undefined {
-    const frames = this.#frames;
-    if (frames.length === 0) return undefined;
-    this.#frames = [];
-    if (frames.length === 1) return frames[0];
-    const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-    let at = 0;
-    for (const frame of frames) {
-      out.set(frame, at);
-      at += frame.length;
-    }
-    return out;
-  }
-
-  /** Nothing is reused. */
-  giveBack(_chunk: Uint8Array): void {}
-
-  /** The value of one document; a refused one is a `DecodeError` saying why. */
-  decode(payload: Uint8Array, _borrowed: boolean): unknown {
-    try {
-      return readXmlrpc(payload, this.#limits);
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new DecodeError(`Refused an XML-RPC message: ${reason}`);
-    }
+  /** The value of one XML-RPC document. */
+  protected read(payload: Uint8Array): unknown {
+    return readXmlrpc(payload, this.#limits);
   }
 }
