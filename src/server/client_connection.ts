@@ -33,10 +33,7 @@ import type { SharedEntry } from "./object_table.ts";
 import { explainDenial } from "./permissions.ts";
 import type { ServerLimits } from "./limits.ts";
 import { noteCall } from "./_stray.ts";
-import { PickleCodec } from "../wire/pickle_codec.ts";
 import { BatchedStream, STREAM_BATCH } from "../wire/batched_stream.ts";
-import { XmlrpcCodec } from "../wire/xmlrpc.ts";
-import { PythonDialect } from "./python_dialect.ts";
 
 /** Callback stubs held by shared code: collected, they release their client's function. */
 const callbackStubs = new FinalizationRegistry<{ connection: ClientConnection; id: number }>(
@@ -142,6 +139,13 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     }
     if (first !== PICKLE_PROTOCOL_OPCODE && first !== XML_OPENING) return this;
     const xmlrpc = first === XML_OPENING;
+    // CPython's dialect is loaded when a CPython client first connects: a server that never
+    // meets one starts without the pickle and XML-RPC code.
+    const [{ PythonDialect }, { PickleCodec }, { XmlrpcCodec }] = await Promise.all([
+      import("./python_dialect.ts"),
+      import("../wire/pickle_codec.ts"),
+      import("../wire/xmlrpc.ts"),
+    ]);
     const dialect = new PythonDialect(
       this.connection,
       this.#host,

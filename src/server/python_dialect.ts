@@ -32,9 +32,6 @@ import { explainDenial } from "./permissions.ts";
 import { noteCall } from "./_stray.ts";
 import { pythonCreateArgs, pythonFaceOf } from "../sync/python_faces.ts";
 
-/** What CPython's `_callmethod` sends as the method name to get the referent itself. */
-const PY_GET_VALUE = "#GETVALUE";
-
 /** A request as CPython sends it: `(ident, methodname, args, kwds)`. */
 interface PythonRequest {
   readonly ident: unknown;
@@ -207,7 +204,6 @@ export class PythonDialect implements MessageHandler {
     }
     const host = this.#host;
     const face = pythonFaceOf(entry.object);
-    if (method === PY_GET_VALUE) method = GET_VALUE;
     let call: () => unknown;
     let sharedAs = method;
     if (face !== undefined && method !== GET_VALUE) {
@@ -337,7 +333,7 @@ function pythonId(entry: SharedEntry): string {
 }
 
 /** The address as CPython writes it in a token: a path, or `(host, port)`. */
-export function pythonAddress(address: Address): string | readonly [string, number] {
+function pythonAddress(address: Address): string | readonly [string, number] {
   return typeof address === "string" ? address : [address.hostname, address.port];
 }
 

@@ -100,8 +100,3 @@ export const BUILTIN_EXCEPTIONS: ReadonlySet<string> = new Set([
   "IsADirectoryError",
   "NotADirectoryError",
 ]);
-
-/** Whether `value` is a CPython id as CPython writes it: lowercase hex digits. */
-export function isPythonId(value: unknown): value is string {
-  return typeof value === "string" && /^[0-9a-f]{1,16}$/.test(value);
-}
