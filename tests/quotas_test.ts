@@ -120,3 +120,21 @@ Deno.test("a client that sends without reading is throttled at maxBufferedBytesP
   socket.close();
   await flood;
 });
+
+Deno.test("open streams count against maxObjectsPerConnection; finishing one makes room", async () => {
+  const { CancelManager, Numbers } = await import("./_fixtures/cancellable.ts");
+  await using manager = await new CancelManager({
+    modules: [new URL("./_fixtures/cancellable.ts", import.meta.url).href],
+    limits: { maxObjectsPerConnection: 3 },
+  }).start();
+  await using numbers = await manager.create(Numbers);
+  const open = [await numbers.count(100), await numbers.count(100), await numbers.count(100)];
+  await assert.rejects(numbers.count(100), /the limit \(limits\.maxObjectsPerConnection\)/);
+  const seen: number[] = [];
+  for await (const n of open[0]!) seen.push(n);
+  assert.equal(seen.length, 100, "the stream read to its end");
+  let total = 0;
+  for await (const n of await numbers.count(10)) total += n;
+  assert.equal(total, 45, "a new stream fits once one ended");
+  for (const stream of open.slice(1)) await stream.return(undefined);
+});

@@ -581,6 +581,13 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   }
 
   encodeStream(value: AsyncIterable<unknown>): number {
+    // Open streams count against the same quota as the objects a connection holds.
+    if (this.#streams.size >= this.#limits.maxObjectsPerConnection) {
+      throw new UnsendableError(
+        "another stream",
+        `: this connection already reads ${this.#streams.size} streams, the limit (limits.maxObjectsPerConnection); finish or break some first`,
+      );
+    }
     const id = ++this.#nextStream;
     this.#streams.set(id, new BatchedStream(value));
     return id;

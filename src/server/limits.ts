@@ -42,10 +42,10 @@ export interface ServerLimits {
   /** Most items in one received array, object, Map or Set (default 4,194,304). */
   readonly maxLength?: number;
   /**
-   * Most shared objects one connection may hold references to (default
-   * 1,048,576). A `create()` (or a method returning a new shared object)
-   * past it fails with a RemoteError naming this limit; the connection
-   * goes on.
+   * Most shared objects one connection may hold references to, and most
+   * streamed results it may have open (default 1,048,576 each). A
+   * `create()` (or a method returning a new shared object or a stream) past
+   * it fails naming this limit; the connection goes on.
    */
   readonly maxObjectsPerConnection?: number;
   /**
