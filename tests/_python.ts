@@ -42,3 +42,36 @@ export async function pythonTest(
   }
   Deno.test({ name, ignore: missing.length > 0, fn });
 }
+
+/**
+ * Runs `code` with `python3 -c` in CPython `version`, `stdin` as its input;
+ * returns its stdout, or rejects with its stderr. Killed after 30 s.
+ */
+export async function runPython(
+  version: string,
+  code: string,
+  stdin: Uint8Array | string = "",
+): Promise<Uint8Array> {
+  const child = new Deno.Command("python3", {
+    args: ["-c", code],
+    env: { PYENV_VERSION: version },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const deadline = setTimeout(() => child.kill("SIGKILL"), 30_000);
+  try {
+    const writer = child.stdin.getWriter();
+    await writer.write(typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin);
+    await writer.close();
+    const output = await child.output();
+    if (!output.success) {
+      throw new Error(
+        `python3 failed (${output.code}): ${new TextDecoder().decode(output.stderr)}`,
+      );
+    }
+    return output.stdout;
+  } finally {
+    clearTimeout(deadline);
+  }
+}

@@ -10,25 +10,13 @@ import assert from "node:assert/strict";
 import { PickleError, readPickle } from "../src/wire/pickle_reader.ts";
 import { writePickle } from "../src/wire/pickle_writer.ts";
 import { PySlice, PyTuple } from "../src/wire/python_values.ts";
-import { pythonTest } from "./_python.ts";
+import { pythonTest, runPython } from "./_python.ts";
 
 const LIMITS = { maxDepth: 64, maxLength: 100_000 };
 
 /** Runs `code` in CPython 3.13 with `stdin` as its input; returns its stdout. */
-async function python(code: string, stdin: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
-  const child = new Deno.Command("python3", {
-    args: ["-c", code],
-    env: { PYENV_VERSION: "3.13.0" },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(stdin);
-  await writer.close();
-  const output = await child.output();
-  if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
-  return output.stdout;
+function python(code: string, stdin: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
+  return runPython("3.13.0", code, stdin);
 }
 
 /** CPython's pickles of `expressions` at `protocol`, each as bytes. */

@@ -7,24 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { readXmlrpc, writeXmlrpc, XmlrpcError } from "../src/wire/xmlrpc.ts";
-import { pythonTest } from "./_python.ts";
+import { pythonTest, runPython } from "./_python.ts";
 
 const LIMITS = { maxDepth: 32, maxLength: 10_000 };
 
+/** Runs `code` in CPython 3.13 with `stdin` as its input; returns its stdout as text. */
 async function python(code: string, stdin = ""): Promise<string> {
-  const child = new Deno.Command("python3", {
-    args: ["-c", code],
-    env: { PYENV_VERSION: "3.13.0" },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(stdin));
-  await writer.close();
-  const output = await child.output();
-  if (!output.success) throw new Error(new TextDecoder().decode(output.stderr));
-  return new TextDecoder().decode(output.stdout);
+  return new TextDecoder().decode(await runPython("3.13.0", code, stdin));
 }
 
 await pythonTest(

@@ -152,6 +152,15 @@ const CONTROL_NAMES: Readonly<Record<string, string>> = {
   [ControlMethod.ping]: "dummy",
 };
 
+/** A control request as CPython's `dispatch()` sends it: `(None, name, args, kwds)`. */
+function controlRequest(
+  name: string,
+  args: readonly unknown[],
+  keywords: Readonly<Record<string, unknown>> = {},
+): PyTuple {
+  return new PyTuple([null, name, new PyTuple(args), keywords]);
+}
+
 /** A session with a CPython manager server. */
 export class PythonSession implements PipelineChannel {
   /** The server's address. */
@@ -214,15 +223,7 @@ export class PythonSession implements PipelineChannel {
         `${method}() is not available with a CPython server (serializer: "pickle")`,
       );
     }
-    const link = await this.#open();
-    try {
-      return this.#interpret(
-        await link.request(new PyTuple([null, name, new PyTuple(args), keywords])),
-      );
-    } finally {
-      link.connection.close();
-      this.#links.delete(link);
-    }
+    return await this.#controlRaw(name, args, keywords);
   }
 
   /** Creates `typeid` on the server; the result is a proxy. */
@@ -389,10 +390,15 @@ export class PythonSession implements PipelineChannel {
     return createProxy({ typeid, address: this.address, id }, exposed, this);
   }
 
-  async #controlRaw(name: string, args: readonly unknown[]): Promise<unknown> {
+  /** A control request by CPython's name, on a connection of its own, as CPython's `dispatch()`. */
+  async #controlRaw(
+    name: string,
+    args: readonly unknown[],
+    keywords: Readonly<Record<string, unknown>> = {},
+  ): Promise<unknown> {
     const link = await this.#open();
     try {
-      return this.#interpret(await link.request(new PyTuple([null, name, new PyTuple(args), {}])));
+      return this.#interpret(await link.request(controlRequest(name, args, keywords)));
     } finally {
       link.connection.close();
       this.#links.delete(link);
@@ -442,9 +448,7 @@ export class PythonSession implements PipelineChannel {
 
   async #openCallLink(): Promise<Link> {
     const link = await this.#open();
-    this.#interpret(
-      await link.request(new PyTuple([null, "accept_connection", new PyTuple(["Deno"]), {}])),
-    );
+    this.#interpret(await link.request(controlRequest("accept_connection", ["Deno"])));
     return link;
   }
 
