@@ -38,7 +38,7 @@
  */
 
 export type { Address, AddressInput, TcpAddress } from "./src/wire/address.ts";
-export { type Caller, currentCaller } from "./src/server/caller.ts";
+export { type Caller, currentCaller } from "./src/objects/caller.ts";
 export {
   AuthenticationError,
   BrokenBarrierError,
@@ -63,9 +63,9 @@ export {
   type ProxyInit,
   type Token,
   withCall,
-} from "./src/client/proxy.ts";
-export type { ChainedKeys, ExposedKeys, Remote, RemoteOf, Sendable } from "./src/client/remote.ts";
-export type { Callable, RegisterOptions, Registration } from "./src/client/registry.ts";
+} from "./src/objects/proxy.ts";
+export type { ChainedKeys, ExposedKeys, Remote, RemoteOf, Sendable } from "./src/objects/remote.ts";
+export type { Callable, RegisterOptions, Registration } from "./src/objects/registry.ts";
 export type { ServerLimits } from "./src/server/limits.ts";
 export { Server, type ServerOptions } from "./src/server/server.ts";
 export { shared, type SharedOptions } from "./src/client/shared.ts";
@@ -76,9 +76,9 @@ export {
   proxyToString,
   type ProxyToStringOptions,
 } from "./src/client/transfer.ts";
-export { Manager, SyncManager, type TypedArray } from "./src/sync/sync_manager.ts";
-export type { Pipelined } from "./src/client/pipeline.ts";
-export { kwargs, PythonKeywords } from "./src/client/python_session.ts";
+export { Manager, SyncManager, type TypedArray } from "./src/client/sync_manager.ts";
+export type { Pipelined } from "./src/objects/pipeline.ts";
+export { kwargs, PythonKeywords } from "./src/python/python_session.ts";
 export { Callback, callback, type CallbackStub } from "./src/wire/callback.ts";
 export { Process, type ProcessOptions, type Target } from "./src/client/process.ts";
 export type {
@@ -105,6 +105,6 @@ export {
 } from "./src/sync/proxies.ts";
 // Keeps the server process's entry in every program's module graph, so that
 // `deno cache`, lockfiles and offline starts include it. Importing it starts nothing.
-import "./src/server/server_main.ts";
+import "./src/main/server_main.ts";
 // Keeps the worker entry of Process in the module graph, as above.
-import "./src/client/process_main.ts";
+import "./src/main/process_main.ts";

@@ -285,7 +285,7 @@ for (let round = 0; round < ROUNDS; round++) {
   // The server entry loading and exiting at once (its stdin is empty): process start plus modules.
   const alone = performance.now();
   await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", here("../src/server/server_main.ts")],
+    args: ["run", "--quiet", here("../src/main/server_main.ts")],
     stdin: "null",
     stdout: "null",
     stderr: "null",

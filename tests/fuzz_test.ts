@@ -18,9 +18,9 @@ import { frame, FrameReader } from "../src/wire/framing.ts";
 import { connect } from "../src/wire/transport.ts";
 import type { Address } from "../mod.ts";
 import { Counter, TestManager } from "./_fixtures/counter.ts";
-import { writePickle } from "../src/wire/pickle_writer.ts";
-import { PyTuple } from "../src/wire/python_values.ts";
-import { writeXmlrpc } from "../src/wire/xmlrpc.ts";
+import { writePickle } from "../src/python/pickle_writer.ts";
+import { PyTuple } from "../src/python/python_values.ts";
+import { writeXmlrpc } from "../src/python/xmlrpc.ts";
 import { seededRandom } from "./_helpers.ts";
 
 const SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20261122);

@@ -7,17 +7,17 @@
  */
 import assert from "node:assert/strict";
 import { SyncManager } from "../mod.ts";
-import { allRegistrations, type Registration } from "../src/client/registry.ts";
+import { allRegistrations, type Registration } from "../src/objects/registry.ts";
 import { standardRegistrations } from "../src/sync/standard_types.ts";
 
-const SERVER_MAIN = new URL("../src/server/server_main.ts", import.meta.url).href;
+const SERVER_MAIN = new URL("../src/main/server_main.ts", import.meta.url).href;
 const CLIENT_HALF = [
   "mod.ts",
   "src/client/manager.ts",
   "src/client/process.ts",
   "src/client/transfer.ts",
   "src/sync/proxies.ts",
-  "src/sync/sync_manager.ts",
+  "src/client/sync_manager.ts",
 ];
 
 Deno.test("the server entry's module graph holds no client half", async () => {

@@ -7,9 +7,9 @@
  * an error that names it.
  */
 import assert from "node:assert/strict";
-import { PickleError, readPickle } from "../src/wire/pickle_reader.ts";
-import { writePickle } from "../src/wire/pickle_writer.ts";
-import { PySlice, PyTuple } from "../src/wire/python_values.ts";
+import { PickleError, readPickle } from "../src/python/pickle_reader.ts";
+import { writePickle } from "../src/python/pickle_writer.ts";
+import { PySlice, PyTuple } from "../src/python/python_values.ts";
 import { pythonTest, runPython } from "./_python.ts";
 
 const LIMITS = { maxDepth: 64, maxLength: 100_000 };

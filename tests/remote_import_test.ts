@@ -64,7 +64,7 @@ if (import.meta.main) {
   assert.equal(output.code, 0, stderr);
   assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), { total: 42, objects: 1 });
   assert.ok(
-    requests.includes("/src/server/server_main.ts"),
+    requests.includes("/src/main/server_main.ts"),
     `the server process loaded the remote entry (requests: ${requests.join(", ")})`,
   );
 });

@@ -6,7 +6,7 @@
  * the limit, broken markup) is refused by name.
  */
 import assert from "node:assert/strict";
-import { readXmlrpc, writeXmlrpc, XmlrpcError } from "../src/wire/xmlrpc.ts";
+import { readXmlrpc, writeXmlrpc, XmlrpcError } from "../src/python/xmlrpc.ts";
 import { pythonTest, runPython } from "./_python.ts";
 
 const LIMITS = { maxDepth: 32, maxLength: 10_000 };

@@ -4,7 +4,7 @@
  *
  * Longer than most files: `BaseManager` is the public face of the library,
  * and its options, life cycle and each public method are documented here.
- * The parts that stand on their own live beside it (`registry.ts`,
+ * The parts that stand on their own live beside it (`../objects/registry.ts`,
  * `handoff.ts`, `../server/spawn.ts`).
  *
  * @module
@@ -19,9 +19,9 @@ import {
 } from "../server/permissions.ts";
 import { checkProjectOptions } from "../server/project.ts";
 import { ControlMethod, SERVER_ID } from "../wire/protocol.ts";
-import { failedPipeline, type Pipelined, pipelined } from "./pipeline.ts";
-import type { BaseProxy } from "./proxy.ts";
-import type { RemoteOf } from "./remote.ts";
+import { failedPipeline, type Pipelined, pipelined } from "../objects/pipeline.ts";
+import type { BaseProxy } from "../objects/proxy.ts";
+import type { RemoteOf } from "../objects/remote.ts";
 import {
   allRegistrations,
   type Callable,
@@ -32,14 +32,15 @@ import {
   registryOwner,
   rememberManagerClass,
   typeidOfClass,
-} from "./registry.ts";
+} from "../objects/registry.ts";
 import { checkLimits, type ServerLimits } from "../server/limits.ts";
 import { Server } from "../server/server.ts";
 import { checkTls, freeLoopbackPort, isSameSocket, type TlsOptions } from "../wire/transport.ts";
 import { Session } from "./session.ts";
-import { PythonSession } from "./python_session.ts";
+import { PythonSession } from "../python/python_session.ts";
 import { launchServer, type ServerProcess } from "../server/spawn.ts";
-import { findExport, handArgs, moduleUrl, refuseWhileImporting } from "./handoff.ts";
+import { findExport, handArgs, moduleUrl } from "./handoff.ts";
+import { refuseWhileImporting } from "../server/user_module.ts";
 import { settlesWithin } from "../_async.ts";
 
 const processAuthkey = crypto.getRandomValues(new Uint8Array(32));

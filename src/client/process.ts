@@ -14,11 +14,10 @@ import { findExport, handArgs, moduleUrl } from "./handoff.ts";
 import { checkPermissions, type ServerPermissions } from "../server/permissions.ts";
 import { checkProjectOptions } from "../server/project.ts";
 import { denoRunArgs, refuseStandalone } from "../server/spawn.ts";
-import { encodeConfig } from "../server/config.ts";
-import type { WorkerConfig } from "./process_main.ts";
+import { encodeConfig, type WorkerConfig } from "../server/config.ts";
 
 /** The worker process entry module. */
-const PROCESS_MAIN = new URL("./process_main.ts", import.meta.url).href;
+const PROCESS_MAIN = new URL("../main/process_main.ts", import.meta.url).href;
 
 /**
  * A function a {@linkcode Process} can run.

@@ -15,7 +15,7 @@ import {
   type DecodeError,
   MAX_DEPTH,
   MAX_LENGTH,
-  type Reference,
+  type ObjectHandle,
   UnsendableError,
   type WireToken,
 } from "../wire/codec.ts";
@@ -32,8 +32,9 @@ import {
 } from "../wire/protocol.ts";
 import { Callback } from "../wire/callback.ts";
 import { BatchedStream } from "../wire/batched_stream.ts";
-import { type BaseProxy, type CallOptions, createProxy, type ProxyClass } from "./proxy.ts";
-import type { KeptRequest, PipelineChannel } from "./pipeline.ts";
+import { BaseProxy, type CallOptions, type ProxyClass } from "../objects/proxy.ts";
+import type { KeptRequest, PipelineChannel } from "../objects/pipeline.ts";
+import { createProxy } from "../objects/auto_proxy.ts";
 import { remoteStream, type StreamChannel } from "./remote_stream.ts";
 import { connect, type TlsOptions } from "../wire/transport.ts";
 
@@ -517,12 +518,12 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler, Stre
     this.#connection.send([0, SERVER_ID, ControlMethod.closeStream, [id]]);
   }
 
-  encodeToken(value: BaseProxy | Reference): WireToken {
-    if (!("_token" in value) || !this.#proxies.has(value)) {
+  encodeToken(value: ObjectHandle): WireToken {
+    if (!(value instanceof BaseProxy) || !this.#proxies.has(value)) {
       throw new UnsendableError(
         "a proxy of another manager",
         `: it belongs to the manager at ${
-          "_token" in value ? formatAddress(value._token.address) : "?"
+          value instanceof BaseProxy ? formatAddress(value._token.address) : "?"
         }`,
       );
     }

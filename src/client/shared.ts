@@ -5,8 +5,8 @@
  */
 
 import { BaseManager } from "./manager.ts";
-import type { ProxyClass } from "./proxy.ts";
-import { publicMethods, registerCallable, type RegisterOptions } from "./registry.ts";
+import type { ProxyClass } from "../objects/proxy.ts";
+import { publicMethods, registerCallable, type RegisterOptions } from "../objects/registry.ts";
 
 /**
  * Options of {@linkcode shared}: the registration options plus the typeid

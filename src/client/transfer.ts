@@ -13,7 +13,7 @@ import { equalBytes, fromBase64Url, toBase64Url } from "../_bytes.ts";
 import { type Address, checkAddress, formatAddress, sameAddress } from "../wire/address.ts";
 import { ControlMethod } from "../wire/protocol.ts";
 import { type BaseManager, sessionOf } from "./manager.ts";
-import { type BaseProxy, channelOf } from "./proxy.ts";
+import { type BaseProxy, channelOf } from "../objects/proxy.ts";
 import { Session } from "./session.ts";
 import type { TlsOptions } from "../wire/transport.ts";
 

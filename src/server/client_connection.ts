@@ -11,6 +11,7 @@ import { ConnectionClosedError, RemoteError } from "../errors.ts";
 import {
   type CodecPeer,
   DecodeError,
+  type ObjectHandle,
   Reference,
   UnsendableError,
   type WireToken,
@@ -26,13 +27,12 @@ import {
   type Request,
   SERVER_ID,
 } from "../wire/protocol.ts";
-import type { BaseProxy } from "../client/proxy.ts";
-import { CallContext, type Caller, runAs } from "./caller.ts";
+import { CallContext, type Caller, runAs } from "../objects/caller.ts";
 import { isThenable, type ObjectHost, type TicketOwner } from "./object_host.ts";
 import type { SharedEntry } from "./object_table.ts";
 import { explainDenial } from "./permissions.ts";
 import type { ServerLimits } from "./limits.ts";
-import { noteCall } from "./_stray.ts";
+import { noteCall } from "./stray.ts";
 import { BatchedStream, STREAM_BATCH } from "../wire/batched_stream.ts";
 
 /** Callback stubs held by shared code: collected, they release their client's function. */
@@ -112,7 +112,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   /**
    * Serves the client until its connection ends, then lets go of all it
    * held. A client whose first request is a pickle is CPython: it is
-   * served in CPython's own protocol (`python_dialect.ts`).
+   * served in CPython's own protocol (`../python/python_dialect.ts`).
    */
   serve(): Promise<void> {
     this.#done = (async () => {
@@ -138,25 +138,17 @@ export class ClientConnection implements CodecPeer, MessageHandler {
       return this; // the read loop meets the same failure and reports it
     }
     if (first !== PICKLE_PROTOCOL_OPCODE && first !== XML_OPENING) return this;
-    const xmlrpc = first === XML_OPENING;
     // CPython's dialect is loaded when a CPython client first connects: a server that never
     // meets one starts without the pickle and XML-RPC code.
-    const [{ PythonDialect }, { PickleCodec }, { XmlrpcCodec }] = await Promise.all([
-      import("./python_dialect.ts"),
-      import("../wire/pickle_codec.ts"),
-      import("../wire/xmlrpc.ts"),
-    ]);
-    const dialect = new PythonDialect(
+    const { servePython } = await import("../python/python_dialect.ts");
+    return servePython(
       this.connection,
       this.#host,
       this.#caller,
       this.#requestShutdown,
-      xmlrpc,
+      this.#limits,
+      first === XML_OPENING,
     );
-    this.connection.useCodec(
-      xmlrpc ? new XmlrpcCodec(this.#limits) : new PickleCodec(this.#limits, dialect.proxies),
-    );
-    return dialect;
   }
 
   /** Closes the connection; its locks, permits and waits let go first, then its references. */
@@ -593,7 +585,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     return id;
   }
 
-  encodeToken(value: BaseProxy | Reference): WireToken {
+  encodeToken(value: ObjectHandle): WireToken {
     const entry = this.#host.encodeLocal(value);
     this.#addRef(entry);
     return [entry.typeid, entry.id, entry.exposedList];

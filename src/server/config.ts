@@ -8,7 +8,6 @@
  */
 
 import type { Address } from "../wire/address.ts";
-import type { ExportRef, HandedArgs } from "../client/handoff.ts";
 import { Codec, UnsendableError } from "../wire/codec.ts";
 import { HEADER_SIZE } from "../wire/framing.ts";
 import type { ServerLimits } from "./limits.ts";
@@ -16,6 +15,32 @@ import type { SocketIdentity, TlsOptions } from "../wire/transport.ts";
 
 /** Prefix of the child's one status line on stdout. */
 export const STATUS_MARKER = "#MP-MANAGER-STATUS#";
+
+/** An exported function the new process imports and calls. */
+export interface ExportRef {
+  readonly module: string;
+  readonly name: string;
+}
+
+/** A proxy among the arguments, as a ticket the new process claims. */
+export interface HandedProxy {
+  readonly index: number;
+  readonly address: Address;
+  readonly authkey: Uint8Array;
+  readonly ticket: string;
+}
+
+/** Arguments ready to travel: data in `values`, proxies (null there) in `proxies`. */
+export interface HandedArgs {
+  readonly values: unknown[];
+  readonly proxies: HandedProxy[];
+}
+
+/** What a worker learns from its parent, over stdin. */
+export interface WorkerConfig {
+  readonly target: ExportRef;
+  readonly args: HandedArgs;
+}
 
 /** Everything the server process learns from its parent, over stdin. */
 export interface ServerConfig {

@@ -9,11 +9,12 @@
 
 import type { Address } from "../wire/address.ts";
 import { RemoteError } from "../errors.ts";
-import { Reference, UnsendableError } from "../wire/codec.ts";
+import { type ObjectHandle, Reference, UnsendableError } from "../wire/codec.ts";
 import { GET_VALUE, GET_VALUE_HOOK } from "../wire/protocol.ts";
-import { BaseProxy, createProxy, type ProxyChannel, type ProxyClass } from "../client/proxy.ts";
-import { publicMethods, type Registration } from "../client/registry.ts";
-import { runAs, SERVER_CALLER } from "./caller.ts";
+import { BaseProxy, type ProxyChannel, type ProxyClass } from "../objects/proxy.ts";
+import { createProxy } from "../objects/auto_proxy.ts";
+import { publicMethods, type Registration } from "../objects/registry.ts";
+import { runAs, SERVER_CALLER } from "../objects/caller.ts";
 import type { ServerLimits } from "./limits.ts";
 import { ObjectTable, type SharedEntry } from "./object_table.ts";
 
@@ -145,13 +146,15 @@ export class ObjectHost {
   }
 
   /** The entry behind a proxy or reference about to be sent to a client. */
-  encodeLocal(value: BaseProxy | Reference): SharedEntry {
-    const id = value instanceof Reference ? value.id : value._token.id;
-    if (value instanceof BaseProxy) {
-      if (!this.#localProxies.has(value)) {
-        throw new UnsendableError("a proxy of another manager");
-      }
+  encodeLocal(value: ObjectHandle): SharedEntry {
+    let id: number;
+    if (value instanceof Reference) {
+      id = value.id;
+    } else if (value instanceof BaseProxy && this.#localProxies.has(value)) {
       if (value._released) throw new UnsendableError("a released proxy");
+      id = value._token.id;
+    } else {
+      throw new UnsendableError("a proxy of another manager");
     }
     const entry = this.table.get(id);
     if (entry === undefined) throw new UnsendableError(`a reference to released object ${id}`);

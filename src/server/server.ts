@@ -10,7 +10,7 @@
 import type { Address } from "../wire/address.ts";
 import { onDeadline } from "../_async.ts";
 import { type AuthKey, importAuthkey, serverHandshake } from "../wire/handshake.ts";
-import type { Registration } from "../client/registry.ts";
+import type { Registration } from "../objects/registry.ts";
 import {
   type Acceptor,
   closeUnixListener,

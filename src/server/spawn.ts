@@ -22,7 +22,7 @@ import {
 } from "./permissions.ts";
 
 /** The server process entry module. */
-export const SERVER_MAIN: string = new URL("./server_main.ts", import.meta.url).href;
+export const SERVER_MAIN: string = new URL("../main/server_main.ts", import.meta.url).href;
 
 /** How to launch a server process. */
 export interface LaunchOptions {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type Caller, currentCall } from "../server/caller.ts";
+import { type Caller, currentCall } from "../objects/caller.ts";
 
 /** One parked call. */
 export interface Waiter<T> {

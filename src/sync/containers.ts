@@ -15,7 +15,7 @@
  * @module
  */
 
-import { BaseProxy } from "../client/proxy.ts";
+import { BaseProxy } from "../objects/proxy.ts";
 import { GET_VALUE_HOOK } from "../wire/protocol.ts";
 
 /** The steps of `iterator` as an async generator, which a shared method's caller gets as a stream. */

@@ -18,9 +18,9 @@
  * @module
  */
 
-import { type Caller, connectionCaller, currentCall, SERVER_CALLER } from "../server/caller.ts";
+import { type Caller, connectionCaller, currentCall, SERVER_CALLER } from "../objects/caller.ts";
 import { BrokenBarrierError } from "../errors.ts";
-import { type BaseProxy, channelOf } from "../client/proxy.ts";
+import { type BaseProxy, channelOf } from "../objects/proxy.ts";
 import { checkBlocking, checkTimeout, WaitList } from "./_wait_list.ts";
 
 /** Options of `acquire()`: Python's `blocking` and `timeout` (ms). */

@@ -12,7 +12,8 @@
  * @module
  */
 
-import { BaseProxy, forwardMethods } from "../client/proxy.ts";
+import { BaseProxy } from "../objects/proxy.ts";
+import { forwardMethods } from "../objects/auto_proxy.ts";
 import { EXPOSED } from "./standard_types.ts";
 import type { AcquireOptions, WaitOptions } from "./primitives.ts";
 import type { QueueWaitOptions } from "./queue.ts";

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { type Caller, connectionCaller, currentCall, SERVER_CALLER } from "../server/caller.ts";
+import { type Caller, connectionCaller, currentCall, SERVER_CALLER } from "../objects/caller.ts";
 import { Empty, Full } from "../errors.ts";
 import { checkTimeout, WaitList } from "./_wait_list.ts";
 

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Registration } from "../client/registry.ts";
+import type { Registration } from "../objects/registry.ts";
 import {
   Barrier,
   type BarrierOptions,

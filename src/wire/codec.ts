@@ -47,7 +47,6 @@ export { MAX_DEPTH, MAX_LENGTH } from "./_limits.ts";
 import { MAX_DEPTH, MAX_LENGTH } from "./_limits.ts";
 import { DEFAULT_MAX_FRAME } from "./framing.ts";
 import { Callback } from "./callback.ts";
-import { BaseProxy } from "../client/proxy.ts";
 
 const EXT_TIMESTAMP = -1;
 const EXT_UNDEFINED = 0;
@@ -73,6 +72,22 @@ export class DecodeError extends Error {
 export type WireToken = readonly [typeid: string, id: number, exposed: readonly string[]];
 
 /**
+ * The mark of a handle on a shared object, which the codec sends as a token
+ * `[typeid, id, exposed]` that its {@linkcode CodecPeer} supplies: a proxy
+ * (`BaseProxy.prototype` carries it) or a {@linkcode Reference}. The codec
+ * knows no more of proxies than this.
+ */
+export const OBJECT_HANDLE: unique symbol = Symbol("object handle");
+
+/** A proxy or a {@linkcode Reference}: a value that carries {@linkcode OBJECT_HANDLE}. */
+export type ObjectHandle = object;
+
+/** Marks the instances of `cls` as handles the codec sends as tokens. */
+export function markObjectHandles(cls: abstract new (...args: never[]) => object): void {
+  Object.defineProperty(cls.prototype, OBJECT_HANDLE, { value: true });
+}
+
+/**
  * A reference the server hands to a client without a proxy of its own in
  * between: a freshly created object or a transfer being claimed.
  */
@@ -80,11 +95,12 @@ export class Reference {
   /** A reference to object `id`. */
   constructor(readonly id: number) {}
 }
+markObjectHandles(Reference);
 
 /** How tokens map to references on one side of one connection. */
 export interface CodecPeer {
   /** The token to send for a proxy or reference; throws a TypeError when it cannot go here. */
-  encodeToken(value: BaseProxy | Reference): WireToken;
+  encodeToken(value: ObjectHandle): WireToken;
   /** The value to hand to the application for a token that arrived. */
   decodeToken(token: WireToken): unknown;
   /**
@@ -367,7 +383,7 @@ export class Codec {
     } else if (value instanceof Uint8Array) {
       this.#cost += DECODE_COST.binary;
       w.binary(value);
-    } else if (value instanceof BaseProxy || value instanceof Reference) {
+    } else if ((value as { [OBJECT_HANDLE]?: true })[OBJECT_HANDLE] === true) {
       const [typeid, id, exposed] = this.#peer.encodeToken(value);
       // The token's array [typeid, id, exposed] and its exposed list, inside the extension.
       this.#nest(depth);

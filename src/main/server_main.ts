@@ -15,15 +15,21 @@
 // cache` of a user's program fetches it too.
 import { writeAll } from "../_bytes.ts";
 import { formatAddress } from "../wire/address.ts";
-import { claimArgs, importExport, importUserModule } from "../client/handoff.ts";
-import { explainDenial, markSandboxed } from "./permissions.ts";
-import { allRegistrations, findManagerClass, type Registration } from "../client/registry.ts";
+import { claimArgs } from "../client/handoff.ts";
+import { importExport, importUserModule } from "../server/user_module.ts";
+import { explainDenial, markSandboxed } from "../server/permissions.ts";
+import { allRegistrations, findManagerClass, type Registration } from "../objects/registry.ts";
 import { standardRegistrations } from "../sync/standard_types.ts";
-import { boundSocket, Server } from "./server.ts";
-import { readServerConfig, type ServerConfig, type ServerStatus, STATUS_MARKER } from "./config.ts";
+import { boundSocket, Server } from "../server/server.ts";
+import {
+  readServerConfig,
+  type ServerConfig,
+  type ServerStatus,
+  STATUS_MARKER,
+} from "../server/config.ts";
 import { removeStaleSocket } from "../wire/transport.ts";
-import { watchParent } from "./_parent.ts";
-import { catchStrayErrors } from "./_stray.ts";
+import { watchParent } from "../server/parent.ts";
+import { catchStrayErrors } from "../server/stray.ts";
 
 const ROLE = "manager's server process";
 

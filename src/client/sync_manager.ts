@@ -4,10 +4,10 @@
  * @module
  */
 
-import { BaseManager, type ManagerOptions } from "../client/manager.ts";
-import type { ProxyClass } from "../client/proxy.ts";
-import type { BarrierOptions } from "./primitives.ts";
-import { type ProxyKind, STANDARD_TYPES } from "./standard_types.ts";
+import { BaseManager, type ManagerOptions } from "./manager.ts";
+import type { ProxyClass } from "../objects/proxy.ts";
+import type { BarrierOptions } from "../sync/primitives.ts";
+import { type ProxyKind, STANDARD_TYPES } from "../sync/standard_types.ts";
 import {
   AcquirerProxy,
   ArrayProxy,
@@ -22,7 +22,7 @@ import {
   SemaphoreProxy,
   SetProxy,
   ValueProxy,
-} from "./proxies.ts";
+} from "../sync/proxies.ts";
 
 /**
  * The typed arrays a shared `Array` can hold.

@@ -19,18 +19,40 @@
 
 import type { Address } from "../wire/address.ts";
 import type { Connection, MessageHandler } from "../wire/connection.ts";
-import type { PickleProxies } from "../wire/pickle_codec.ts";
+import { PickleCodec, type PickleProxies } from "./pickle_codec.ts";
+import { XmlrpcCodec } from "./xmlrpc.ts";
+import type { ServerLimits } from "../server/limits.ts";
 import type { DecodeError } from "../wire/codec.ts";
-import { PyProxy, PyToken, PyTuple } from "../wire/python_values.ts";
-import { BaseProxy } from "../client/proxy.ts";
+import { PyProxy, PyToken, PyTuple } from "./python_values.ts";
+import { BaseProxy } from "../objects/proxy.ts";
 import { GET_VALUE } from "../wire/protocol.ts";
 import { RemoteError } from "../errors.ts";
-import { type Caller, runAs } from "./caller.ts";
-import type { ObjectHost } from "./object_host.ts";
-import type { SharedEntry } from "./object_table.ts";
-import { explainDenial } from "./permissions.ts";
-import { noteCall } from "./_stray.ts";
-import { pythonCreateArgs, pythonFaceOf } from "../sync/python_faces.ts";
+import { type Caller, runAs } from "../objects/caller.ts";
+import type { ObjectHost } from "../server/object_host.ts";
+import type { SharedEntry } from "../server/object_table.ts";
+import { explainDenial } from "../server/permissions.ts";
+import { noteCall } from "../server/stray.ts";
+import { pythonCreateArgs, pythonFaceOf } from "./python_faces.ts";
+
+/**
+ * The door from the server into this folder: a connection whose first
+ * request is a pickle (or, with `xmlrpc`, an XML document) is served from
+ * here on in CPython's protocol and codec.
+ */
+export function servePython(
+  connection: Connection,
+  host: ObjectHost,
+  caller: Caller,
+  requestShutdown: () => Promise<void>,
+  limits: Required<ServerLimits>,
+  xmlrpc: boolean,
+): MessageHandler {
+  const dialect = new PythonDialect(connection, host, caller, requestShutdown, xmlrpc);
+  connection.useCodec(
+    xmlrpc ? new XmlrpcCodec(limits) : new PickleCodec(limits, dialect.proxies),
+  );
+  return dialect;
+}
 
 /** A request as CPython sends it: `(ident, methodname, args, kwds)`. */
 interface PythonRequest {

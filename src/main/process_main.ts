@@ -7,19 +7,15 @@
  * @module
  */
 
-// The whole library in the static graph: no read or import permission is
-// needed to load it, and the standard proxy classes are known.
-import "../../mod.ts";
-import { claimArgs, type ExportRef, type HandedArgs, importExport } from "./handoff.ts";
+// The standard proxy classes are known before any argument is claimed. The
+// target's module brings the rest of the library (mod.ts) with it; the
+// worker may read that module's whole graph.
+import "../sync/proxies.ts";
+import { claimArgs } from "../client/handoff.ts";
+import { importExport } from "../server/user_module.ts";
 import { explainDenial, markSandboxed } from "../server/permissions.ts";
-import { readConfig } from "../server/config.ts";
-import { watchParent } from "../server/_parent.ts";
-
-/** What a worker learns from its parent, over stdin. */
-export interface WorkerConfig {
-  readonly target: ExportRef;
-  readonly args: HandedArgs;
-}
+import { readConfig, type WorkerConfig } from "../server/config.ts";
+import { watchParent } from "../server/parent.ts";
 
 const ROLE = "worker process";
 

@@ -18,15 +18,16 @@ import { type AuthKey, clientHandshake, importAuthkey } from "../wire/handshake.
 import { Connection, type MessageHandler } from "../wire/connection.ts";
 import { type CodecPeer, type DecodeError, MAX_DEPTH, MAX_LENGTH } from "../wire/codec.ts";
 import { DEFAULT_MAX_FRAME } from "../wire/framing.ts";
-import { PickleCodec } from "../wire/pickle_codec.ts";
-import { XmlrpcCodec } from "../wire/xmlrpc.ts";
-import { PyProxy, PyToken, PyTuple } from "../wire/python_values.ts";
+import { PickleCodec } from "./pickle_codec.ts";
+import { XmlrpcCodec } from "./xmlrpc.ts";
+import { PyProxy, PyToken, PyTuple } from "./python_values.ts";
 import { connect } from "../wire/transport.ts";
 import { ConnectionClosedError, RemoteError } from "../errors.ts";
 import { ControlMethod, SERVER_ID } from "../wire/protocol.ts";
 import { onDeadline } from "../_async.ts";
-import { type BaseProxy, createProxy, type ProxyClass } from "./proxy.ts";
-import type { KeptRequest, PipelineChannel } from "./pipeline.ts";
+import type { BaseProxy, ProxyClass } from "../objects/proxy.ts";
+import { createProxy } from "../objects/auto_proxy.ts";
+import type { KeptRequest, PipelineChannel } from "../objects/pipeline.ts";
 import { pythonCall, pythonCreateCall } from "./python_calls.ts";
 
 /** Calls in flight at once on one session; more wait for a connection. */

@@ -18,7 +18,7 @@
 
 import { DocumentCodec } from "./document_codec.ts";
 import { PyTuple } from "./python_values.ts";
-import { UnsendableError } from "./unsendable.ts";
+import { UnsendableError } from "../wire/unsendable.ts";
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder("utf-8", { fatal: true });

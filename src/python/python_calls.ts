@@ -10,7 +10,7 @@
  * @module
  */
 
-import { PySlice } from "../wire/python_values.ts";
+import { PySlice } from "./python_values.ts";
 
 /** One call as CPython makes it, and how its reply (or error) becomes ours. */
 export interface PythonCall {

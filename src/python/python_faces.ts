@@ -11,7 +11,7 @@
  * @module
  */
 
-import { PySlice, PyTuple } from "../wire/python_values.ts";
+import { PySlice, PyTuple } from "./python_values.ts";
 import {
   Dict,
   List,
@@ -20,10 +20,10 @@ import {
   SharedIterator,
   SharedSet,
   Value,
-} from "./containers.ts";
-import { Barrier, Condition, Event, Lock, RLock, Semaphore } from "./primitives.ts";
-import { Queue } from "./queue.ts";
-import { STANDARD_TYPES } from "./standard_types.ts";
+} from "../sync/containers.ts";
+import { Barrier, Condition, Event, Lock, RLock, Semaphore } from "../sync/primitives.ts";
+import { Queue } from "../sync/queue.ts";
+import { STANDARD_TYPES } from "../sync/standard_types.ts";
 
 /** Keyword arguments of a CPython call. */
 export type Keywords = Readonly<Record<string, unknown>>;

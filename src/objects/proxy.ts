@@ -7,8 +7,8 @@
  * @module
  */
 
+import { markObjectHandles } from "../wire/codec.ts";
 import type { Address } from "../wire/address.ts";
-import { canPipeline, pipelined } from "./pipeline.ts";
 import { RemoteError } from "../errors.ts";
 
 /**
@@ -233,6 +233,8 @@ export class BaseProxy {
   }
 }
 
+markObjectHandles(BaseProxy);
+
 /** The channel a proxy calls through. */
 export function channelOf(proxy: BaseProxy): ProxyChannel | undefined {
   return proxyChannels.get(proxy);
@@ -257,59 +259,6 @@ const RESERVED = new Set<string>([
  */
 export function isExposableName(name: string): boolean {
   return name.length > 0 && !RESERVED.has(name) && !name.startsWith("#");
-}
-
-const autoProxyClasses = new Map<string, ProxyClass>();
-
-/**
- * Gives `cls` a method for each of `names` that it (or a parent) does not
- * define itself, forwarding its arguments with `_callmethod`: CPython's
- * `MakeProxyType`. Hand-written proxies declare the types of these methods
- * and write bodies only where there is logic.
- */
-export function forwardMethods(cls: ProxyClass, names: readonly string[]): void {
-  for (const name of names) {
-    if (!isExposableName(name) || name in cls.prototype) continue;
-    Object.defineProperty(cls.prototype, name, {
-      value: function (this: BaseProxy, ...args: unknown[]): Promise<unknown> {
-        return this._callmethod(name, args);
-      },
-      writable: true,
-      configurable: true,
-    });
-  }
-}
-
-/**
- * The auto proxy class for a typeid and exposed set (cached), as CPython's
- * `MakeProxyType`. Methods in `methodToTypeid` return pipelined proxies.
- */
-export function autoProxyClass(
-  typeid: string,
-  exposed: readonly string[],
-  methodToTypeid: Readonly<Record<string, string>> = {},
-): ProxyClass {
-  const chained = Object.keys(methodToTypeid).filter((name) => exposed.includes(name));
-  const key = `${typeid}\0${exposed.join("\0")}\0\0${chained.join("\0")}`;
-  let cls = autoProxyClasses.get(key);
-  if (cls === undefined) {
-    const AutoProxy = class extends BaseProxy {};
-    Object.defineProperty(AutoProxy, "name", { value: `AutoProxy[${typeid}]` });
-    for (const name of chained) {
-      const target = methodToTypeid[name]!;
-      Object.defineProperty(AutoProxy.prototype, name, {
-        value: function (this: BaseProxy, ...args: unknown[]): Promise<unknown> {
-          return callPipelined(this, name, args, target);
-        },
-        writable: true,
-        configurable: true,
-      });
-    }
-    forwardMethods(AutoProxy, exposed);
-    cls = AutoProxy;
-    autoProxyClasses.set(key, cls);
-  }
-  return cls;
 }
 
 /**
@@ -346,30 +295,13 @@ export function withCall<P extends BaseProxy>(proxy: P, options: CallOptions): P
   });
 }
 
-/** Builds a proxy for `token` that calls through `channel`. */
-export function createProxy(
+/** The init for a proxy of `token` that calls through `channel` (for `createProxy`). */
+export function proxyInit(
   token: Token,
   exposed: readonly string[],
   channel: ProxyChannel,
-): BaseProxy {
+): ProxyInit {
   const init: ProxyInit = { token, exposed };
   channels.set(init, channel);
-  const Class = channel.proxyType(token.typeid) ??
-    autoProxyClass(token.typeid, exposed, channel.methodToTypeid?.(token.typeid));
-  return new Class(init);
-}
-
-/**
- * `proxy.method(args)` whose result is a shared object of `typeid`,
- * pipelined when the channel can: calls on the result go out at once.
- */
-function callPipelined(
-  proxy: BaseProxy,
-  method: string,
-  args: readonly unknown[],
-  typeid: string,
-): Promise<unknown> {
-  const channel = channelOf(proxy);
-  if (proxy._released || !canPipeline(channel)) return proxy._callmethod(method, args);
-  return pipelined(channel, channel.callKept(proxy._token.id, method, args), typeid);
+  return init;
 }

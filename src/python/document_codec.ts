@@ -6,10 +6,10 @@
  * @module
  */
 
-import { DecodeError } from "./codec.ts";
-import { HEADER_SIZE } from "./framing.ts";
-import type { WireCodec } from "./connection.ts";
-import { UnsendableError } from "./unsendable.ts";
+import { DecodeError } from "../wire/codec.ts";
+import { HEADER_SIZE } from "../wire/framing.ts";
+import type { WireCodec } from "../wire/connection.ts";
+import { UnsendableError } from "../wire/unsendable.ts";
 
 /** A codec of whole documents; subclasses say how a value becomes one and back. */
 export abstract class DocumentCodec implements WireCodec {

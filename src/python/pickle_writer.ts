@@ -11,7 +11,7 @@
  */
 
 import { BUILTIN_EXCEPTIONS, PyProxy, PySlice, PyToken, PyTuple } from "./python_values.ts";
-import { UnsendableError } from "./unsendable.ts";
+import { UnsendableError } from "../wire/unsendable.ts";
 
 const utf8 = new TextEncoder();
 
