@@ -14,11 +14,21 @@ import { CHECKS, denoRunner, EXAMPLES } from "./_examples.ts";
 import { tempDir } from "./_helpers.ts";
 
 const README = new URL("../README.md", import.meta.url);
+const ROOT = new URL("../", import.meta.url);
 
-/** Every TypeScript block of the README, in order. */
-async function readmeSnippets(): Promise<string[]> {
-  const readme = await Deno.readTextFile(README);
-  return [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
+/** The README, then the guides it links to: every Markdown file in docs/, by name. */
+async function documents(): Promise<string[]> {
+  const docs: string[] = [];
+  for await (const entry of Deno.readDir(new URL("docs/", ROOT))) {
+    if (entry.isFile && entry.name.endsWith(".md")) docs.push(`docs/${entry.name}`);
+  }
+  return ["README.md", ...docs.sort()];
+}
+
+/** Every TypeScript block of a document, in order. */
+async function snippetsOf(document: string): Promise<string[]> {
+  const text = await Deno.readTextFile(new URL(document, ROOT));
+  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
 }
 
 /** The first TypeScript block under "## Quickstart" in the README. */
@@ -128,14 +138,18 @@ Deno.test("a project that installed the package from JSR runs the README quickst
     assert.deepEqual(JSON.parse(npm.stdout), parity);
   });
 
-  await t.step("every snippet of the README", async () => {
-    const snippets = await readmeSnippets();
-    assert.ok(snippets.length >= 5, `the README has its snippets (${snippets.length})`);
-    for (const [i, snippet] of snippets.entries()) {
-      const file = `readme_${i}.ts`;
-      await Deno.writeTextFile(`${app}/${file}`, snippet);
-      const run = await deno(["run", ...PERMISSIONS, file], { cwd: app, env });
-      assertRan(run, `README snippet ${i}:\n${snippet}\n`);
+  await t.step("every snippet of the README and of docs/", async () => {
+    for (const document of await documents()) {
+      const snippets = await snippetsOf(document);
+      if (document === "README.md") {
+        assert.ok(snippets.length >= 5, `the README has its snippets (${snippets.length})`);
+      }
+      for (const [i, snippet] of snippets.entries()) {
+        const file = `${document.replace(/\W/g, "_")}_${i}.ts`;
+        await Deno.writeTextFile(`${app}/${file}`, snippet);
+        const run = await deno(["run", ...PERMISSIONS, file], { cwd: app, env });
+        assertRan(run, `${document} snippet ${i}:\n${snippet}\n`);
+      }
     }
   });
 
