@@ -2,7 +2,7 @@
  * The server process loads only the server half: its entry's static graph
  * has no manager class, no proxy classes and no `mod.ts`, so a SyncManager
  * with no modules of the user's starts without them. What that saves is
- * measured in `bench/RESULTS.md`; here, that it stays so and still serves
+ * measured in `bench/HISTORY.md` (run 6); here, that it stays so and still serves
  * every standard type as SyncManager registers it.
  */
 import assert from "node:assert/strict";

@@ -9,7 +9,7 @@
 
 // Only the server half is loaded here: a SyncManager with no modules of
 // the user's starts without the client, the proxies or the manager class
-// (`bench/RESULTS.md` measures what that saves). A user's module that
+// (`bench/HISTORY.md`, run 6, measures what that saves). A user's module that
 // imports the library loads the rest, with the read and import access
 // `deno info` found for it. `mod.ts` imports this file, so that `deno
 // cache` of a user's program fetches it too.
