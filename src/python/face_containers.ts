@@ -1,0 +1,366 @@
+/**
+ * The containers as CPython's proxies call them: dict, list, set,
+ * Namespace, Value, Array and the iterator (`__getitem__` with slices,
+ * `__iter__` as a new shared iterator, Python's exceptions).
+ *
+ * @module
+ */
+
+import { PySlice, PyTuple } from "./python_values.ts";
+import {
+  Dict,
+  List,
+  Namespace,
+  SharedArray,
+  SharedIterator,
+  SharedSet,
+  Value,
+} from "../sync/containers.ts";
+import {
+  arg,
+  integer,
+  notExposed,
+  position,
+  pythonError,
+  type PythonFace,
+  sliceIndices,
+} from "./face.ts";
+
+export const DICT: PythonFace = {
+  proxyType: "DictProxy",
+  exposed: [
+    "__contains__",
+    "__delitem__",
+    "__getitem__",
+    "__iter__",
+    "__len__",
+    "__setitem__",
+    "clear",
+    "copy",
+    "get",
+    "items",
+    "keys",
+    "pop",
+    "popitem",
+    "setdefault",
+    "update",
+    "values",
+  ],
+  shares: { __iter__: "iterate" },
+  call(object: Dict, method, args, kwds): unknown {
+    switch (method) {
+      case "__getitem__":
+        if (!object.has(args[0])) throw pythonError("KeyError", args[0]);
+        return object.get(args[0]);
+      case "__setitem__":
+        return object.set(args[0], args[1]);
+      case "__delitem__":
+        if (!object.delete(args[0])) throw pythonError("KeyError", args[0]);
+        return null;
+      case "__contains__":
+        return object.has(args[0]);
+      case "__len__":
+        return object.size();
+      case "__iter__": {
+        // Python iterates a dict's keys (ours iterates entries), and fails if its size changes.
+        const keys = object.keys();
+        let i = 0;
+        return new SharedIterator(() => {
+          if (object.size() !== keys.length) {
+            throw pythonError("RuntimeError", "dictionary changed size during iteration");
+          }
+          return i < keys.length
+            ? { done: false, value: keys[i++] }
+            : { done: true, value: undefined };
+        });
+      }
+      case "get":
+        return object.has(args[0]) ? object.get(args[0]) : arg(args, kwds, 1, "default", null);
+      case "keys":
+        return object.keys();
+      case "values":
+        return object.values();
+      case "items":
+        return object.entries().map((pair) => new PyTuple(pair));
+      case "pop":
+        if (!object.has(args[0])) {
+          if (args.length > 1) return args[1];
+          throw pythonError("KeyError", args[0]);
+        }
+        return object.pop(args[0]);
+      case "popitem":
+        if (object.size() === 0) throw pythonError("KeyError", "popitem(): dictionary is empty");
+        return new PyTuple(object.popitem());
+      case "setdefault":
+        return object.setdefault(args[0], args.length > 1 ? args[1] : null);
+      case "update":
+        if (args.length > 0) object.update(args[0]);
+        if (Object.keys(kwds).length > 0) object.update(kwds);
+        return null;
+      case "copy":
+        return object.copy();
+      case "clear":
+        return object.clear();
+    }
+    return notExposed("dict", method);
+  },
+};
+
+export const LIST: PythonFace = {
+  proxyType: "ListProxy",
+  exposed: [
+    "__add__",
+    "__contains__",
+    "__delitem__",
+    "__getitem__",
+    "__len__",
+    "__mul__",
+    "__reversed__",
+    "__rmul__",
+    "__setitem__",
+    "append",
+    "count",
+    "extend",
+    "index",
+    "insert",
+    "pop",
+    "remove",
+    "reverse",
+    "sort",
+    "__imul__",
+  ],
+  call(object: List, method, args, kwds): unknown {
+    switch (method) {
+      case "__getitem__": {
+        const length = object.length();
+        if (args[0] instanceof PySlice) {
+          const items = object.copy();
+          return sliceIndices(args[0], length).map((i) => items[i]);
+        }
+        return object.get(position(args[0], length));
+      }
+      case "__setitem__": {
+        const length = object.length();
+        if (args[0] instanceof PySlice) {
+          const values = [...(args[1] as Iterable<unknown>)];
+          const indices = sliceIndices(args[0], length);
+          if ((args[0].step ?? 1) === 1) {
+            const start = indices[0] ?? Math.min(
+              Math.max(
+                args[0].start === null
+                  ? 0
+                  : args[0].start < 0
+                  ? args[0].start + length
+                  : args[0].start,
+                0,
+              ),
+              length,
+            );
+            object.splice(start, indices.length, ...values);
+            return null;
+          }
+          if (values.length !== indices.length) {
+            throw pythonError(
+              "ValueError",
+              `attempt to assign sequence of size ${values.length} to extended slice of size ${indices.length}`,
+            );
+          }
+          indices.forEach((i, n) => object.set(i, values[n]));
+          return null;
+        }
+        return object.set(position(args[0], length, "list assignment"), args[1]);
+      }
+      case "__delitem__": {
+        const length = object.length();
+        if (args[0] instanceof PySlice) {
+          const doomed = new Set(sliceIndices(args[0], length));
+          const kept = object.copy().filter((_, i) => !doomed.has(i));
+          object.clear();
+          object.extend(kept);
+          return null;
+        }
+        object.splice(position(args[0], length, "list assignment"), 1);
+        return null;
+      }
+      case "__contains__":
+        return object.count(args[0]) > 0;
+      case "__len__":
+        return object.length();
+      case "__add__":
+        return [...object.copy(), ...(args[0] as Iterable<unknown>)];
+      case "__mul__":
+      case "__rmul__": {
+        const items = object.copy();
+        const times = Math.max(0, integer(args[0], "a list's multiplier"));
+        return Array.from({ length: times }, () => items).flat(1);
+      }
+      case "__imul__": {
+        const items = object.copy();
+        const times = Math.max(0, integer(args[0], "a list's multiplier"));
+        object.clear();
+        for (let i = 0; i < times; i++) object.extend(items);
+        return null;
+      }
+      case "__reversed__":
+        return object.copy().reverse();
+      case "append":
+        return object.append(args[0]);
+      case "extend":
+        return object.extend(args[0]);
+      case "insert":
+        return object.insert(integer(args[0], "list indices"), args[1]);
+      case "pop": {
+        const length = object.length();
+        if (length === 0) throw pythonError("IndexError", "pop from empty list");
+        return object.pop(position(arg(args, kwds, 0, "index", -1), length, "pop"));
+      }
+      case "remove":
+        if (object.count(args[0]) === 0) {
+          throw pythonError("ValueError", "list.remove(x): x not in list");
+        }
+        return object.remove(args[0]);
+      case "index":
+        try {
+          return object.index(...(args as [unknown, number?, number?]));
+        } catch (error) {
+          throw pythonError("ValueError", (error as Error).message);
+        }
+      case "count":
+        return object.count(args[0]);
+      case "reverse":
+        return object.reverse();
+      case "sort":
+        if (arg(args, kwds, 0, "key", null) !== null) {
+          throw pythonError(
+            "TypeError",
+            "sort(key=...) cannot cross to a Deno manager: a function cannot be sent",
+          );
+        }
+        return object.sort({ reverse: Boolean(kwds.reverse) });
+    }
+    return notExposed("list", method);
+  },
+};
+
+export const VALUE: PythonFace = {
+  proxyType: "ValueProxy",
+  exposed: ["get", "set"],
+  call(object: Value, method, args): unknown {
+    if (method === "get") return object.get();
+    if (method === "set") return object.set(args[0]);
+    return notExposed("Value", method);
+  },
+};
+
+export const ARRAY: PythonFace = {
+  proxyType: "ArrayProxy",
+  exposed: ["__len__", "__getitem__", "__setitem__"],
+  call(object: SharedArray, method, args): unknown {
+    const length = object.length();
+    switch (method) {
+      case "__len__":
+        return length;
+      case "__getitem__":
+        if (args[0] instanceof PySlice) {
+          const items = object.toArray();
+          return sliceIndices(args[0], length).map((i) => items[i]);
+        }
+        return object.get(position(args[0], length, "array"));
+      case "__setitem__":
+        if (args[0] instanceof PySlice) {
+          const values = [...(args[1] as Iterable<unknown>)];
+          const indices = sliceIndices(args[0], length);
+          if (values.length !== indices.length) {
+            throw pythonError("ValueError", "Can only assign sequence of same size");
+          }
+          indices.forEach((i, n) => object.set(i, values[n]));
+          return null;
+        }
+        return object.set(position(args[0], length, "array assignment"), args[1]);
+    }
+    return notExposed("Array", method);
+  },
+};
+
+export const NAMESPACE: PythonFace = {
+  proxyType: "NamespaceProxy",
+  exposed: ["__getattribute__", "__setattr__", "__delattr__"],
+  repr(object: Namespace): string {
+    return object.repr();
+  },
+  call(object: Namespace, method, args): unknown {
+    const name = args[0];
+    if (typeof name !== "string") throw pythonError("TypeError", "attribute name must be string");
+    switch (method) {
+      case "__getattribute__":
+        if (!object.has(name)) {
+          throw pythonError("AttributeError", `'Namespace' object has no attribute '${name}'`);
+        }
+        return object.get(name);
+      case "__setattr__":
+        return object.set(name, args[1]);
+      case "__delattr__":
+        if (!object.delete(name)) throw pythonError("AttributeError", name);
+        return null;
+    }
+    return notExposed("Namespace", method);
+  },
+};
+
+export const SET: PythonFace = {
+  proxyType: "AutoProxy",
+  exposed: [
+    "__contains__",
+    "__len__",
+    "__iter__",
+    "add",
+    "discard",
+    "remove",
+    "pop",
+    "clear",
+    "update",
+    "copy",
+  ],
+  shares: { __iter__: "iterate" },
+  call(object: SharedSet, method, args): unknown {
+    switch (method) {
+      case "__contains__":
+        return object.has(args[0]);
+      case "__len__":
+        return object.size();
+      case "__iter__":
+        return object.iterate();
+      case "add":
+        return object.add(args[0]);
+      case "discard":
+        return object.discard(args[0]);
+      case "remove":
+        if (!object.has(args[0])) throw pythonError("KeyError", args[0]);
+        return object.remove(args[0]);
+      case "pop":
+        if (object.size() === 0) throw pythonError("KeyError", "pop from an empty set");
+        return object.pop();
+      case "clear":
+        return object.clear();
+      case "update":
+        return object.update(...args);
+      case "copy":
+        return object.copy();
+    }
+    return notExposed("set", method);
+  },
+};
+
+export const ITERATOR: PythonFace = {
+  proxyType: "IteratorProxy",
+  exposed: ["__next__", "send", "throw", "close"],
+  call(object: SharedIterator, method): unknown {
+    if (method === "__next__" || method === "send") {
+      const step = object.next();
+      if (step.done) throw pythonError("StopIteration");
+      return step.value;
+    }
+    if (method === "close") return null;
+    return notExposed("Iterator", method);
+  },
+};
