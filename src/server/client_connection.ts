@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ConnectionClosedError, RemoteError } from "../errors.ts";
+import { RemoteError } from "../errors.ts";
 import {
   type CodecPeer,
   DecodeError,
@@ -33,23 +33,14 @@ import type { SharedEntry } from "./object_table.ts";
 import { explainDenial } from "./permissions.ts";
 import type { ServerLimits } from "./limits.ts";
 import { noteCall } from "./stray.ts";
-import { BatchedStream, STREAM_BATCH } from "../wire/batched_stream.ts";
-
-/** Callback stubs held by shared code: collected, they release their client's function. */
-const callbackStubs = new FinalizationRegistry<{ connection: ClientConnection; id: number }>(
-  ({ connection, id }) => connection.releaseCallback(id),
-);
+import { ClientCallbacks } from "./client_callbacks.ts";
+import { KeptResults } from "./kept_results.ts";
+import { ClientStreams } from "./client_streams.ts";
 
 /** A pickle starts with PROTO (protocol 2 and above): how a CPython client is told apart. */
 const PICKLE_PROTOCOL_OPCODE = 0x80;
 /** CPython's `serializer='xmlrpclib'` sends XML documents: `<?xml`. */
 const XML_OPENING = 0x3c;
-
-/** Where a kept request's result is: still coming, there, or failed. */
-type Promised =
-  | { readonly state: "pending"; readonly waiting: Request[] }
-  | { readonly state: "ready"; readonly id: number }
-  | { readonly state: "failed"; readonly kind: ReplyKind; readonly value: unknown };
 
 /** One authenticated client connection and the references it holds. */
 export class ClientConnection implements CodecPeer, MessageHandler {
@@ -63,15 +54,14 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   readonly #caller: Caller;
   readonly #tickets: TicketOwner = { tickets: 0 };
   /** Results of kept requests, by request id, for the calls chained to them. */
-  readonly #promised = new Map<number, Promised>();
-  /** Calls of the client's callbacks waiting for their reply, by call id. */
-  readonly #callbackCalls = new Map<number, PromiseWithResolvers<unknown>>();
-  #nextCallbackCall = 0;
-  /** Callback stubs collected, to tell the client (sent once per tick). */
-  #releasedCallbacks: number[] = [];
-  /** Streamed results, by stream id, until read to the end or closed. */
-  readonly #streams = new Map<number, BatchedStream>();
-  #nextStream = 0;
+  readonly #kept: KeptResults = new KeptResults(
+    (request) => this.#dispatch(request),
+    (requestId, kind, value) => this.#reply(requestId, kind, value),
+  );
+  /** The client's callbacks and uploads, as this server calls them. */
+  readonly #callbacks: ClientCallbacks;
+  /** Streamed results, until read to the end or closed. */
+  readonly #streams: ClientStreams;
   /** Cancellable calls, by request id, until their client cancels or accepts them. */
   readonly #cancellable = new Map<number, CallContext>();
   readonly #limits: Required<ServerLimits>;
@@ -102,6 +92,8 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     this.#limits = limits;
     this.connection = new Connection(socket, this, limits, () => {});
     this.connection.throttleAt(limits.maxBufferedBytesPerConnection);
+    this.#callbacks = new ClientCallbacks(this.connection);
+    this.#streams = new ClientStreams(limits.maxObjectsPerConnection);
   }
 
   /** Resolves once `serve()` has ended. */
@@ -157,12 +149,8 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     this.#closed = true;
     this.connection.close();
     this.#aborter.abort(new Error("The client's connection closed"));
-    for (const { reject } of this.#callbackCalls.values()) {
-      reject(new ConnectionClosedError("The client that passed this callback is gone"));
-    }
-    this.#callbackCalls.clear();
-    for (const stream of this.#streams.values()) stream.close().catch(() => {});
-    this.#streams.clear();
+    this.#callbacks.close();
+    this.#streams.closeAll();
     // What a dead client held is let go of by the connection's own signal; nothing to undo.
     for (const call of this.#cancellable.values()) call.accept();
     this.#cancellable.clear();
@@ -182,7 +170,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   /** A decoded request (or the reply to a callback this server called). */
   message(decoded: unknown): void {
     if (Array.isArray(decoded) && decoded[1] === CallbackMessage.reply) {
-      return this.#callbackReplied(decoded);
+      return this.#callbacks.replied(decoded);
     }
     this.#decodeProblem = undefined;
     const request = parseRequest(decoded);
@@ -196,7 +184,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
         undefined,
       ]);
     }
-    if (request.keep) this.#promised.set(request.requestId, { state: "pending", waiting: [] });
+    if (request.keep) this.#kept.keep(request.requestId);
     if (this.#decodeProblem !== undefined) {
       return this.#reply(request.requestId, Reply.Failure, [this.#decodeProblem, undefined]);
     }
@@ -217,48 +205,10 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     if (request.objectId === SERVER_ID) {
       this.#control(request);
     } else if (request.objectId < 0) {
-      this.#viaPromise(request);
+      this.#kept.chained(request);
     } else {
       this.#call(request);
     }
-  }
-
-  /**
-   * A call on the result of an earlier kept request: made at once if that
-   * result is there, after it if it is not yet, and failed as it failed.
-   */
-  #viaPromise(request: Request): void {
-    const promised = this.#promised.get(-request.objectId);
-    if (promised === undefined) {
-      return this.#reply(request.requestId, Reply.Failure, [
-        `The call is chained to request ${-request
-          .objectId}, which this connection did not keep (or forgot)`,
-        undefined,
-      ]);
-    }
-    if (promised.state === "pending") promised.waiting.push(request);
-    else if (promised.state === "ready") this.#dispatch({ ...request, objectId: promised.id });
-    else this.#reply(request.requestId, promised.kind, promised.value);
-  }
-
-  /** A kept request has its answer: calls chained to it go on, or fail as it did. */
-  #settlePromise(requestId: number, kind: ReplyKind, value: unknown): void {
-    const promised = this.#promised.get(requestId);
-    if (promised?.state !== "pending") return;
-    const settled: Promised = kind === Reply.Return && value instanceof Reference
-      ? { state: "ready", id: value.id }
-      : kind === Reply.Return
-      ? {
-        state: "failed",
-        kind: Reply.Failure,
-        value: [
-          `Request ${requestId} returned a value, not a shared object, so no call can be chained to it (only methodToTypeid methods and create() return one)`,
-          undefined,
-        ],
-      }
-      : { state: "failed", kind, value };
-    this.#promised.set(requestId, settled);
-    for (const request of promised.waiting) this.#viaPromise(request);
   }
 
   #call({ requestId, objectId, method, args, cancellable }: Request): void {
@@ -325,34 +275,21 @@ export class ClientConnection implements CodecPeer, MessageHandler {
           if (requestId !== 0) this.#reply(requestId, Reply.Return, null);
           return;
         case "forget":
-          for (const id of request.ids) {
-            if (this.#promised.get(id)?.state !== "pending") this.#promised.delete(id);
-          }
+          this.#kept.forget(request.ids);
           if (requestId !== 0) this.#reply(requestId, Reply.Return, null);
           return;
         case "pull": {
-          const stream = this.#streams.get(request.id);
-          if (stream === undefined) {
-            throw new RemoteError(`Stream ${request.id} was read to its end or closed`);
-          }
           this.#inProgress++;
           let batch: [unknown[], boolean];
           try {
-            batch = await stream.pull(request.max);
-          } catch (error) {
-            this.#streams.delete(request.id);
-            throw error;
+            batch = await this.#streams.pull(request.id, request.max);
           } finally {
             this.#inProgress--;
           }
-          if (batch[1]) this.#streams.delete(request.id);
           return this.#reply(requestId, Reply.Return, batch);
         }
         case "closeStream":
-          for (const id of request.ids) {
-            this.#streams.get(id)?.close().catch(() => {});
-            this.#streams.delete(id);
-          }
+          this.#streams.close(request.ids);
           if (requestId !== 0) this.#reply(requestId, Reply.Return, null);
           return;
         case "cancel":
@@ -449,7 +386,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
       value = [`Cannot send ${what} ${call}: ${where}`, undefined];
       this.connection.send([requestId, kind, value]);
     }
-    this.#settlePromise(requestId, kind, value);
+    this.#kept.settle(requestId, kind, value);
   }
 
   /** Whether this connection holds references to as many objects as it may. */
@@ -479,110 +416,19 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     this.#host.table.decref(id);
   }
 
-  /**
-   * The server's side of a callback the client sent: an async function
-   * that calls it in the client's process. Collected, it tells the client
-   * to let go of the function.
-   */
+  /** A callback the client sent: a stub that calls it in the client's process. */
   decodeCallback(id: number): unknown {
-    const stub = (...args: unknown[]): Promise<unknown> => this.#callClient(id, args);
-    const held = { connection: this, id };
-    callbackStubs.register(stub, held, held);
-    // Disposing the stub lets go of the client's function now, not when it is collected.
-    let disposed = false;
-    Object.defineProperty(stub, Symbol.asyncDispose, {
-      value: (): Promise<void> => {
-        if (!disposed) {
-          disposed = true;
-          callbackStubs.unregister(held);
-          this.releaseCallback(id);
-        }
-        return Promise.resolve();
-      },
-    });
-    return stub;
+    return this.#callbacks.stub(id);
   }
 
-  /** Releases a callback whose stub was collected. */
-  releaseCallback(id: number): void {
-    if (this.#closed) return;
-    if (this.#releasedCallbacks.length === 0) {
-      queueMicrotask(() => {
-        const ids = this.#releasedCallbacks;
-        this.#releasedCallbacks = [];
-        if (!this.#closed) this.connection.send([0, CallbackMessage.release, ids]);
-      });
-    }
-    this.#releasedCallbacks.push(id);
-  }
-
-  #callClient(id: number, args: unknown[]): Promise<unknown> {
-    if (this.#closed) {
-      return Promise.reject(
-        new ConnectionClosedError("The client that passed this callback is gone"),
-      );
-    }
-    const callId = ++this.#nextCallbackCall;
-    const pending = Promise.withResolvers<unknown>();
-    this.#callbackCalls.set(callId, pending);
-    try {
-      this.connection.send([callId, CallbackMessage.call, id, args]);
-    } catch (error) {
-      this.#callbackCalls.delete(callId);
-      return Promise.reject(error);
-    }
-    return pending.promise;
-  }
-
-  #callbackReplied(message: unknown[]): void {
-    const [callId, , kind, value] = message;
-    const pending = this.#callbackCalls.get(callId as number);
-    if (pending === undefined) return;
-    this.#callbackCalls.delete(callId as number);
-    if (kind === Reply.Return) pending.resolve(value);
-    else if (kind === Reply.Throw) pending.reject(value);
-    else {pending.reject(
-        new RemoteError(`The callback failed: ${String((value as unknown[])?.[0] ?? value)}`),
-      );}
-  }
-
-  /**
-   * An async iterable a client passed as an argument (an upload): read a
-   * batch at a time from the client, as the shared method consumes it.
-   */
+  /** An async iterable the client passed as an argument, read as it is consumed. */
   decodeStream(id: number): unknown {
-    return this.#upload(id);
+    return this.#callbacks.upload(id);
   }
 
-  async *#upload(id: number): AsyncGenerator<unknown, void, undefined> {
-    let ended = false;
-    try {
-      for (;;) {
-        const [items, done] = await this.#callClient(id, [STREAM_BATCH]) as [unknown[], boolean];
-        for (const item of items) yield item;
-        if (done) {
-          ended = true;
-          return;
-        }
-      }
-    } finally {
-      // Stopped early: the client's producer is told to end (its finally runs there).
-      if (!ended) this.#callClient(id, [0]).catch(() => {});
-      this.releaseCallback(id);
-    }
-  }
-
+  /** A result streamed to the client (counted against its object quota). */
   encodeStream(value: AsyncIterable<unknown>): number {
-    // Open streams count against the same quota as the objects a connection holds.
-    if (this.#streams.size >= this.#limits.maxObjectsPerConnection) {
-      throw new UnsendableError(
-        "another stream",
-        `: this connection already reads ${this.#streams.size} streams, the limit (limits.maxObjectsPerConnection); finish or break some first`,
-      );
-    }
-    const id = ++this.#nextStream;
-    this.#streams.set(id, new BatchedStream(value));
-    return id;
+    return this.#streams.open(value);
   }
 
   encodeToken(value: ObjectHandle): WireToken {
