@@ -3,6 +3,11 @@
  * once, carrying every call and control request of this process to that
  * manager, with any number of calls in flight.
  *
+ * Near 500 lines: one class whose parts share the table of requests in
+ * flight (sending, replies, cancellation verdicts, releases batched per
+ * tick, closing). Its lent callbacks are `lent_callbacks.ts`, its streams
+ * `remote_stream.ts`.
+ *
  * @module
  */
 
@@ -22,20 +27,13 @@ import {
 import { Connection, type MessageHandler } from "../wire/connection.ts";
 import { ConnectionClosedError, RemoteError } from "../errors.ts";
 import { DEFAULT_MAX_FRAME } from "../wire/framing.ts";
-import {
-  CallbackMessage,
-  ControlMethod,
-  parseReply,
-  Reply,
-  RequestFlag,
-  SERVER_ID,
-} from "../wire/protocol.ts";
+import { ControlMethod, parseReply, Reply, RequestFlag, SERVER_ID } from "../wire/protocol.ts";
 import { Callback } from "../wire/callback.ts";
-import { BatchedStream } from "../wire/batched_stream.ts";
 import { BaseProxy, type CallOptions, type ProxyClass } from "../objects/proxy.ts";
 import type { KeptRequest, PipelineChannel } from "../objects/pipeline.ts";
 import { createProxy } from "../objects/auto_proxy.ts";
 import { remoteStream, type StreamChannel } from "./remote_stream.ts";
+import { LentCallbacks } from "./lent_callbacks.ts";
 import { connect, type TlsOptions } from "../wire/transport.ts";
 
 /** How a session is opened. */
@@ -88,10 +86,8 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler, Stre
   #nextRequestId = 1;
   #releases: number[] = [];
   #forgets: number[] = [];
-  /** Callbacks the server holds stubs of, by id, with how many stubs it holds. */
-  readonly #callbacks = new Map<number, { callback: Callback; stubs: number }>();
-  readonly #callbackIds = new WeakMap<Callback, number>();
-  #nextCallback = 0;
+  /** The functions this process lent the server: callbacks and uploads. */
+  readonly #callbacks: LentCallbacks;
   /** Cancellable calls given up (`cancel`) or answered (`accept`), sent once per tick. */
   #verdicts: { cancel: number[]; accept: number[] } | undefined;
   readonly #callDefaults: CallOptions | undefined;
@@ -154,6 +150,7 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler, Stre
       },
       (error) => this.close(this.#lost(error)),
     );
+    this.#callbacks = new LentCallbacks(this.#connection);
   }
 
   /** The authkey this session authenticated with. */
@@ -364,7 +361,7 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler, Stre
   /** A reply, or the server's notice before it drops this connection. */
   message(decoded: unknown): void {
     if (Array.isArray(decoded) && typeof decoded[1] === "string") {
-      return this.#callbackMessage(decoded);
+      return this.#callbacks.message(decoded);
     }
     const reply = parseReply(decoded);
     if (typeof reply === "string") throw new Error(`Malformed reply from server: ${reply}`);
@@ -399,7 +396,7 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler, Stre
   }
 
   #rejectAll(): void {
-    this.#callbacks.clear();
+    this.#callbacks.close();
     const reason = this.#closedBy!;
     for (const pending of this.#pending.values()) pending.reject(reason);
     this.#pending.clear();
@@ -432,75 +429,12 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler, Stre
 
   /** A callback being sent: the id under which the server calls it back. */
   encodeCallback(value: Callback): number {
-    let id = this.#callbackIds.get(value);
-    if (id === undefined) {
-      id = ++this.#nextCallback;
-      this.#callbackIds.set(value, id);
-    }
-    const held = this.#callbacks.get(id);
-    if (held === undefined) this.#callbacks.set(id, { callback: value, stubs: 1 });
-    else held.stubs++;
-    return id;
+    return this.#callbacks.lend(value);
   }
 
-  /** The server calls a callback, or lets go of some. */
-  #callbackMessage(message: unknown[]): void {
-    const [callId, kind, ...rest] = message;
-    if (kind === CallbackMessage.release) {
-      for (const id of (rest[0] as unknown[]) ?? []) {
-        const held = this.#callbacks.get(id as number);
-        if (held !== undefined && --held.stubs <= 0) {
-          this.#callbacks.delete(id as number);
-          this.#callbackIds.delete(held.callback);
-        }
-      }
-      return;
-    }
-    if (kind !== CallbackMessage.call) return;
-    const [id, args] = rest;
-    const reply = (replyKind: number, value: unknown): void => {
-      if (this.#closedBy !== undefined) return;
-      try {
-        this.#connection.send([callId, CallbackMessage.reply, replyKind, value]);
-      } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        this.#connection.send([callId, CallbackMessage.reply, Reply.Failure, [
-          `Cannot send the callback's result: ${reason}`,
-        ]]);
-      }
-    };
-    const held = this.#callbacks.get(id as number);
-    if (held === undefined || !Array.isArray(args)) {
-      return reply(Reply.Failure, ["The callback was released"]);
-    }
-    let result: unknown;
-    try {
-      result = held.callback.fn(...args);
-    } catch (error) {
-      return reply(Reply.Throw, error);
-    }
-    Promise.resolve(result).then(
-      (value) => reply(Reply.Return, value),
-      (error) => reply(Reply.Throw, error),
-    );
-  }
-
-  /**
-   * An async iterable passed as an argument (an upload): the server reads
-   * it a batch at a time, through a callback of this process; `0` items
-   * asked for means it stopped early.
-   */
+  /** An async iterable passed as an argument (an upload), read by the server a batch at a time. */
   encodeStream(value: AsyncIterable<unknown>): number {
-    const stream = new BatchedStream(value);
-    const pull = async (...args: unknown[]): Promise<[unknown[], boolean]> => {
-      const max = args[0];
-      if (typeof max !== "number" || max <= 0) {
-        await stream.close();
-        return [[], true];
-      }
-      return await stream.pull(Math.min(max, 4096));
-    };
-    return this.encodeCallback(new Callback(pull));
+    return this.#callbacks.lendStream(value);
   }
 
   decodeStream(id: number): unknown {

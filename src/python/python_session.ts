@@ -10,6 +10,11 @@
  * server reports. Calls chained to a result that has not arrived yet wait
  * for it here (CPython's protocol cannot pipeline).
  *
+ * Near 470 lines: the session (the face our proxies call) and its pool of
+ * CPython connections share one state, the calls in flight and the
+ * connections they hold; the call shapes CPython expects are
+ * `python_calls.ts`.
+ *
  * @module
  */
 
