@@ -1,8 +1,9 @@
 /**
  * Callbacks by reference (issue 11, part 3): `callback(fn)` sends `fn` as
  * a reference; the server gets an async function that calls it in the
- * client's process. Progress reports, fan-out to several clients, and a
- * callback whose client was killed rejects (never hangs).
+ * client's process. Progress reports, fan-out to several clients, a
+ * callback whose client was killed rejects (never hangs), and a stub the
+ * server collects lets go of the client's function.
  */
 import assert from "node:assert/strict";
 import { callback, proxyToString } from "../mod.ts";
@@ -58,4 +59,31 @@ Deno.test("fan-out to another process; once it is killed its callback rejects, n
     await within(events.publish("b"), 5000, "a publish after the subscriber died"),
     ["ok here b", "ConnectionClosedError"],
   );
+});
+
+Deno.test("a callback stub the server drops is collected, and the client's function is released", async () => {
+  // The client runs with --expose-gc to see its function go (a WeakRef); the server always does.
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--quiet",
+      "--v8-flags=--expose-gc",
+      new URL("./_fixtures/callback_release.ts", import.meta.url).pathname,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const finished = child.output();
+  const output = await within(finished, 30_000, "the callback client").catch(async (error) => {
+    child.kill("SIGKILL");
+    await finished;
+    throw error;
+  });
+  assert.ok(output.success, `the callback client exited with ${output.code}`);
+  const [released, published] = new TextDecoder().decode(output.stdout).trim().split("\n");
+  const seen = JSON.parse(released!);
+  assert.equal(seen.dropped, "released", `the dropped callback's function: ${released}`);
+  assert.equal(seen.kept, "alive", "a stub the server keeps keeps the function");
+  assert.deepStrictEqual(JSON.parse(published!), ["ok still here"]);
 });

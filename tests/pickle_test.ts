@@ -4,12 +4,14 @@
  * CPython loads as the same value, random values survive the round trip
  * CPython → us → CPython, and what must not be read (a global outside the
  * allowlist, a cycle, a pickle over a limit, a broken one) is refused with
- * an error that names it.
+ * an error that names it, by the reader and by a live server.
  */
 import assert from "node:assert/strict";
 import { PickleError, readPickle } from "../src/python/pickle_reader.ts";
 import { writePickle } from "../src/python/pickle_writer.ts";
 import { PySlice, PyTuple } from "../src/python/python_values.ts";
+import { Counter, TestManager } from "./_fixtures/counter.ts";
+import { COUNTER_MODULE } from "./_helpers.ts";
 import { pythonTest, runPython } from "./_python.ts";
 
 const LIMITS = { maxDepth: 64, maxLength: 100_000 };
@@ -224,3 +226,169 @@ Deno.test("broken pickles are refused with a PickleError, never anything else", 
     }
   }
 });
+
+/**
+ * Globals a pickle may never name: the builtins that run or reach code
+ * (`builtins` is allowlisted for its exceptions and containers only, under
+ * all three of its module names), and the usual ways to a shell.
+ */
+const FORBIDDEN_GLOBALS = [
+  "builtins.eval",
+  "builtins.exec",
+  "builtins.getattr",
+  "builtins.setattr",
+  "builtins.__import__",
+  "builtins.open",
+  "builtins.compile",
+  "builtins.globals",
+  "builtins.breakpoint",
+  "builtins.object",
+  "builtins.type",
+  "__builtin__.eval",
+  "exceptions.eval",
+  "posix.system",
+  "os.system",
+  "os.popen",
+  "subprocess.Popen",
+  "subprocess.check_output",
+  "importlib.import_module",
+  "pickle.loads",
+  "functools.partial",
+  "operator.attrgetter",
+  "multiprocessing.managers.Server",
+];
+
+const latin = (text: string): number[] => [...text].map((c) => c.charCodeAt(0));
+/** SHORT_BINUNICODE of an ASCII string. */
+const str = (text: string): number[] => [0x8c, text.length, ...latin(text)];
+
+/** The opcodes that push `module.name`: GLOBAL (protocol 0's text form) or STACK_GLOBAL. */
+const PUSH_GLOBAL: Record<string, (module: string, name: string) => number[]> = {
+  GLOBAL: (module, name) => [0x63, ...latin(`${module}\n${name}\n`)],
+  STACK_GLOBAL: (module, name) => [...str(module), ...str(name), 0x93],
+};
+
+/** What a pickle does with the global it pushed (`g`): call it, build it, make one. */
+const USE_GLOBAL: Record<string, (g: number[]) => number[]> = {
+  REDUCE: (g) => [...g, ...str("1+1"), 0x85, 0x52], // eval("1+1")
+  BUILD: (g) => [...g, 0x7d, 0x62], // BUILD on the global itself, with {}
+  "REDUCE, BUILD": (g) => [...g, ...str("x"), 0x85, 0x52, 0x7d, 0x62], // as an exception with a __dict__
+  NEWOBJ: (g) => [...g, ...str("x"), 0x85, 0x81],
+  NEWOBJ_EX: (g) => [...g, ...str("x"), 0x85, 0x7d, 0x92],
+  OBJ: (g) => [0x28, ...g, ...str("x"), 0x6f],
+};
+
+/** A protocol 4 pickle of `body`, one value. */
+const pickleOf = (body: number[]): Uint8Array => Uint8Array.from([0x80, 4, ...body, 0x2e]);
+
+/** Every hostile value: each forbidden global, pushed each way, used each way, and by INST. */
+function hostileValues(): { label: string; global: string; body: number[] }[] {
+  const out: { label: string; global: string; body: number[] }[] = [];
+  for (const global of FORBIDDEN_GLOBALS) {
+    const dot = global.lastIndexOf(".");
+    const [module, name] = [global.slice(0, dot), global.slice(dot + 1)];
+    for (const [push, pushOps] of Object.entries(PUSH_GLOBAL)) {
+      for (const [use, useOps] of Object.entries(USE_GLOBAL)) {
+        out.push({
+          label: `${global} by ${push} and ${use}`,
+          global,
+          body: useOps(pushOps(module, name)),
+        });
+      }
+    }
+    // INST names its class inline: MARK, the arguments, INST module\nname\n.
+    out.push({
+      label: `${global} by INST`,
+      global,
+      body: [0x28, ...str("x"), 0x69, ...latin(`${module}\n${name}\n`)],
+    });
+  }
+  return out;
+}
+
+/** How the refusal of `global` must read; INST is refused as an opcode, before its global. */
+function refusal(label: string, global: string): RegExp {
+  return label.endsWith("by INST")
+    ? /protocol 0 class instances are not accepted/
+    : new RegExp(`names the global ${global.replaceAll(".", "\\.")}, which is not allowed`);
+}
+
+Deno.test("a pickle naming eval, exec, getattr, __import__, open, a shell... is refused naming the global, whatever opcodes use it", () => {
+  const values = hostileValues();
+  for (const { label, global, body } of values) {
+    assert.throws(
+      () => readPickle(pickleOf(body), LIMITS),
+      (error: unknown) => {
+        assert.ok(error instanceof PickleError, `${label}: ${error}`);
+        assert.match(error.message, refusal(label, global), label);
+        return true;
+      },
+      `${label} was read, not refused`,
+    );
+  }
+  assert.equal(values.length, FORBIDDEN_GLOBALS.length * 13);
+  // The same opcodes on an allowlisted global read as data: the pickles above are well formed.
+  for (const [push, pushOps] of Object.entries(PUSH_GLOBAL)) {
+    for (const use of ["REDUCE", "REDUCE, BUILD", "NEWOBJ", "NEWOBJ_EX"]) {
+      const value = readPickle(
+        pickleOf(USE_GLOBAL[use]!(pushOps("builtins", "ValueError"))),
+        LIMITS,
+      );
+      assert.ok(value instanceof Error && value.name === "ValueError", `${push} and ${use}`);
+    }
+  }
+});
+
+await pythonTest(
+  ["3.13.0"],
+  "a live server refuses a CPython client's request that names a forbidden global, naming it, and keeps answering",
+  async () => {
+    const authkey = crypto.getRandomValues(new Uint8Array(32));
+    await using manager = await new TestManager({ modules: [COUNTER_MODULE], authkey }).start();
+    await using counter = await manager.create(Counter, 7);
+    // Each hostile value is the argument of a `dummy` request, which answers None if it is read.
+    const values = hostileValues();
+    const dummy = (body: number[]): Uint8Array =>
+      pickleOf([0x28, 0x4e, ...str("dummy"), ...body, 0x85, 0x7d, 0x74]);
+    // Last, the same request with an allowlisted global: read, and answered.
+    const harmless = USE_GLOBAL.REDUCE!(PUSH_GLOBAL.STACK_GLOBAL!("builtins", "ValueError"));
+    const requests = [...values.map(({ body }) => dummy(body)), dummy(harmless)];
+    // CPython's own connection (handshake and framing) sends the raw pickles over one socket,
+    // then a well-formed dummy request; it prints each reply.
+    const out = await python(
+      `import json, pickle, sys
+from multiprocessing.connection import Client
+given = json.loads(sys.stdin.read())
+address = given["address"]
+with Client(address, authkey=bytes.fromhex(given["authkey"])) as conn:
+    replies = []
+    for raw in given["requests"]:
+        conn.send_bytes(bytes.fromhex(raw))
+        replies.append(pickle.loads(conn.recv_bytes()))
+    conn.send((None, "dummy", (), {}))
+    replies.append(conn.recv())
+print(json.dumps(replies))`,
+      new TextEncoder().encode(JSON.stringify({
+        address: manager.address,
+        authkey: hex(authkey),
+        requests: requests.map(hex),
+      })),
+    );
+    const replies: [string, unknown][] = JSON.parse(new TextDecoder().decode(out));
+    assert.equal(replies.length, values.length + 2);
+    values.forEach(({ label, global }, i) => {
+      const [kind, text] = replies[i]!;
+      assert.equal(kind, "#TRACEBACK", `${label}: refused, not answered (${JSON.stringify(text)})`);
+      assert.match(text as string, refusal(label, global), label);
+      assert.match(text as string, /The Deno manager server refused the request/, label);
+    });
+    assert.deepStrictEqual(replies.at(-2), ["#RETURN", null], "a harmless global is read");
+    assert.deepStrictEqual(replies.at(-1), ["#RETURN", null], "the same connection goes on");
+    assert.equal(await counter.get(), 7, "the server still serves others");
+    assert.equal(await manager.numberOfObjects(), 1);
+  },
+);
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}

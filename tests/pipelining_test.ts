@@ -1,8 +1,9 @@
 /**
  * Promise pipelining: a call on a proxy that has not arrived yet goes out
  * at once. The round trips are counted on the wire by a relay between the
- * client and the server: a chain costs one, errors travel down it, and a
- * pipelined proxy's reference is released like any other.
+ * client and the server: a chain costs one, errors travel down it (and a
+ * call on a result known to have failed costs none), and a pipelined
+ * proxy's reference is released like any other.
  */
 import assert from "node:assert/strict";
 import { Node, TreeManager } from "./_fixtures/tree.ts";
@@ -107,6 +108,40 @@ Deno.test("an error anywhere in a chain rejects every call chained to it with th
   assert.equal(await path, "root");
   await root[Symbol.asyncDispose]();
   assert.ok(await waitUntil(async () => (await manager.numberOfObjects()) === 0, 2000));
+});
+
+Deno.test("a call on a pipelined result known to have failed rejects with its error, with no round trip", async () => {
+  await using dir = await tempDir();
+  await using owner = await new TreeManager({ modules }).start();
+  const wire = relay(owner.address as string, dir.path);
+  try {
+    // Disconnected on the way out, failed or not: the relay's close waits for its sockets.
+    await using client = await new TreeManager({ address: wire.path }).connect();
+    const refused = client.create(Node, "refuse");
+    const creationFailed = {
+      name: "RemoteError",
+      message: "Creating 'Node' failed: RangeError: this node cannot be made",
+    };
+    await assert.rejects(refused, creationFailed);
+    const root = client.create(Node, "root");
+    const missing = root.child("missing");
+    const noChild = { name: "RangeError", message: "root has no child 'missing'" };
+    await assert.rejects(missing, noChild);
+    // The failures are known here; one round trip lets the client's forgets reach the relay.
+    assert.equal(await root.path(), "root");
+    wire.reset();
+    await assert.rejects(refused.path(), creationFailed);
+    await assert.rejects(refused._callmethod("size"), creationFailed);
+    await assert.rejects(refused.child("x").path(), creationFailed);
+    await assert.rejects(missing.path(), noChild);
+    await assert.rejects(missing.child("deeper").size(), noChild);
+    assert.equal(await root.size(), 0, "a call on the live root, to count against");
+    assert.equal(wire.roundTrips(), 1, "only the call on root went to the server");
+    await root[Symbol.asyncDispose]();
+  } finally {
+    await wire.close();
+  }
+  assert.ok(await waitUntil(async () => (await owner.numberOfObjects()) === 0, 2000));
 });
 
 Deno.test("a pipelined proxy is a Remote<T> you can await, and disposing it releases its object", async () => {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { Process, SyncManager } from "../mod.ts";
-import { fail, hang, readHome, record, square } from "./_fixtures/process_targets.ts";
+import { fail, hang, readHome, record, square, tryWalls } from "./_fixtures/process_targets.ts";
 import { denoRun, processGone, tempDir, waitUntil } from "./_helpers.ts";
 
 const module = new URL("./_fixtures/process_targets.ts", import.meta.url);
@@ -94,6 +94,47 @@ console.log("granted:", await granted.join({ timeout: 5000 }));
   );
 });
 
+Deno.test("a worker cannot read, write, run, listen or read env and sys beyond its grant", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/secret.txt`;
+  await Deno.writeTextFile(file, "top secret");
+  await using manager = await new SyncManager({ modules: [] }).start();
+  await using results = await manager.dict<string, string>();
+  await using denied = await new Process({ target: tryWalls, args: [results, file], module })
+    .start();
+  assert.equal(await denied.join({ timeout: 10_000 }), 0, "the worker ran every attempt");
+  const kinds: Record<string, string> = {
+    "read /etc/hostname": 'read access to "/etc/hostname"',
+    "read the test's file": `read access to "${file}"`,
+    "write beside it": `write access to "${file}.written"`,
+    "run a program": 'run access to "true"',
+    "listen on a port": 'net access to "127.0.0.1:0"',
+    "read an environment variable": 'env access to "PATH"',
+    "read the hostname": 'sys access to "hostname"',
+  };
+  const seen = Object.fromEntries(await results.entries());
+  assert.deepStrictEqual(Object.keys(seen).sort(), Object.keys(kinds).sort());
+  for (const [what, access] of Object.entries(kinds)) {
+    assert.ok(
+      seen[what]!.startsWith(`NotCapable: Requires ${access}`),
+      `${what}: ${seen[what]}`,
+    );
+  }
+  await assert.rejects(Deno.stat(`${file}.written`), Deno.errors.NotFound, "nothing was written");
+  // What the permissions option grants, it can do: the attempts above were real.
+  await results.clear();
+  await using granted = await new Process({
+    target: tryWalls,
+    args: [results, file],
+    module,
+    permissions: { read: [dir.path], env: ["PATH"] },
+  }).start();
+  assert.equal(await granted.join({ timeout: 10_000 }), 0);
+  assert.equal(await results.get("read the test's file"), "allowed");
+  assert.equal(await results.get("read an environment variable"), "allowed");
+  assert.match((await results.get("read /etc/hostname"))!, /^NotCapable/);
+});
+
 Deno.test("a worker ends when its parent is SIGKILLed", async () => {
   await using dir = await tempDir();
   const script = `${dir.path}/parent.ts`;
@@ -126,4 +167,4 @@ await new Promise(() => setInterval(() => {}, 1000));
 });
 
 // Used only through their module URL above; imported so that a rename breaks the type check.
-void [fail, hang, readHome, record, square];
+void [fail, hang, readHome, record, square, tryWalls];

@@ -121,7 +121,7 @@ Deno.test("a client that sends without reading is throttled at maxBufferedBytesP
   await flood;
 });
 
-Deno.test("open streams count against maxObjectsPerConnection; finishing one makes room", async () => {
+Deno.test("open streams count against maxObjectsPerConnection; finishing one or its return() makes room", async () => {
   const { CancelManager, Numbers } = await import("./_fixtures/cancellable.ts");
   await using manager = await new CancelManager({
     modules: [new URL("./_fixtures/cancellable.ts", import.meta.url).href],
@@ -136,5 +136,44 @@ Deno.test("open streams count against maxObjectsPerConnection; finishing one mak
   let total = 0;
   for await (const n of await numbers.count(10)) total += n;
   assert.equal(total, 45, "a new stream fits once one ended");
-  for (const stream of open.slice(1)) await stream.return(undefined);
+  // At the limit again; a stream left early with return() makes room too.
+  const long = await numbers.count(100_000);
+  await assert.rejects(numbers.count(100), /the limit \(limits\.maxObjectsPerConnection\)/);
+  assert.deepStrictEqual(await long.next(), { value: 0, done: false });
+  await long.return(undefined);
+  const after = await numbers.count(3);
+  assert.deepStrictEqual(
+    await Array.fromAsync(after),
+    [0, 1, 2],
+    "a new stream fits after return()",
+  );
+  for (const stream of open.slice(1)) {
+    await stream.next(); // see below: return() before the first next() would not close it
+    await stream.return(undefined);
+  }
+  assert.ok(
+    await waitUntil(async () => (await numbers.stats()).finished === 6, 3000),
+    "every stream's generator ran its finally",
+  );
+});
+
+// TODO(issue 25): return() on a stream never read does nothing: an async generator that has not
+// started skips its `finally`, so remoteStream (src/client/remote_stream.ts) never sends
+// closeStream and the server keeps the slot until the connection closes. Unignore once fixed.
+Deno.test({
+  name: "return() on a stream never read frees its slot",
+  ignore: true,
+  async fn(): Promise<void> {
+    const { CancelManager, Numbers } = await import("./_fixtures/cancellable.ts");
+    await using manager = await new CancelManager({
+      modules: [new URL("./_fixtures/cancellable.ts", import.meta.url).href],
+      limits: { maxObjectsPerConnection: 1 },
+    }).start();
+    await using numbers = await manager.create(Numbers);
+    const unread = await numbers.count(100);
+    await assert.rejects(numbers.count(100), /the limit \(limits\.maxObjectsPerConnection\)/);
+    await unread.return(undefined);
+    const next = await numbers.count(3);
+    assert.deepStrictEqual(await Array.fromAsync(next), [0, 1, 2], "it fits after return()");
+  },
 });

@@ -82,6 +82,14 @@ export class Job {
     for (let step = 1; step <= steps; step++) await onProgress(step);
     return "done";
   }
+  /** Receives a callback and keeps no reference to it: its stub is garbage at once. */
+  forget(_onProgress: (step: number) => Promise<unknown>): void {}
+  /** Forces a garbage collection in the server process (which runs with --expose-gc). */
+  collectGarbage(): void {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc === undefined) throw new Error("the server process has no gc(): --expose-gc is gone");
+    gc();
+  }
 }
 
 /** Fan-out: subscribers' callbacks, called on each publish. */
