@@ -28,7 +28,7 @@ import { Connection, type MessageHandler } from "../wire/connection.ts";
 import { ConnectionClosedError, RemoteError } from "../errors.ts";
 import { DEFAULT_MAX_FRAME } from "../wire/framing.ts";
 import { ControlMethod, parseReply, Reply, RequestFlag, SERVER_ID } from "../wire/protocol.ts";
-import { Callback } from "../wire/callback.ts";
+import type { Callback } from "../wire/callback.ts";
 import { BaseProxy, type CallOptions, type ProxyClass } from "../objects/proxy.ts";
 import type { KeptRequest, PipelineChannel } from "../objects/pipeline.ts";
 import { createProxy } from "../objects/auto_proxy.ts";

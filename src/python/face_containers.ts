@@ -8,13 +8,13 @@
 
 import { PySlice, PyTuple } from "./python_values.ts";
 import {
-  Dict,
-  List,
-  Namespace,
-  SharedArray,
+  type Dict,
+  type List,
+  type Namespace,
+  type SharedArray,
   SharedIterator,
-  SharedSet,
-  Value,
+  type SharedSet,
+  type Value,
 } from "../sync/containers.ts";
 import {
   arg,

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { Barrier, Condition, Event, Lock, RLock, Semaphore } from "../sync/primitives.ts";
-import { Queue } from "../sync/queue.ts";
+import type { Barrier, Condition, Event, Lock, RLock, Semaphore } from "../sync/primitives.ts";
+import type { Queue } from "../sync/queue.ts";
 import { arg, type Keywords, ms, notExposed, pythonError, type PythonFace } from "./face.ts";
 
 export const QUEUE: PythonFace = {
