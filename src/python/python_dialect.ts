@@ -27,7 +27,7 @@ import { PyProxy, PyToken, PyTuple } from "./python_values.ts";
 import { BaseProxy } from "../objects/proxy.ts";
 import { GET_VALUE } from "../wire/protocol.ts";
 import { RemoteError } from "../errors.ts";
-import { type Caller, runAs } from "../objects/caller.ts";
+import { CallContext, type Caller, runAs } from "../objects/caller.ts";
 import type { ObjectHost } from "../server/object_host.ts";
 import type { SharedEntry } from "../server/object_table.ts";
 import { explainDenial } from "../server/permissions.ts";
@@ -149,16 +149,29 @@ export class PythonDialect implements MessageHandler {
     }
   }
 
-  /** Sends a reply; one that cannot be pickled becomes `#UNSERIALIZABLE`, saying why. */
-  #send(kind: string, payload: unknown): void {
+  /**
+   * Sends a reply; one that cannot be pickled becomes `#UNSERIALIZABLE`,
+   * saying why. `call`, whose reply it is, is then undone, as it is if the
+   * connection has closed: a result that cannot be delivered gives back
+   * what its call took.
+   */
+  #send(kind: string, payload: unknown, call?: CallContext): void {
+    if (this.#connection.closed) {
+      call?.cancel();
+      return;
+    }
     try {
       this.#connection.send(new PyTuple([kind, payload]));
+      call?.replied();
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
+      const undone = call?.cancel() === true
+        ? "; the call was undone, as if it had not run: what it took is back in its place"
+        : "";
       this.#connection.send(
         new PyTuple([
           "#UNSERIALIZABLE",
-          traceback("TypeError", `${reason} (the reply was ${kind})`),
+          traceback("TypeError", `${reason} (the reply was ${kind})${undone}`),
         ]),
       );
     }
@@ -257,23 +270,25 @@ export class PythonDialect implements MessageHandler {
     }
     noteCall(entry.typeid, method);
     let result: unknown;
+    // What the call takes is given back if its result cannot be delivered.
+    const context = new CallContext(false);
     try {
-      result = await runAs(this.#caller, call);
+      result = await runAs(this.#caller, call, context);
     } catch (error) {
       const thrown = error instanceof Error
         ? explainDenial(error) as Error
         : new Error(String(error));
       if (!this.#objects) {
-        return this.#send("#TRACEBACK", traceback(thrown.name, thrown.message));
+        return this.#send("#TRACEBACK", traceback(thrown.name, thrown.message), context);
       }
-      return this.#send("#ERROR", thrown);
+      return this.#send("#ERROR", thrown, context);
     }
-    const shared = host.shareResult(entry, sharedAs, result);
-    if (shared === result) {
-      return this.#send("#RETURN", result === undefined ? null : result);
+    const created = host.shareResult(entry, sharedAs, result);
+    if (created === undefined) {
+      return this.#send("#RETURN", result === undefined ? null : result, context);
     }
-    const created = shared as SharedEntry;
     if (!this.#objects) {
+      context.cancel();
       host.table.dropIfUnreferenced(created.id);
       return this.#send(
         "#TRACEBACK",
@@ -284,7 +299,11 @@ export class PythonDialect implements MessageHandler {
       );
     }
     this.#hold(created);
-    this.#send("#PROXY", new PyTuple([new PyTuple(exposedOf(created)), this.#token(created)]));
+    this.#send(
+      "#PROXY",
+      new PyTuple([new PyTuple(exposedOf(created)), this.#token(created)]),
+      context,
+    );
   }
 
   /**
