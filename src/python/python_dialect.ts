@@ -28,7 +28,7 @@ import { BaseProxy } from "../objects/proxy.ts";
 import { GET_VALUE } from "../wire/protocol.ts";
 import { RemoteError } from "../errors.ts";
 import { CallContext, type Caller, runAs } from "../objects/caller.ts";
-import type { ObjectHost } from "../server/object_host.ts";
+import { isThenable, type ObjectHost } from "../server/object_host.ts";
 import type { SharedEntry } from "../server/object_table.ts";
 import { explainDenial } from "../server/permissions.ts";
 import { noteCall } from "../server/stray.ts";
@@ -272,8 +272,14 @@ export class PythonDialect implements MessageHandler {
     let result: unknown;
     // What the call takes is given back if its result cannot be delivered.
     const context = new CallContext(false);
+    // A connection that closes while the call runs undoes it at once, whatever it returns later.
+    const closed = (): void => context.connectionClosed();
     try {
-      result = await runAs(this.#caller, call, context);
+      result = runAs(this.#caller, call, context);
+      if (isThenable(result)) {
+        this.#caller.signal.addEventListener("abort", closed, { once: true });
+        result = await result;
+      }
     } catch (error) {
       const thrown = error instanceof Error
         ? explainDenial(error) as Error
@@ -282,6 +288,8 @@ export class PythonDialect implements MessageHandler {
         return this.#send("#TRACEBACK", traceback(thrown.name, thrown.message), context);
       }
       return this.#send("#ERROR", thrown, context);
+    } finally {
+      this.#caller.signal.removeEventListener("abort", closed);
     }
     const created = host.shareResult(entry, sharedAs, result);
     if (created === undefined) {

@@ -67,6 +67,8 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   readonly #streams: ClientStreams;
   /** Cancellable calls, by request id, until their client cancels or accepts them. */
   readonly #cancellable = new Map<number, CallContext>();
+  /** Calls whose results are awaited: undone at once if the connection closes first. */
+  readonly #running = new Set<CallContext>();
   readonly #limits: Required<ServerLimits>;
   /** Every connection of the server, for `debugInfo()`. */
   readonly #connections: () => Iterable<ClientConnection>;
@@ -155,9 +157,11 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     this.#callbacks.close();
     this.#streams.closeAll();
     // A call replied to stands (what a dead client holds is let go of by its connection's
-    // signal); one still running is undone, and so is any other whose reply comes too late.
+    // signal); one still running is undone now, whatever it returns later.
     for (const call of this.#cancellable.values()) call.connectionClosed();
     this.#cancellable.clear();
+    for (const call of this.#running) call.connectionClosed();
+    this.#running.clear();
     for (const [id, count] of this.#refs) this.#host.table.decref(id, count);
     this.#refs.clear();
   }
@@ -239,13 +243,16 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     }
     if (isThenable(result)) {
       this.#inProgress++;
+      this.#running.add(call);
       Promise.resolve(result).then(
         (value) => {
           this.#inProgress--;
+          this.#running.delete(call);
           this.#returnValue(requestId, entry, method, value, call);
         },
         (error) => {
           this.#inProgress--;
+          this.#running.delete(call);
           this.#reply(requestId, Reply.Throw, error, entry, method, call);
         },
       );
