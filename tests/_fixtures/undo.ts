@@ -19,10 +19,10 @@ UndoManager.register("shared_queue", () => queue, {
   exposed: ["put", "get", "getNowait", "qsize", "empty"],
 });
 UndoManager.register("shared_list", () => list, {
-  exposed: ["append", "pop", "copy", "length"],
+  exposed: ["append", "pop", "copy", "length", "clear"],
 });
 UndoManager.register("shared_dict", () => dict, {
-  exposed: ["set", "get", "pop", "popitem", "entries", "size"],
+  exposed: ["set", "get", "pop", "popitem", "entries", "size", "clear"],
 });
 
 /** The kinds of value `unsendable()` makes. */
