@@ -17,6 +17,7 @@
 
 import { currentCall } from "../objects/caller.ts";
 import { BaseProxy } from "../objects/proxy.ts";
+import { PlacedMap } from "./_placed_map.ts";
 import { GET_VALUE_HOOK } from "../wire/protocol.ts";
 
 /** The steps of `iterator` as an async generator, which a shared method's caller gets as a stream. */
@@ -92,11 +93,12 @@ function sizeChecked<T>(
  * ```
  */
 export class Dict {
-  readonly #map: Map<unknown, unknown>;
+  /** Its entries; each key's place kept, so that an undone pop puts it back there. */
+  readonly #map: PlacedMap<unknown, unknown>;
 
   /** A dict of the entries of a Map, a plain object or an array of pairs. */
   constructor(init?: unknown) {
-    this.#map = new Map(entriesOf(init, "dict"));
+    this.#map = new PlacedMap(entriesOf(init, "dict"));
   }
 
   /** The value of `key`, or `fallback`. */
@@ -187,20 +189,9 @@ export class Dict {
    */
   #undoable(key: unknown, value: unknown): void {
     const call = currentCall();
-    if (call === undefined) return;
-    let at = 0;
-    for (const k of this.#map.keys()) {
-      if (k === key || (k !== k && key !== key)) break;
-      at++;
-    }
-    call.onUndo(() => {
-      const entries = [...this.#map];
-      const now = entries.findIndex(([k]) => k === key || (k !== k && key !== key));
-      const restored: [unknown, unknown] = now < 0 ? [key, value] : entries.splice(now, 1)[0]!;
-      entries.splice(Math.min(at, entries.length), 0, restored);
-      this.#map.clear();
-      for (const [k, v] of entries) this.#map.set(k, v);
-    });
+    const place = this.#map.placeOf(key);
+    if (call === undefined || place === undefined) return;
+    call.onUndo(() => this.#map.restore(key, value, place));
   }
 }
 
