@@ -10,7 +10,13 @@
  * server.
  */
 import assert from "node:assert/strict";
-import { proxyToString, type Remote, RemoteError } from "../mod.ts";
+import {
+  defaultAuthkey,
+  proxyFromString,
+  proxyToString,
+  type Remote,
+  RemoteError,
+} from "../mod.ts";
 import { Feeder, Holder, UndoManager, type UnsendableKind } from "./_fixtures/undo.ts";
 import { firstLine, waitUntil, within } from "./_helpers.ts";
 import { pythonTest, runPython } from "./_python.ts";
@@ -179,6 +185,34 @@ setInterval(() => {}, 1000);
     assert.deepStrictEqual(await holder.contents(), ["a", null, 7], "in its place");
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("JoinableQueue: an item a dead client took comes back even while it waited in another get()", async () => {
+  await using manager = await new UndoManager({ modules }).start();
+  await using queue = await manager.JoinableQueue<unknown>();
+  for (let round = 0; round < 20; round++) {
+    for (const item of ["a", null, 7]) await queue.put(item);
+    const other = await new UndoManager({ address: manager.address }).connect();
+    const theirs = await proxyFromString<typeof queue>(await proxyToString(queue), {
+      authkey: defaultAuthkey(),
+      manager: other,
+    });
+    assert.equal(await theirs.get(), "a", "taken, never marked done");
+    assert.equal(await theirs.get(), null);
+    assert.equal(await theirs.get(), 7);
+    const parked = theirs.get();
+    parked.catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await other.disconnect();
+    assert.ok(await waitUntil(async () => (await queue.qsize()) === 3, 5000), `round ${round}`);
+    const back = [];
+    for (let i = 0; i < 3; i++) {
+      back.push(await queue.get({ timeout: 1000 }));
+      await queue.taskDone();
+    }
+    assert.deepStrictEqual(back, ["a", null, 7], `round ${round}: in their places`);
+    await within(Promise.resolve(queue.join()), 2000, "join()");
   }
 });
 
