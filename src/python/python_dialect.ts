@@ -54,6 +54,9 @@ export function servePython(
   return dialect;
 }
 
+/** Said of a call whose result could not be delivered, once what it took was given back. */
+const UNDONE = "; the call was undone, as if it had not run: what it took is back in its place";
+
 /** A request as CPython sends it: `(ident, methodname, args, kwds)`. */
 interface PythonRequest {
   readonly ident: unknown;
@@ -165,9 +168,7 @@ export class PythonDialect implements MessageHandler {
       call?.replied();
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      const undone = call?.cancel() === true
-        ? "; the call was undone, as if it had not run: what it took is back in its place"
-        : "";
+      const undone = call?.cancel() === true ? UNDONE : "";
       this.#connection.send(
         new PyTuple([
           "#UNSERIALIZABLE",
@@ -296,13 +297,13 @@ export class PythonDialect implements MessageHandler {
       return this.#send("#RETURN", result === undefined ? null : result, context);
     }
     if (!this.#objects) {
-      context.cancel();
+      const undone = context.cancel() ? UNDONE : "";
       host.table.dropIfUnreferenced(created.id);
       return this.#send(
         "#TRACEBACK",
         traceback(
           "TypeError",
-          `${entry.typeid}.${method}() returns a shared object, and proxies cannot cross XML-RPC (as in CPython): use serializer='pickle'`,
+          `${entry.typeid}.${method}() returns a shared object, and proxies cannot cross XML-RPC (as in CPython): use serializer='pickle'${undone}`,
         ),
       );
     }
