@@ -47,47 +47,89 @@ let currentContext: CallContext | undefined;
 let perCall: Caller | undefined;
 
 /**
- * A call its client may cancel (it passed a `signal` or `timeout`): what
- * the server does when the cancel arrives. While the call runs, `cancelled`
- * aborts and parked waits drop out; once it has finished, the undo steps
- * its methods registered run instead, until the client accepts the result.
+ * One call a client made, from its start until its result is delivered:
+ * what the server does if the result never reaches the client. The
+ * standard types register here how to undo what a call took (an item
+ * taken, a lock granted, an entry popped), each step naming the exact slot
+ * it restores. The steps run, newest first, when the call is cancelled: its
+ * client gave up on it (a `signal` or `timeout`), its reply could not be
+ * encoded, or its connection closed before the reply was written. Once
+ * the result is delivered (the reply is written, or, for a call its client
+ * may cancel, the client accepts it) nothing is undone.
  * Internal: the standard types use it; shared code sees `currentCaller().signal`.
  */
 export class CallContext {
-  readonly #controller = new AbortController();
-  #undo: (() => void)[] = [];
+  readonly #controller: AbortController | undefined;
+  #undo: (() => void)[] | undefined;
   #state: "open" | "cancelled" | "accepted" = "open";
+  #replied = false;
 
-  /** Aborts when the client cancels this call. */
-  get cancelled(): AbortSignal {
-    return this.#controller.signal;
+  /** `cancellable`: the client may cancel the call while it runs (it gave a signal or timeout). */
+  constructor(cancellable = true) {
+    this.#controller = cancellable ? new AbortController() : undefined;
+  }
+
+  /** Whether the client may cancel this call (and so sends `accept` once it has the result). */
+  get cancellable(): boolean {
+    return this.#controller !== undefined;
+  }
+
+  /**
+   * Aborts when the client cancels this call while it runs; undefined for a
+   * call its client cannot cancel (only its connection's signal matters then).
+   */
+  get cancelled(): AbortSignal | undefined {
+    return this.#controller?.signal;
   }
 
   /**
    * Registers what undoes an effect of this call (a lock granted, an item
-   * taken), run if the client cancels before accepting the result; at once
-   * if it has cancelled already.
+   * taken), run if the call is cancelled before its result is delivered;
+   * at once if it has been cancelled already.
    */
   onUndo(step: () => void): void {
     if (this.#state === "cancelled") runUndo(step);
-    else if (this.#state === "open") this.#undo.push(step);
+    else if (this.#state === "open") (this.#undo ??= []).push(step);
   }
 
-  /** The client cancelled: waits drop out, and what was done is undone. */
-  cancel(): void {
-    if (this.#state !== "open") return;
+  /**
+   * The result will not be delivered: waits drop out, and what the call did
+   * is undone, newest step first. Returns whether there was anything to undo.
+   */
+  cancel(): boolean {
+    if (this.#state !== "open") return false;
     this.#state = "cancelled";
-    this.#controller.abort(new DOMException("The client cancelled the call", "AbortError"));
-    const steps = this.#undo;
-    this.#undo = [];
-    for (const step of steps.reverse()) runUndo(step);
+    this.#controller?.abort(new DOMException("The client cancelled the call", "AbortError"));
+    const steps = this.#undo ?? [];
+    this.#undo = undefined;
+    for (let i = steps.length - 1; i >= 0; i--) runUndo(steps[i]!);
+    return steps.length > 0;
   }
 
-  /** The client accepted the result: nothing will be undone. */
+  /** The result was delivered: nothing will be undone. */
   accept(): void {
     if (this.#state !== "open") return;
     this.#state = "accepted";
-    this.#undo = [];
+    this.#undo = undefined;
+  }
+
+  /**
+   * Its reply was written: a call its client cannot cancel is done; a
+   * cancellable one waits for the client's verdict (`accept` or `cancel`).
+   */
+  replied(): void {
+    if (this.#controller === undefined) this.accept();
+    else this.#replied = true;
+  }
+
+  /**
+   * Its connection closed: a reply already written stands (the client may
+   * have it, and what it holds is let go of through its connection's
+   * signal); a call that had no reply yet is undone.
+   */
+  connectionClosed(): void {
+    if (this.#replied) this.accept();
+    else this.cancel();
   }
 }
 
@@ -97,7 +139,7 @@ function runUndo(step: () => void): void {
   } catch { /* an undo that cannot apply (the state moved on) is skipped */ }
 }
 
-/** The cancellable call running now, if any (for the standard types). */
+/** The client call running now, if any (for the standard types: what to undo, when to stop waiting). */
 export function currentCall(): CallContext | undefined {
   return currentContext;
 }
@@ -121,18 +163,19 @@ export function connectionCaller(): Caller {
  * ```
  */
 export function currentCaller(): Caller {
-  if (currentContext === undefined || current === SERVER_CALLER) return current;
+  const cancelled = currentContext?.cancelled;
+  if (cancelled === undefined || current === SERVER_CALLER) return current;
   // A cancellable call: its signal aborts when the call is cancelled or the connection closes.
   perCall ??= Object.freeze({
     id: current.id,
-    signal: AbortSignal.any([current.signal, currentContext.cancelled]),
+    signal: AbortSignal.any([current.signal, cancelled]),
   });
   return perCall;
 }
 
 /**
  * Runs `fn` with `caller` as the current caller (the server does this for
- * each call), and `call` as the cancellable call, if it is one.
+ * each call), and `call` as the client call it runs for, if any.
  */
 export function runAs<T>(caller: Caller, fn: () => T, call?: CallContext): T {
   const previous = current;

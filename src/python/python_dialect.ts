@@ -27,8 +27,8 @@ import { PyProxy, PyToken, PyTuple } from "./python_values.ts";
 import { BaseProxy } from "../objects/proxy.ts";
 import { GET_VALUE } from "../wire/protocol.ts";
 import { RemoteError } from "../errors.ts";
-import { type Caller, runAs } from "../objects/caller.ts";
-import type { ObjectHost } from "../server/object_host.ts";
+import { CallContext, type Caller, runAs } from "../objects/caller.ts";
+import { isThenable, type ObjectHost } from "../server/object_host.ts";
 import type { SharedEntry } from "../server/object_table.ts";
 import { explainDenial } from "../server/permissions.ts";
 import { noteCall } from "../server/stray.ts";
@@ -53,6 +53,9 @@ export function servePython(
   );
   return dialect;
 }
+
+/** Said of a call whose result could not be delivered, once what it took was given back. */
+const UNDONE = "; the call was undone, as if it had not run: what it took is back in its place";
 
 /** A request as CPython sends it: `(ident, methodname, args, kwds)`. */
 interface PythonRequest {
@@ -149,16 +152,27 @@ export class PythonDialect implements MessageHandler {
     }
   }
 
-  /** Sends a reply; one that cannot be pickled becomes `#UNSERIALIZABLE`, saying why. */
-  #send(kind: string, payload: unknown): void {
+  /**
+   * Sends a reply; one that cannot be pickled becomes `#UNSERIALIZABLE`,
+   * saying why. `call`, whose reply it is, is then undone, as it is if the
+   * connection has closed: a result that cannot be delivered gives back
+   * what its call took.
+   */
+  #send(kind: string, payload: unknown, call?: CallContext): void {
+    if (this.#connection.closed) {
+      call?.cancel();
+      return;
+    }
     try {
       this.#connection.send(new PyTuple([kind, payload]));
+      call?.replied();
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
+      const undone = call?.cancel() === true ? UNDONE : "";
       this.#connection.send(
         new PyTuple([
           "#UNSERIALIZABLE",
-          traceback("TypeError", `${reason} (the reply was ${kind})`),
+          traceback("TypeError", `${reason} (the reply was ${kind})${undone}`),
         ]),
       );
     }
@@ -257,34 +271,48 @@ export class PythonDialect implements MessageHandler {
     }
     noteCall(entry.typeid, method);
     let result: unknown;
+    // What the call takes is given back if its result cannot be delivered.
+    const context = new CallContext(false);
+    // A connection that closes while the call runs undoes it at once, whatever it returns later.
+    const closed = (): void => context.connectionClosed();
     try {
-      result = await runAs(this.#caller, call);
+      result = runAs(this.#caller, call, context);
+      if (isThenable(result)) {
+        this.#caller.signal.addEventListener("abort", closed, { once: true });
+        result = await result;
+      }
     } catch (error) {
       const thrown = error instanceof Error
         ? explainDenial(error) as Error
         : new Error(String(error));
       if (!this.#objects) {
-        return this.#send("#TRACEBACK", traceback(thrown.name, thrown.message));
+        return this.#send("#TRACEBACK", traceback(thrown.name, thrown.message), context);
       }
-      return this.#send("#ERROR", thrown);
+      return this.#send("#ERROR", thrown, context);
+    } finally {
+      this.#caller.signal.removeEventListener("abort", closed);
     }
-    const shared = host.shareResult(entry, sharedAs, result);
-    if (shared === result) {
-      return this.#send("#RETURN", result === undefined ? null : result);
+    const created = host.shareResult(entry, sharedAs, result);
+    if (created === undefined) {
+      return this.#send("#RETURN", result === undefined ? null : result, context);
     }
-    const created = shared as SharedEntry;
     if (!this.#objects) {
+      const undone = context.cancel() ? UNDONE : "";
       host.table.dropIfUnreferenced(created.id);
       return this.#send(
         "#TRACEBACK",
         traceback(
           "TypeError",
-          `${entry.typeid}.${method}() returns a shared object, and proxies cannot cross XML-RPC (as in CPython): use serializer='pickle'`,
+          `${entry.typeid}.${method}() returns a shared object, and proxies cannot cross XML-RPC (as in CPython): use serializer='pickle'${undone}`,
         ),
       );
     }
     this.#hold(created);
-    this.#send("#PROXY", new PyTuple([new PyTuple(exposedOf(created)), this.#token(created)]));
+    this.#send(
+      "#PROXY",
+      new PyTuple([new PyTuple(exposedOf(created)), this.#token(created)]),
+      context,
+    );
   }
 
   /**

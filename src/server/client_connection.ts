@@ -42,6 +42,9 @@ const PICKLE_PROTOCOL_OPCODE = 0x80;
 /** CPython's `serializer='xmlrpclib'` sends XML documents: `<?xml`. */
 const XML_OPENING = 0x3c;
 
+/** Said of a call whose result could not be delivered, once what it took was given back. */
+const UNDONE = "; the call was undone, as if cancelled: what it took is back in its place";
+
 /** One authenticated client connection and the references it holds. */
 export class ClientConnection implements CodecPeer, MessageHandler {
   /** The framed socket; the handshake runs over it before `serve()`. */
@@ -64,6 +67,8 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   readonly #streams: ClientStreams;
   /** Cancellable calls, by request id, until their client cancels or accepts them. */
   readonly #cancellable = new Map<number, CallContext>();
+  /** Calls whose results are awaited: undone at once if the connection closes first. */
+  readonly #running = new Set<CallContext>();
   readonly #limits: Required<ServerLimits>;
   /** Every connection of the server, for `debugInfo()`. */
   readonly #connections: () => Iterable<ClientConnection>;
@@ -151,9 +156,12 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     this.#aborter.abort(new Error("The client's connection closed"));
     this.#callbacks.close();
     this.#streams.closeAll();
-    // What a dead client held is let go of by the connection's own signal; nothing to undo.
-    for (const call of this.#cancellable.values()) call.accept();
+    // A call replied to stands (what a dead client holds is let go of by its connection's
+    // signal); one still running is undone now, whatever it returns later.
+    for (const call of this.#cancellable.values()) call.connectionClosed();
     this.#cancellable.clear();
+    for (const call of this.#running) call.connectionClosed();
+    this.#running.clear();
     for (const [id, count] of this.#refs) this.#host.table.decref(id, count);
     this.#refs.clear();
   }
@@ -224,42 +232,61 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     if (typeof fn === "string") return this.#reply(requestId, Reply.Failure, [fn, undefined]);
     noteCall(entry.typeid, method);
     let result: unknown;
-    let call: CallContext | undefined;
-    if (cancellable) {
-      call = new CallContext();
-      this.#cancellable.set(requestId, call);
-    }
+    // Every call can be undone until its result is delivered; a cancellable one until its
+    // client accepts the result.
+    const call = new CallContext(cancellable);
+    if (cancellable) this.#cancellable.set(requestId, call);
     try {
       result = runAs(this.#caller, () => Reflect.apply(fn, entry.object, args), call);
     } catch (error) {
-      return this.#reply(requestId, Reply.Throw, error, entry, method);
+      return this.#reply(requestId, Reply.Throw, error, entry, method, call);
     }
     if (isThenable(result)) {
       this.#inProgress++;
+      this.#running.add(call);
       Promise.resolve(result).then(
         (value) => {
           this.#inProgress--;
-          this.#returnValue(requestId, entry, method, value);
+          this.#running.delete(call);
+          this.#returnValue(requestId, entry, method, value, call);
         },
         (error) => {
           this.#inProgress--;
-          this.#reply(requestId, Reply.Throw, error, entry, method);
+          this.#running.delete(call);
+          this.#reply(requestId, Reply.Throw, error, entry, method, call);
         },
       );
     } else {
-      this.#returnValue(requestId, entry, method, result);
+      this.#returnValue(requestId, entry, method, result, call);
     }
   }
 
-  #returnValue(requestId: number, entry: SharedEntry, method: string, value: unknown): void {
+  #returnValue(
+    requestId: number,
+    entry: SharedEntry,
+    method: string,
+    value: unknown,
+    call: CallContext,
+  ): void {
     if (entry.methodToTypeid[method] !== undefined && this.#atObjectLimit()) {
-      return this.#reply(requestId, Reply.Failure, [this.#objectLimitMessage(), undefined]);
+      const undone = this.#undo(requestId, call);
+      return this.#reply(requestId, Reply.Failure, [
+        `${this.#objectLimitMessage()}${undone ? UNDONE : ""}`,
+        undefined,
+      ]);
     }
-    const shared = this.#host.shareResult(entry, method, value);
-    if (shared === value) return this.#reply(requestId, Reply.Return, value, entry, method);
-    const created = shared as SharedEntry;
-    this.#reply(requestId, Reply.Return, new Reference(created.id), entry, method);
+    const created = this.#host.shareResult(entry, method, value);
+    if (created === undefined) {
+      return this.#reply(requestId, Reply.Return, value, entry, method, call);
+    }
+    this.#reply(requestId, Reply.Return, new Reference(created.id), entry, method, call);
     this.#host.table.dropIfUnreferenced(created.id);
+  }
+
+  /** Undoes `call`, whose result will not reach its client; whether it had anything to undo. */
+  #undo(requestId: number, call: CallContext): boolean {
+    if (call.cancellable) this.#cancellable.delete(requestId);
+    return call.cancel();
   }
 
   async #control({ requestId, method, args }: Request): Promise<void> {
@@ -294,7 +321,8 @@ export class ClientConnection implements CodecPeer, MessageHandler {
           return;
         case "cancel":
         case "accept":
-          for (const id of request.ids) {
+          // A batch of cancels is undone newest first, each call's steps newest first too.
+          for (const id of request.method === "cancel" ? request.ids.reverse() : request.ids) {
             const call = this.#cancellable.get(id);
             if (call === undefined) continue;
             this.#cancellable.delete(id);
@@ -364,26 +392,38 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     }
   }
 
-  /** Sends a reply; a value that cannot be encoded becomes a Failure saying why. */
+  /**
+   * Sends a reply. A value that cannot be encoded becomes a Failure saying
+   * why; `call`, whose reply it is, is then undone, as it is if the
+   * connection has closed: a result that cannot be delivered gives back
+   * what its call took.
+   */
   #reply(
     requestId: number,
     kind: ReplyKind,
     value: unknown,
     entry?: SharedEntry,
     method?: string,
+    call?: CallContext,
   ): void {
-    if (requestId === 0 || this.#closed) return;
+    if (this.#closed || this.connection.closed) {
+      if (call !== undefined) this.#undo(requestId, call);
+      return;
+    }
+    if (requestId === 0) return call?.accept();
     if (kind === Reply.Throw) value = explainDenial(value);
     try {
       this.connection.send([requestId, kind, value]);
+      call?.replied();
     } catch (error) {
       const what = kind === Reply.Throw ? "the error thrown by" : "the result of";
-      const call = entry === undefined ? "the request" : `${entry.typeid}.${method}()`;
-      const where = error instanceof UnsendableError
+      const where = entry === undefined ? "the request" : `${entry.typeid}.${method}()`;
+      const why = error instanceof UnsendableError
         ? `${error.message} at ${error.describePath("value").replace(/^value\[2\]/, "value")}`
         : String(error);
+      const undone = call !== undefined && this.#undo(requestId, call);
       kind = Reply.Failure;
-      value = [`Cannot send ${what} ${call}: ${where}`, undefined];
+      value = [`Cannot send ${what} ${where}: ${why}${undone ? UNDONE : ""}`, undefined];
       this.connection.send([requestId, kind, value]);
     }
     this.#kept.settle(requestId, kind, value);

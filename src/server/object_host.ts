@@ -138,10 +138,14 @@ export class ObjectHost {
     return fn as Method;
   }
 
-  /** A method's result, shared as a new object when `methodToTypeid` says so. */
-  shareResult(entry: SharedEntry, method: string, value: unknown): unknown {
+  /**
+   * A method's result shared as a new object, when `methodToTypeid` says so;
+   * undefined when the result goes back as it is. (Said apart by the entry,
+   * never by comparing values: NaN is not equal to itself.)
+   */
+  shareResult(entry: SharedEntry, method: string, value: unknown): SharedEntry | undefined {
     const typeid = entry.methodToTypeid[method];
-    if (typeid === undefined) return value;
+    if (typeid === undefined) return undefined;
     return this.#add(typeid, value);
   }
 
@@ -185,7 +189,7 @@ export class ObjectHost {
         // Server-side proxies act for the server, not for the client whose call led here.
         const value = await runAs(SERVER_CALLER, () => Reflect.apply(fn, entry.object, args));
         const shared = this.shareResult(entry, method, value);
-        return shared === value ? value : this.proxyFor(shared as SharedEntry);
+        return shared === undefined ? value : this.proxyFor(shared);
       },
       release: (id) => {
         this.#localLive--;

@@ -18,6 +18,8 @@ export interface Waiter<T> {
 }
 
 interface Entry<T> extends Waiter<T> {
+  /** Its place in arrival order: later waiters have larger ones. */
+  readonly seq: number;
   prev: Entry<T> | undefined;
   next: Entry<T> | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -42,11 +44,17 @@ export class WaitList<T = true> {
   #first: Entry<T> | undefined;
   #last: Entry<T> | undefined;
   #size = 0;
+  #seq = 0;
   readonly #groups = new Map<Caller, CallerGroup<T>>();
 
   /** Number of waiters. */
   get size(): number {
     return this.#size;
+  }
+
+  /** The arrival mark of the newest waiter so far: a wake-up names who was there with it. */
+  get lastSeq(): number {
+    return this.#seq;
   }
 
   /**
@@ -63,6 +71,7 @@ export class WaitList<T = true> {
     const entry: Entry<T> = {
       caller,
       data,
+      seq: ++this.#seq,
       prev: this.#last,
       next: undefined,
       timer: undefined,
@@ -87,25 +96,56 @@ export class WaitList<T = true> {
 
   /** The oldest waiter, without waking it. */
   peek(): Waiter<T> | undefined {
-    return this.#first;
+    return this.#oldest();
   }
 
   /** Hands `value` to the oldest waiter; false if nobody waits. */
   wakeOne(value: T): boolean {
-    const entry = this.#first;
+    const entry = this.#oldest();
     if (entry === undefined) return false;
+    entry.settle({ value });
+    return true;
+  }
+
+  /**
+   * Hands `value` to the oldest waiter if it arrived by `seq` (a
+   * `lastSeq` read earlier): a wake-up passed on goes only to a waiter
+   * that was there when it was first given. False if there is none.
+   */
+  wakeOneUpTo(seq: number, value: T): boolean {
+    const entry = this.#oldest();
+    if (entry === undefined || entry.seq > seq) return false;
     entry.settle({ value });
     return true;
   }
 
   /** Hands `value` to every waiter; returns how many there were. */
   wakeAll(value: T): number {
+    return this.wakeEach(() => value);
+  }
+
+  /** Hands each waiter `valueAt(position)`, oldest first from 0; returns how many there were. */
+  wakeEach(valueAt: (position: number) => T): number {
     let woken = 0;
-    for (let entry = this.#first; entry !== undefined; entry = this.#first) {
-      entry.settle({ value });
+    for (let entry = this.#oldest(); entry !== undefined; entry = this.#oldest()) {
+      entry.settle({ value: valueAt(woken) });
       woken++;
     }
     return woken;
+  }
+
+  /**
+   * The oldest waiter whose caller is still connected. A waiter whose
+   * connection has just closed (its abort listeners are still running)
+   * is dropped, never handed anything: nobody would receive it.
+   */
+  #oldest(): Entry<T> | undefined {
+    let entry = this.#first;
+    while (entry !== undefined && entry.caller.signal.aborted) {
+      entry.settle(null);
+      entry = this.#first;
+    }
+    return entry;
   }
 
   /** Hands `value` to the waiters of `caller` only. */

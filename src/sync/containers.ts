@@ -15,7 +15,9 @@
  * @module
  */
 
+import { currentCall } from "../objects/caller.ts";
 import { BaseProxy } from "../objects/proxy.ts";
+import { PlacedMap } from "./_placed_map.ts";
 import { GET_VALUE_HOOK } from "../wire/protocol.ts";
 
 /** The steps of `iterator` as an async generator, which a shared method's caller gets as a stream. */
@@ -91,11 +93,12 @@ function sizeChecked<T>(
  * ```
  */
 export class Dict {
-  readonly #map: Map<unknown, unknown>;
+  /** Its entries; each key's place kept, so that an undone pop puts it back there. */
+  readonly #map: PlacedMap<unknown, unknown>;
 
   /** A dict of the entries of a Map, a plain object or an array of pairs. */
   constructor(init?: unknown) {
-    this.#map = new Map(entriesOf(init, "dict"));
+    this.#map = new PlacedMap(entriesOf(init, "dict"));
   }
 
   /** The value of `key`, or `fallback`. */
@@ -138,6 +141,7 @@ export class Dict {
   pop(key: unknown, ...fallback: [unknown?]): unknown {
     if (this.#map.has(key)) {
       const value = this.#map.get(key);
+      this.#undoable(key, value);
       this.#map.delete(key);
       return value;
     }
@@ -148,6 +152,7 @@ export class Dict {
   popitem(): [unknown, unknown] {
     const last = [...this.#map.entries()].at(-1);
     if (last === undefined) throw new RangeError("popitem(): dictionary is empty");
+    this.#undoable(last[0], last[1]);
     this.#map.delete(last[0]);
     return last;
   }
@@ -175,6 +180,18 @@ export class Dict {
   /** An iterator over `[key, value]` entries; it fails if the size changes meanwhile. */
   iterate(): SharedIterator {
     return sizeChecked("dictionary", () => this.#map.size, this.#map.entries(), (e) => e);
+  }
+
+  /**
+   * Before `key` is popped for a client call: if the call is undone, the
+   * entry comes back at its place in insertion order (a value set for the
+   * key meanwhile is kept, at that place, as if the pop had never been).
+   */
+  #undoable(key: unknown, value: unknown): void {
+    const call = currentCall();
+    const place = this.#map.placeOf(key);
+    if (call === undefined || place === undefined) return;
+    call.onUndo(() => this.#map.restore(key, value, place));
   }
 }
 
@@ -221,7 +238,13 @@ export class List {
   /** Python's `pop(i)`: the last item by default; an empty list or bad index is a RangeError. */
   pop(index = -1): unknown {
     if (this.#items.length === 0) throw new RangeError("pop from empty list");
-    return this.#items.splice(this.#position(index), 1)[0];
+    const at = this.#position(index);
+    const item = this.#items.splice(at, 1)[0];
+    // Popped for a client call that is then undone: back at its index.
+    currentCall()?.onUndo(() => {
+      this.#items.splice(Math.min(at, this.#items.length), 0, item);
+    });
+    return item;
   }
   splice(start: number, deleteCount?: number, ...items: unknown[]): unknown[] {
     return deleteCount === undefined
@@ -334,6 +357,14 @@ export class SharedSet {
   pop(): unknown {
     for (const item of this.#set) {
       this.#set.delete(item);
+      // Popped for a client call that is then undone: back first, where it was.
+      currentCall()?.onUndo(() => {
+        this.#set.delete(item);
+        const rest = [...this.#set];
+        this.#set.clear();
+        this.#set.add(item);
+        for (const other of rest) this.#set.add(other);
+      });
       return item;
     }
     throw new RangeError("pop from an empty set");

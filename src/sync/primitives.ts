@@ -53,9 +53,9 @@ function onCallerGone(caller: Caller, release: () => void): () => void {
 }
 
 /**
- * `granted`, with `undo` registered for the cancellable call running now
- * (if any) once it is true: a client that cancels the call after the
- * grant gets it undone.
+ * `granted`, with `undo` registered for the client call running now (if
+ * any) once it is true: a call cancelled after the grant, or whose reply
+ * could not be delivered, gets it undone.
  */
 function undoable(
   granted: boolean | Promise<boolean>,
@@ -74,6 +74,8 @@ function undoable(
 /** What Condition needs from the lock it wraps. */
 interface OwnedLock {
   acquireAs(caller: Caller, blocking: boolean, timeout?: number): boolean | Promise<boolean>;
+  /** `acquireAs`, undone if the client call it runs for is undone. */
+  acquireUndoable(caller: Caller, blocking: boolean, timeout?: number): boolean | Promise<boolean>;
   releaseAs(caller: Caller): void;
   /** Releases entirely; returns what `restoreAs` needs to take it back. */
   releaseAllAs(caller: Caller): number;
@@ -94,16 +96,15 @@ abstract class HeldLock implements OwnedLock {
   protected abstract readonly reentrant: boolean;
   protected holder: Caller | undefined;
   protected count = 0;
+  /** Counts the times the lock changed hands: an undo names the hold it undoes. */
+  #hold = 0;
   #forget: () => void = () => {};
-  readonly #waiters = new WaitList<true>();
+  /** Waiters are handed the hold they were given. */
+  readonly #waiters = new WaitList<number>();
 
   acquire(options?: AcquireOptions): boolean | Promise<boolean> {
     const { blocking, timeout } = checkBlocking(options);
-    const caller = connectionCaller();
-    // Acquired for a call its client then cancels: let go, as if never acquired.
-    return undoable(this.acquireAs(caller, blocking, timeout), () => {
-      if (this.holder === caller) this.releaseAs(caller);
-    });
+    return this.acquireUndoable(connectionCaller(), blocking, timeout);
   }
 
   release(): void {
@@ -119,16 +120,48 @@ abstract class HeldLock implements OwnedLock {
   }
 
   acquireAs(caller: Caller, blocking: boolean, timeout?: number): boolean | Promise<boolean> {
+    const granted = this.#acquireHold(caller, blocking, timeout);
+    if (typeof granted === "number") return true;
+    if (granted === false) return false;
+    return granted.then((hold) => hold !== false);
+  }
+
+  acquireUndoable(caller: Caller, blocking: boolean, timeout?: number): boolean | Promise<boolean> {
+    const call = currentCall();
+    const granted = this.#acquireHold(caller, blocking, timeout);
+    // Acquired for a call that is then undone: let go of exactly that hold (a level of it, for
+    // an RLock), never of a later one the same caller took after letting this one go.
+    const undo = (hold: number) => () => {
+      if (this.holder === caller && this.#hold === hold) this.releaseAs(caller);
+    };
+    if (typeof granted === "number") {
+      call?.onUndo(undo(granted));
+      return true;
+    }
+    if (granted === false) return false;
+    return granted.then((hold) => {
+      if (hold === false) return false;
+      call?.onUndo(undo(hold));
+      return true;
+    });
+  }
+
+  /** The hold granted (a number), false, or a promise of either. */
+  #acquireHold(
+    caller: Caller,
+    blocking: boolean,
+    timeout?: number,
+  ): number | false | Promise<number | false> {
     if (this.reentrant && this.holder === caller) {
       this.count++;
-      return true;
+      return this.#hold;
     }
     if (this.holder === undefined) {
       this.#give(caller);
-      return true;
+      return this.#hold;
     }
     if (!blocking) return false;
-    return this.#waiters.wait(caller, timeout).then((outcome) => outcome !== null);
+    return this.#waiters.wait(caller, timeout).then((outcome) => outcome?.value ?? false);
   }
 
   abstract releaseAs(caller: Caller): void;
@@ -150,13 +183,14 @@ abstract class HeldLock implements OwnedLock {
     const next = this.#waiters.peek();
     if (next !== undefined) {
       this.#give(next.caller);
-      this.#waiters.wakeOne(true);
+      this.#waiters.wakeOne(this.#hold);
     }
   }
 
   #give(caller: Caller): void {
     this.holder = caller;
     this.count = 1;
+    this.#hold++;
     // A caller already gone is let go of at once.
     this.#forget = onCallerGone(caller, () => {
       if (this.holder === caller) this.handOn();
@@ -305,7 +339,8 @@ export class Event {
 /** A condition variable over a Lock or RLock (a new RLock by default). */
 export class Condition {
   readonly #lock: OwnedLock;
-  readonly #waiters = new WaitList<true>();
+  /** Woken waiters are handed the arrival mark of the newest waiter at the notify. */
+  readonly #waiters = new WaitList<number>();
 
   constructor(lock?: BaseProxy) {
     if (lock === undefined || lock === null) {
@@ -321,7 +356,7 @@ export class Condition {
 
   acquire(options?: AcquireOptions): boolean | Promise<boolean> {
     const { blocking, timeout } = checkBlocking(options);
-    return this.#lock.acquireAs(connectionCaller(), blocking, timeout);
+    return this.#lock.acquireUndoable(connectionCaller(), blocking, timeout);
   }
 
   release(): void {
@@ -345,10 +380,16 @@ export class Condition {
     const restoreNow = (): void => {
       restored = this.#lock.tryRestoreAs(caller, saved);
     };
-    call?.cancelled.addEventListener("abort", restoreNow, { once: true });
+    call?.cancelled?.addEventListener("abort", restoreNow, { once: true });
     const notified = await this.#waiters.wait(caller, timeout);
-    call?.cancelled.removeEventListener("abort", restoreNow);
+    call?.cancelled?.removeEventListener("abort", restoreNow);
     if (caller.signal.aborted) return false;
+    if (notified !== null) {
+      // Notified for a call that is then undone: the notify goes to the next waiter that was
+      // there when it was given, as if this wait had never been.
+      const mark = notified.value;
+      call?.onUndo(() => this.#waiters.wakeOneUpTo(mark, mark));
+    }
     if (!restored) await this.#lock.restoreAs(caller, saved);
     return notified !== null;
   }
@@ -357,14 +398,15 @@ export class Condition {
     if (!this.#lock.ownedBy(connectionCaller())) {
       throw new Error("cannot notify on un-acquired lock");
     }
-    for (let i = 0; i < n && this.#waiters.wakeOne(true); i++) { /* woken */ }
+    const mark = this.#waiters.lastSeq;
+    for (let i = 0; i < n && this.#waiters.wakeOne(mark); i++) { /* woken */ }
   }
 
   notifyAll(): void {
     if (!this.#lock.ownedBy(connectionCaller())) {
       throw new Error("cannot notify on un-acquired lock");
     }
-    this.#waiters.wakeAll(true);
+    this.#waiters.wakeAll(this.#waiters.lastSeq);
   }
 }
 
@@ -386,7 +428,7 @@ export interface BarrierOptions {
   readonly timeout?: number | undefined;
 }
 
-type Outcome = { kind: "passed" } | { kind: "broken"; error: Error };
+type Outcome = { kind: "passed"; index: number } | { kind: "broken"; error: Error };
 
 /** A barrier for a fixed number of parties, reusable cycle after cycle. */
 export class Barrier {
@@ -414,8 +456,7 @@ export class Barrier {
     const timeout = checkTimeout(options?.timeout) ?? this.#timeout;
     if (this.#broken) throw new BrokenBarrierError();
     const caller = connectionCaller();
-    const index = this.#count++;
-    if (this.#count === this.#parties) {
+    if (++this.#count === this.#parties) {
       // Close this cycle before the action runs: later arrivals start the next one.
       const waiters = this.#waiters;
       this.#waiters = new WaitList();
@@ -430,15 +471,17 @@ export class Barrier {
         waiters.wakeAll({ kind: "broken", error: new BrokenBarrierError() });
         throw error;
       }
-      waiters.wakeAll({ kind: "passed" });
-      return index;
+      // Indices go by arrival among the parties that stayed: one that left (its call
+      // cancelled) takes no number, as if it had never come.
+      waiters.wakeEach((index) => ({ kind: "passed", index }));
+      return this.#parties - 1;
     }
     const waiters = this.#waiters;
     const gone = onCallerGone(caller, () => this.#break());
     const call = currentCall();
     const outcome = await waiters.wait(caller, timeout);
     gone();
-    if (outcome === null && call?.cancelled.aborted) {
+    if (outcome === null && call?.cancelled?.aborted) {
       // Cancelled by its client while waiting: this party leaves, the barrier stays whole.
       if (this.#waiters === waiters) this.#count--;
       throw new DOMException("The client cancelled the call", "AbortError");
@@ -449,7 +492,7 @@ export class Barrier {
       throw new BrokenBarrierError();
     }
     if (outcome.value.kind === "broken") throw outcome.value.error;
-    return index;
+    return outcome.value.index;
   }
 
   /** Breaks the barrier: current and later waits fail until `reset()`. */

@@ -15,7 +15,13 @@
  * @module
  */
 
-import { type Caller, connectionCaller, currentCall, SERVER_CALLER } from "../objects/caller.ts";
+import {
+  type CallContext,
+  type Caller,
+  connectionCaller,
+  currentCall,
+  SERVER_CALLER,
+} from "../objects/caller.ts";
 import { Empty, Full } from "../errors.ts";
 import { checkTimeout, WaitList } from "./_wait_list.ts";
 
@@ -33,15 +39,40 @@ function checkQueueWait(options: unknown): { block: boolean; timeout: number | u
   return { block, timeout: block ? checkTimeout(timeout) : undefined };
 }
 
-/** An item a caller took with `get()` and has not marked done. */
-interface TakenItem {
-  readonly caller: Caller;
+/**
+ * One item's place in the queue, from its put() on. Its `serial` orders it
+ * among the others (the order puts entered the queue), so an undone get()
+ * puts it back exactly where it was, and an undone put() removes exactly
+ * it, never an equal item of someone else's.
+ */
+interface Slot {
+  /** Its place in put order; 0 while its put waits for room. */
+  serial: number;
   readonly item: unknown;
+  state: "waiting" | "queued" | "taken" | "done" | "withdrawn";
+  /** Counts the get()s that took it: an undo names the one it undoes. */
+  takes: number;
+  /** Its put() was undone while a get() held it: if that get is undone too, it goes. */
+  withdrawn: boolean;
+  /** JoinableQueue: who took it and has not marked it done. */
+  holder: Caller | undefined;
+}
+
+/** The slots one caller holds (JoinableQueue), oldest first, with the caller's one abort listener. */
+interface Holdings {
+  readonly slots: Set<Slot>;
+  readonly onAbort: () => void;
 }
 
 /**
  * A FIFO queue of any values (proxies included), as it lives in the server
  * process; clients use it through a `QueueProxy`.
+ *
+ * An undone get() (its client cancelled the call, or its result could not
+ * be delivered) puts its item back in its place, among the others in put
+ * order; an undone put() takes exactly its own item out again. A get()
+ * undone after its room was given to a waiting put() leaves the queue
+ * above its maxsize until the next get(): nothing is dropped.
  *
  * @example
  * ```ts
@@ -54,46 +85,49 @@ interface TakenItem {
  */
 export class Queue {
   readonly #maxsize: number;
-  #items: unknown[] = [];
+  /** Queued slots in put order (ascending serial), from #head on. */
+  #items: (Slot | undefined)[] = [];
   #head = 0;
+  #serial = 0;
   #unfinished = 0;
-  readonly #getters = new WaitList<unknown>();
+  readonly #getters = new WaitList<Slot>();
   readonly #putters = new WaitList<true>();
   readonly #joiners = new WaitList<true>();
-  /** Items taken and not marked done, oldest first; undefined for a plain Queue. */
-  readonly #taken: Map<number, TakenItem> | undefined;
-  /** The same records by caller, oldest first, with the caller's one abort listener. */
-  readonly #takenBy = new Map<Caller, { records: Set<number>; onAbort: () => void }>();
-  #takenSerial = 0;
+  /** Slots taken and not marked done, oldest take first; undefined for a plain Queue. */
+  readonly #taken: Set<Slot> | undefined;
+  /** The same slots by caller. */
+  readonly #takenBy = new Map<Caller, Holdings>();
 
   /** A queue of at most `maxsize` items (0: no bound); `requeueOnDeath` makes it joinable (see `JoinableQueue`). */
   constructor(maxsize = 0, requeueOnDeath = false) {
     if (!Number.isInteger(maxsize)) throw new TypeError("A queue's maxsize must be an integer");
     this.#maxsize = maxsize;
-    this.#taken = requeueOnDeath ? new Map() : undefined;
+    this.#taken = requeueOnDeath ? new Set() : undefined;
   }
 
   /** Adds `item`, waiting for room when full (`block`, `timeout` in ms); throws `Full` if none comes. */
   put(item: unknown, options?: QueueWaitOptions): void | Promise<void> {
     const { block, timeout } = checkQueueWait(options);
-    if (this.#getters.size > 0) {
-      // Handed straight to a waiting get(): that cannot be taken back, even if this call is cancelled.
-      this.#unfinished++;
-      this.#handToGetter(item);
-      return;
-    }
+    const slot: Slot = {
+      serial: 0,
+      item,
+      state: "waiting",
+      takes: 0,
+      withdrawn: false,
+      holder: undefined,
+    };
     const call = currentCall();
-    // Put for a call its client then cancels: taken out again if still queued.
-    const takeOut = (): void => this.#remove(item);
-    if (!this.full()) {
-      this.#push(item);
-      call?.onUndo(takeOut);
+    // Put for a call that is then undone: exactly this item goes again.
+    const withdraw = (): void => this.#withdraw(slot);
+    if (this.#getters.size > 0 || !this.full()) {
+      this.#enter(slot);
+      call?.onUndo(withdraw);
       return;
     }
     if (!block) throw new Full();
-    return this.#putters.wait(connectionCaller(), timeout, item).then((admitted) => {
+    return this.#putters.wait(connectionCaller(), timeout, slot).then((admitted) => {
       if (admitted === null) throw new Full();
-      call?.onUndo(takeOut);
+      call?.onUndo(withdraw);
     });
   }
 
@@ -105,27 +139,24 @@ export class Queue {
   /** Takes the oldest item, waiting for one when empty (`block`, `timeout` in ms); throws `Empty` if none comes. */
   get(options?: QueueWaitOptions): unknown {
     const { block, timeout } = checkQueueWait(options);
+    const call = currentCall();
     if (this.qsize() > 0) {
-      const item = this.#items[this.#head];
+      const slot = this.#items[this.#head]!;
       this.#items[this.#head++] = undefined;
       if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
         this.#items = this.#items.slice(this.#head);
         this.#head = 0;
       }
+      this.#take(slot, connectionCaller());
       this.#admitPutter();
-      const caller = connectionCaller();
-      this.#noteTaken(caller, item);
-      currentCall()?.onUndo(() => this.#putBack(caller, item));
-      return item;
+      this.#undoable(call, slot);
+      return slot.item;
     }
     if (!block) throw new Empty();
-    const caller = connectionCaller();
-    const call = currentCall();
-    return this.#getters.wait(caller, timeout).then((outcome) => {
+    return this.#getters.wait(connectionCaller(), timeout).then((outcome) => {
       if (outcome === null) throw new Empty();
-      // Taken for a call its client then cancels: back at the head, as if never taken.
-      call?.onUndo(() => this.#putBack(caller, outcome.value));
-      return outcome.value;
+      this.#undoable(call, outcome.value);
+      return outcome.value.item;
     });
   }
 
@@ -153,11 +184,14 @@ export class Queue {
   taskDone(): void {
     if (this.#unfinished <= 0) throw new RangeError("taskDone() called too many times");
     if (this.#taken !== undefined) {
-      const mine = this.#takenBy.get(connectionCaller())?.records;
-      const serial = mine?.values().next().value ?? this.#taken.keys().next().value;
-      if (serial !== undefined) this.#forgetTaken(serial);
+      const mine = this.#takenBy.get(connectionCaller())?.slots;
+      const slot = mine?.values().next().value ?? this.#taken.values().next().value;
+      if (slot !== undefined) {
+        this.#release(slot);
+        slot.state = "done";
+      }
     }
-    if (--this.#unfinished === 0) this.#joiners.wakeAll(true);
+    this.#finishOne();
   }
 
   /** Resolves once every item ever put has been marked done. */
@@ -166,99 +200,127 @@ export class Queue {
     return this.#joiners.wait(connectionCaller()).then(() => {});
   }
 
-  #handToGetter(item: unknown): void {
-    this.#noteTaken(this.#getters.peek()!.caller, item);
-    this.#getters.wakeOne(item);
+  /** A slot enters the queue (or goes straight to the oldest waiting get()). */
+  #enter(slot: Slot): void {
+    slot.serial = ++this.#serial;
+    this.#unfinished++;
+    this.#place(slot);
   }
 
-  /** Remembers that `caller` holds `item` until it calls taskDone(). */
-  #noteTaken(caller: Caller, item: unknown): void {
+  /** Puts `slot` in its place by serial, or hands it to the oldest waiting get(). */
+  #place(slot: Slot): void {
+    const getter = this.#getters.peek();
+    if (getter !== undefined) {
+      this.#take(slot, getter.caller);
+      this.#getters.wakeOne(slot);
+      return;
+    }
+    slot.state = "queued";
+    const items = this.#items;
+    const last = items.length - 1;
+    if (this.#head > last || items[last]!.serial < slot.serial) {
+      items.push(slot);
+    } else if (slot.serial < items[this.#head]!.serial) {
+      if (this.#head > 0) items[--this.#head] = slot;
+      else items.unshift(slot);
+    } else {
+      items.splice(this.#indexAfter(slot.serial), 0, slot);
+    }
+  }
+
+  /** The first queued position whose serial is above `serial`. */
+  #indexAfter(serial: number): number {
+    let low = this.#head;
+    let high = this.#items.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.#items[middle]!.serial <= serial) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  /** `slot` is taken by `caller`: a JoinableQueue remembers it until taskDone(). */
+  #take(slot: Slot, caller: Caller): void {
+    slot.state = "taken";
+    slot.takes++;
     if (this.#taken === undefined || caller === SERVER_CALLER) return;
-    const serial = ++this.#takenSerial;
-    this.#taken.set(serial, { caller, item });
+    slot.holder = caller;
+    this.#taken.add(slot);
     let mine = this.#takenBy.get(caller);
     if (mine === undefined) {
       const onAbort = (): void => this.#requeue(caller);
-      mine = { records: new Set(), onAbort };
+      mine = { slots: new Set(), onAbort };
       this.#takenBy.set(caller, mine);
       caller.signal.addEventListener("abort", onAbort, { once: true });
     }
-    mine.records.add(serial);
+    mine.slots.add(slot);
   }
 
-  #forgetTaken(serial: number): void {
-    const record = this.#taken!.get(serial);
-    if (record === undefined) return;
-    this.#taken!.delete(serial);
-    const mine = this.#takenBy.get(record.caller);
-    mine?.records.delete(serial);
-    if (mine !== undefined && mine.records.size === 0) {
-      this.#takenBy.delete(record.caller);
-      record.caller.signal.removeEventListener("abort", mine.onAbort);
+  /** Registers, for the call that took `slot` now, the undo of exactly this take. */
+  #undoable(call: CallContext | undefined, slot: Slot): void {
+    const take = slot.takes;
+    call?.onUndo(() => {
+      if (slot.state === "taken" && slot.takes === take) this.#putBack(slot);
+    });
+  }
+
+  /** Forgets who holds `slot` (JoinableQueue). */
+  #release(slot: Slot): void {
+    const holder = slot.holder;
+    if (holder === undefined) return;
+    slot.holder = undefined;
+    this.#taken!.delete(slot);
+    const mine = this.#takenBy.get(holder);
+    mine?.slots.delete(slot);
+    if (mine !== undefined && mine.slots.size === 0) {
+      this.#takenBy.delete(holder);
+      holder.signal.removeEventListener("abort", mine.onAbort);
     }
   }
 
-  /** Puts back, at the head and in order, what a dead caller took and never finished. */
+  /** Puts back, each in its place, what a dead caller took and never finished. */
   #requeue(caller: Caller): void {
-    const records = this.#takenBy.get(caller)?.records;
-    if (records === undefined) return;
-    this.#takenBy.delete(caller);
-    const mine: unknown[] = [];
-    for (const serial of records) {
-      mine.push(this.#taken!.get(serial)!.item);
-      this.#taken!.delete(serial);
+    const mine = this.#takenBy.get(caller);
+    if (mine === undefined) return;
+    for (const slot of [...mine.slots]) this.#putBack(slot);
+  }
+
+  /** A taken slot comes back: in its place (or to a waiting get()), unless its put was undone. */
+  #putBack(slot: Slot): void {
+    this.#release(slot);
+    if (slot.withdrawn) {
+      slot.state = "withdrawn";
+      this.#finishOne();
+      this.#admitPutter();
+      return;
     }
-    const rest: unknown[] = [];
-    for (const item of mine) {
-      if (this.#getters.size > 0) this.#handToGetter(item);
-      else rest.push(item);
-    }
-    for (const item of rest.reverse()) {
-      if (this.#head > 0) this.#items[--this.#head] = item;
-      else this.#items.unshift(item);
+    this.#place(slot);
+  }
+
+  /** Undoes the put() of `slot`: out of the queue if there, or out when its get() is undone. */
+  #withdraw(slot: Slot): void {
+    if (slot.state === "queued") {
+      const at = this.#indexAfter(slot.serial) - 1;
+      if (this.#items[at] !== slot) return;
+      this.#items.splice(at, 1);
+      slot.state = "withdrawn";
+      this.#finishOne();
+      this.#admitPutter();
+    } else if (slot.state === "taken") {
+      slot.withdrawn = true;
     }
   }
 
-  /** Undoes a get() of `item` by `caller`: back at the head (or to a waiting getter). */
-  #putBack(caller: Caller, item: unknown): void {
-    if (this.#taken !== undefined) {
-      const mine = this.#takenBy.get(caller)?.records;
-      const serial = mine === undefined
-        ? undefined
-        : [...mine].reverse().find((s) => this.#taken!.get(s)?.item === item);
-      if (serial !== undefined) this.#forgetTaken(serial);
-    }
-    if (this.#getters.size > 0) {
-      this.#handToGetter(item);
-    } else if (this.#head > 0) {
-      this.#items[--this.#head] = item;
-    } else {
-      this.#items.unshift(item);
-    }
-  }
-
-  /** Undoes a put() of `item`, if it is still queued. */
-  #remove(item: unknown): void {
-    for (let i = this.#head; i < this.#items.length; i++) {
-      if (this.#items[i] === item) {
-        this.#items.splice(i, 1);
-        this.#unfinished--;
-        if (this.#unfinished === 0) this.#joiners.wakeAll(true);
-        this.#admitPutter();
-        return;
-      }
-    }
-  }
-
-  #push(item: unknown): void {
-    this.#items.push(item);
-    this.#unfinished++;
+  /** One item fewer to wait for in join(). */
+  #finishOne(): void {
+    if (--this.#unfinished === 0) this.#joiners.wakeAll(true);
   }
 
   #admitPutter(): void {
     const next = this.#putters.peek();
     if (next !== undefined && !this.full()) {
-      this.#push(next.data);
+      this.#enter(next.data as Slot);
       this.#putters.wakeOne(true);
     }
   }
