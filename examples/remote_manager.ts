@@ -7,62 +7,54 @@
  *     deno run --allow-net examples/remote_manager.ts get
  *     deno run --allow-net examples/remote_manager.ts stop
  *
- * Add `--port=N` to any of them to use another port than 50000. The server
- * runs in its own process (`getServer().serveForever()`), as in Python's
- * docs; `get` waits for an item without blocking other clients.
+ * Add `--port=N` to any of them to use another port than 50000, and
+ * `--host=H` to use another host than 127.0.0.1 (`--host=` serves on every
+ * interface, as the Python docs' `('', 50000)`). The server runs in its own
+ * process (`getServer().serveForever()`), as in Python's docs; `get` waits
+ * for an item without blocking other clients. The Python docs' own client
+ * works with it unchanged (but for the host it connects to):
+ *
+ *     from multiprocessing.managers import BaseManager
+ *     class QueueManager(BaseManager): pass
+ *     QueueManager.register('get_queue')
+ *     m = QueueManager(address=('127.0.0.1', 50000), authkey=b'abracadabra')
+ *     m.connect()
+ *     queue = m.get_queue()
+ *     queue.put('hello')
  *
  * Across machines, listen on a reachable hostname, keep the authkey secret,
  * and add `tls: { cert, key }` (server) and `tls: { caCerts }` (clients) so
  * the traffic is encrypted too.
  */
-import { BaseManager, type BaseProxy } from "../mod.ts";
+import { BaseManager, type QueueProxy } from "../mod.ts";
+import { Queue } from "../src/sync/standard.ts"; // "@multiprocess/managers/standard"
 
-/** A first-in first-out queue whose get() waits for an item. */
-export class MessageQueue {
-  #items: unknown[] = [];
-  #waiting: ((item: unknown) => void)[] = [];
-  put(item: unknown): void {
-    const waiter = this.#waiting.shift();
-    if (waiter) waiter(item);
-    else this.#items.push(item);
-  }
-  get(): unknown {
-    if (this.#items.length > 0) return this.#items.shift();
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-  size(): number {
-    return this.#items.length;
-  }
-}
+const queue = new Queue();
 
-const queue = new MessageQueue();
-
-/** The manager class both sides use. */
+/**
+ * The manager class both sides use: `get_queue` is the Python docs' name,
+ * so their client (`QueueManager.register('get_queue')`) works unchanged.
+ */
 export class QueueManager extends BaseManager {
-  declare getQueue: () => Promise<BaseProxy & RemoteQueue>;
+  declare get_queue: () => Promise<QueueProxy<string>>;
 }
-QueueManager.register("getQueue", () => queue);
-
-interface RemoteQueue {
-  put(item: unknown): Promise<void>;
-  get(): Promise<unknown>;
-  size(): Promise<number>;
-}
+QueueManager.register("get_queue", () => queue);
 
 const AUTHKEY = new TextEncoder().encode("abracadabra");
 
 function options(): { address: { hostname: string; port: number }; authkey: Uint8Array } {
-  const flag = Deno.args.find((arg) => arg.startsWith("--port="));
-  const port = flag === undefined ? 50000 : Number(flag.slice("--port=".length));
-  return { address: { hostname: "127.0.0.1", port }, authkey: AUTHKEY };
+  const flag = (name: string): string | undefined =>
+    Deno.args.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const port = Number(flag("port") ?? 50000);
+  return { address: { hostname: flag("host") ?? "127.0.0.1", port }, authkey: AUTHKEY };
 }
 
 async function main(): Promise<void> {
   const [command, ...rest] = Deno.args.filter((arg) => !arg.startsWith("--"));
   if (command === "serve") {
     const server = new QueueManager(options()).getServer();
-    const { port } = server.address as { port: number };
-    console.log(`serving on 127.0.0.1:${port}`);
+    const { hostname, port } = server.address as { hostname: string; port: number };
+    console.log(`serving on ${hostname}:${port}`);
     await server.serveForever();
     console.log("server stopped");
     return;
@@ -73,14 +65,14 @@ async function main(): Promise<void> {
     console.log("asked the server to stop");
     return;
   }
-  await using remote = await manager.getQueue();
+  await using remote = await manager.get_queue();
   if (command === "put") {
     await remote.put(rest.join(" ") || "hello");
-    console.log(`put; ${await remote.size()} item(s) waiting`);
+    console.log(`put; ${await remote.qsize()} item(s) waiting`);
   } else if (command === "get") {
     console.log(await remote.get());
   } else {
-    console.log("usage: remote_manager.ts serve|put <text>|get|stop [--port=N]");
+    console.log("usage: remote_manager.ts serve|put <text>|get|stop [--port=N] [--host=H]");
   }
 }
 

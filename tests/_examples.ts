@@ -79,12 +79,48 @@ export async function checkRemoteManager(runner: ExampleRunner): Promise<void> {
   assert.equal(put.code, 0, put.stderr);
   const got = await getting;
   assert.equal(got.stdout.trim(), "hello there", got.stderr);
+  if (await pythonDocsClient(port)) {
+    const fromPython = await client("get");
+    assert.equal(fromPython.stdout.trim(), "hello from Python", fromPython.stderr);
+  }
   const stop = await client("stop");
   assert.equal(stop.code, 0, stop.stderr);
   let rest = "";
   for (let r = await lines.read(); !r.done; r = await lines.read()) rest += r.value;
   assert.match(rest, /server stopped/);
   assert.ok((await server.status).success);
+}
+
+/**
+ * The Python docs' remote-manager client, unchanged but for its address,
+ * puts on the example's queue and a Deno client gets it (skipped without
+ * CPython 3.12 or later).
+ */
+async function pythonDocsClient(port: string): Promise<boolean> {
+  const python = (code: string): Promise<Deno.CommandOutput> =>
+    new Deno.Command("python3", {
+      args: ["-c", code],
+      env: { PYENV_VERSION: "3.13.0" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const version = await python("import sys; assert sys.version_info >= (3, 12)").catch(() => null);
+  if (version === null || !version.success) {
+    console.log("skipping the Python docs' client: CPython 3.13.0 not found");
+    return false;
+  }
+  const put = await python(`
+from multiprocessing.managers import BaseManager
+class QueueManager(BaseManager): pass
+QueueManager.register('get_queue')
+m = QueueManager(address=('127.0.0.1', ${port}), authkey=b'abracadabra')
+m.connect()
+queue = m.get_queue()
+queue.put('hello from Python')
+`);
+  assert.ok(put.success, new TextDecoder().decode(put.stderr));
+  return true;
 }
 
 /** CPython workers square 12 numbers taken from a Deno JoinableQueue. */

@@ -9,7 +9,7 @@ import { Codec, type CodecPeer } from "../src/wire/codec.ts";
 import { Session } from "../src/client/session.ts";
 import { Reply } from "../src/wire/protocol.ts";
 import { TestManager } from "./_fixtures/counter.ts";
-import { COUNTER_MODULE } from "./_helpers.ts";
+import { COUNTER_MODULE, firstLine, tempDir } from "./_helpers.ts";
 import { pythonTest } from "./_python.ts";
 
 const PEER = new URL("./_fixtures/cpython_peer.py", import.meta.url).pathname;
@@ -119,6 +119,57 @@ await pythonTest(["3.11.7"], "CPython 3.11's legacy HMAC-MD5 client is refused",
   );
   assert.equal(line, "AuthenticationError: digest sent was rejected");
 });
+
+await pythonTest(
+  ["3.11.7"],
+  "a server that refuses CPython 3.11's HMAC-MD5 client says why on its stderr, once a minute",
+  async () => {
+    await using dir = await tempDir();
+    const script = `${dir.path}/serve.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { BaseManager } from "${new URL("../mod.ts", import.meta.url).href}";
+const server = new BaseManager({
+  address: { hostname: "127.0.0.1", port: 0 },
+  authkey: new TextEncoder().encode("interop secret key"),
+}).getServer();
+console.log((server.address as { port: number }).port);
+await server.serveForever();
+`,
+    );
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "--allow-net=127.0.0.1", "--allow-read", script],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const { line: port, rest } = await firstLine(child.stdout, "the server's port");
+    const stderr = new Response(child.stderr).text();
+    try {
+      for (let i = 0; i < 2; i++) {
+        const [line] = await output(
+          python("3.11.7", [
+            "client",
+            "127.0.0.1",
+            port,
+            hex(KEY),
+            hex(payload([1, 0, "ping", []])),
+          ]),
+        );
+        assert.equal(line, "AuthenticationError: digest sent was rejected");
+      }
+    } finally {
+      child.kill("SIGKILL");
+      await child.status;
+      await rest.cancel();
+    }
+    const hints = (await stderr).match(/legacyAuth: true/g) ?? [];
+    assert.equal(hints.length, 1, await stderr);
+    assert.match(
+      await stderr,
+      /refused a client that answered its challenge with HMAC-MD5, the handshake of CPython 3\.11 and older: start the manager with legacyAuth: true/,
+    );
+  },
+);
 
 await pythonTest(
   ["3.13.0"],

@@ -90,7 +90,12 @@ Deno.test("BaseManager options are checked at construction", () => {
     TypeError,
   );
   assert.throws(() => new BaseManager({ shutdownTimeout: -1 }), RangeError);
-  assert.throws(() => new BaseManager({ address: { hostname: "", port: 1 } }), TypeError);
+  assert.throws(() => new BaseManager({ address: { hostname: 5 as never, port: 1 } }), TypeError);
+  // Python's ("", port) is every interface.
+  assert.deepEqual(new BaseManager({ address: ["", 50000] }).address, {
+    hostname: "0.0.0.0",
+    port: 50000,
+  });
   assert.throws(() => new BaseManager({ permissions: { disk: true } as never }), TypeError);
   assert.throws(() => new BaseManager().address, ManagerStateError);
 });

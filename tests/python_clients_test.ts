@@ -10,7 +10,7 @@ import { TestManager } from "./_fixtures/counter.ts";
 import { TreeManager } from "./_fixtures/tree.ts";
 import { PythonFacingManager } from "./_fixtures/python_shared.ts";
 import { COUNTER_MODULE, firstLine, within } from "./_helpers.ts";
-import { pythonTest } from "./_python.ts";
+import { pythonTest, runPython } from "./_python.ts";
 
 const CLIENT = new URL("./_fixtures/python_client.py", import.meta.url).pathname;
 const TREE_MODULE = new URL("./_fixtures/tree.ts", import.meta.url).href;
@@ -271,5 +271,44 @@ await pythonTest(
     assert.equal((seen.error as string[])[0], "RemoteError");
     assert.match((seen.error as string[])[1]!, /RangeError: it broke/);
     assert.equal(seen.released, 0);
+  },
+);
+
+await pythonTest(
+  ["3.13.0"],
+  "a CPython client's keyword arguments bind to a @shared class's parameters by name",
+  async () => {
+    await using manager = await new TestManager({
+      modules: [COUNTER_MODULE],
+      address: { hostname: "127.0.0.1", port: 0 },
+      authkey: new TextEncoder().encode(AUTHKEY),
+    }).start();
+    const { port } = manager.address as { port: number };
+    const output = await runPython(
+      "3.13.0",
+      `
+from multiprocessing.managers import BaseManager, RemoteError
+class M(BaseManager): pass
+M.register('Counter')
+m = M(address=('127.0.0.1', ${port}), authkey=b'${AUTHKEY}')
+m.connect()
+c = m.Counter(start=7)
+seen = [c.get(), c.increment(by=5), c.argumentsOf(1, flag=True)]
+for call in (lambda: c.increment(wrong=1), lambda: m.Counter(1, start=2)):
+    try:
+        call()
+        seen.append('no error')
+    except TypeError as error:
+        seen.append(str(error))
+    except RemoteError as error:  # create() fails as in CPython's own server: a traceback
+        seen.append('RemoteError: ' + str(error).strip().splitlines()[-2])
+print(seen)
+`,
+    );
+    assert.equal(
+      new TextDecoder().decode(output).trim(),
+      String
+        .raw`[7, 12, [1, {'flag': True}], "Counter.increment() got an unexpected keyword argument 'wrong'", "RemoteError: TypeError: Counter() got multiple values for argument 'start'"]`,
+    );
   },
 );

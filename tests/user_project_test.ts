@@ -160,7 +160,8 @@ Deno.test("a project that installed the package from JSR runs the README quickst
       const rewritten = source
         .replaceAll(`from "../mod.ts"`, `from "${registry.name}"`)
         .replaceAll(`from "../../mod.ts"`, `from "${registry.name}"`)
-        .replaceAll(`from "../../src/sync/standard.ts"`, `from "${registry.name}/standard"`);
+        .replaceAll(`from "../../src/sync/standard.ts"`, `from "${registry.name}/standard"`)
+        .replaceAll(`from "../src/sync/standard.ts"`, `from "${registry.name}/standard"`);
       assert.notEqual(rewritten, source, `${example} imports the package`);
       const target = `${app}/examples/${example}`;
       await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });

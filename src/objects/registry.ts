@@ -69,6 +69,12 @@ export interface Registration {
   readonly typeid: string;
   /** Makes the object on the server; absent for client-only registrations. */
   readonly callable: Callable | undefined;
+  /**
+   * Whose declared parameters `callable` takes (the class, for a class
+   * registered), so that a CPython client's keyword arguments can be bound
+   * by name; absent when it is `callable` itself.
+   */
+  readonly parameters?: object;
   /** The client's proxy class; absent for auto proxies. */
   readonly proxytype: ProxyClass | undefined;
   /** Exposed methods; absent means "public methods of the object". */
@@ -138,6 +144,7 @@ export function addRegistration(
   const registration: Registration = Object.freeze({
     typeid,
     callable,
+    ...(source === undefined ? {} : { parameters: source }),
     proxytype,
     exposed: exposed === undefined ? undefined : Object.freeze([...exposed]),
     methodToTypeid: Object.freeze(methodToTypeid),

@@ -33,6 +33,7 @@ import type { SharedEntry } from "../server/object_table.ts";
 import { explainDenial } from "../server/permissions.ts";
 import { noteCall } from "../server/stray.ts";
 import { pythonCreateArgs, pythonFaceOf } from "./python_faces.ts";
+import { bindKeywords } from "./keywords.ts";
 
 /**
  * The door from the server into this folder: a connection whose first
@@ -190,7 +191,13 @@ export class PythonDialect implements MessageHandler {
         case "create": {
           const [typeid, ...rest] = args;
           if (typeof typeid !== "string") throw new RemoteError("create needs a typeid");
-          const createArgs = pythonCreateArgs(typeid, host.callableOf(typeid), rest, kwds);
+          const createArgs = pythonCreateArgs(
+            typeid,
+            host.callableOf(typeid),
+            rest,
+            kwds,
+            host.parametersOf(typeid),
+          );
           const entry = await runAs(this.#caller, () => host.create(typeid, createArgs));
           this.#hold(entry);
           return this.#send(
@@ -267,7 +274,12 @@ export class PythonDialect implements MessageHandler {
         }
         return this.#send("#TRACEBACK", traceback("AttributeError", fn));
       }
-      call = () => Reflect.apply(fn, entry.object, withKeywords(args, kwds));
+      call = () =>
+        Reflect.apply(
+          fn,
+          entry.object,
+          bindKeywords(fn, args, kwds, `${entry.typeid}.${method}()`),
+        );
     }
     noteCall(entry.typeid, method);
     let result: unknown;
@@ -390,11 +402,6 @@ function pythonAddress(address: Address): string | readonly [string, number] {
 function isKeywords(value: unknown): boolean {
   return typeof value === "object" && value !== null &&
     Object.getPrototypeOf(value) === Object.prototype;
-}
-
-/** Positional arguments, with keyword arguments (if any) as a trailing options object. */
-function withKeywords(args: unknown[], kwds: Record<string, unknown>): unknown[] {
-  return Object.keys(kwds).length === 0 ? args : [...args, kwds];
 }
 
 function describe(entry: SharedEntry): string {

@@ -24,6 +24,7 @@ import { Barrier, Condition, Event, Lock, RLock, Semaphore } from "../sync/primi
 import { Queue } from "../sync/queue.ts";
 import { STANDARD_TYPES } from "../sync/standard_types.ts";
 import { arg, type Keywords, ms, type PythonFace } from "./face.ts";
+import { bindKeywords } from "./keywords.ts";
 import { ARRAY, DICT, ITERATOR, LIST, NAMESPACE, SET, VALUE } from "./face_containers.ts";
 import { BARRIER, CONDITION, EVENT, LOCK, QUEUE, SEMAPHORE } from "./face_sync.ts";
 
@@ -51,13 +52,15 @@ export function pythonFaceOf(object: unknown): PythonFace | undefined {
  * The arguments CPython's `SyncManager` passes to create a standard type,
  * as our constructors take them: `Value(typecode, value, lock=True)` and
  * `Array(typecode, sequence, lock=True)` drop their typecode, `dict(**kw)`
- * becomes one mapping.
+ * becomes one mapping. Any other type's keywords bind to the parameters
+ * `parameters` (its class or callable) declares, by name.
  */
 export function pythonCreateArgs(
   typeid: string,
   callable: unknown,
   args: unknown[],
   kwds: Keywords,
+  parameters?: object,
 ): unknown[] {
   const standard = STANDARD_TYPES.some((type) =>
     type.typeid === typeid && type.callable === callable
@@ -99,6 +102,8 @@ export function pythonCreateArgs(
     case "Condition":
       return [];
     default:
-      return Object.keys(kwds).length === 0 ? args : [...args, kwds];
+      return parameters === undefined
+        ? Object.keys(kwds).length === 0 ? args : [...args, kwds]
+        : bindKeywords(parameters, args, kwds, `${typeid}()`);
   }
 }

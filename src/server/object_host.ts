@@ -70,6 +70,12 @@ export class ObjectHost {
     return this.#registry.get(typeid)?.callable;
   }
 
+  /** What declares the parameters `typeid`'s callable takes (its class, for a class). */
+  parametersOf(typeid: string): object | undefined {
+    const registration = this.#registry.get(typeid);
+    return registration?.parameters ?? registration?.callable;
+  }
+
   /** The address the server listens on. */
   get address(): Address {
     return this.#address;

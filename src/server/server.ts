@@ -9,7 +9,8 @@
 
 import type { Address } from "../wire/address.ts";
 import { onDeadline } from "../_async.ts";
-import { type AuthKey, importAuthkey, serverHandshake } from "../wire/handshake.ts";
+import { type AuthKey, importAuthkey, LEGACY_REFUSED, serverHandshake } from "../wire/handshake.ts";
+import { AuthenticationError } from "../errors.ts";
 import type { Registration } from "../objects/registry.ts";
 import {
   type Acceptor,
@@ -93,6 +94,8 @@ export class Server {
   #callerIds = 0;
   /** Peers welcomed in the handshake and not yet counted as connections. */
   #welcomed = 0;
+  /** When a refused HMAC-MD5 client was last reported. */
+  #legacyNoted = -Infinity;
 
   /** Listens on `options.address` at once. */
   constructor(options: ServerOptions) {
@@ -205,8 +208,9 @@ export class Server {
     };
     try {
       await serverHandshake(client.connection, await this.#key, admit);
-    } catch {
+    } catch (error) {
       if (reserved) this.#welcomed--;
+      this.#noteRefusal(error);
       // Nothing is decoded and nothing but #FAILURE# is sent to a peer that failed.
       client.connection.close();
       return;
@@ -222,6 +226,23 @@ export class Server {
     this.#connections.add(client);
     await client.serve();
     this.#connections.delete(client);
+  }
+
+  /**
+   * A CPython 3.11 client refused for its HMAC-MD5 answer is told only
+   * "digest sent was rejected"; the server, which knows why, says so on
+   * its stderr (at most once a minute, so that a peer cannot flood it).
+   */
+  #noteRefusal(error: unknown): void {
+    if (!(error instanceof AuthenticationError) || error.message !== LEGACY_REFUSED) return;
+    const now = performance.now();
+    if (now - this.#legacyNoted < 60_000) return;
+    this.#legacyNoted = now;
+    console.error(
+      `The manager server at ${
+        formatAddress(this.address)
+      } refused a client that answered its challenge with HMAC-MD5, the handshake of CPython 3.11 and older: start the manager with legacyAuth: true to accept such clients (their authkey is still checked)`,
+    );
   }
 
   /** Shown by `console.log`. */

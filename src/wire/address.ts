@@ -40,7 +40,8 @@ export type Address = string | TcpAddress;
 
 /**
  * An address as a user may give it: an {@linkcode Address}, or Python's
- * `(hostname, port)` pair written as an array.
+ * `(hostname, port)` pair written as an array. An empty hostname means
+ * every interface (`"0.0.0.0"`), as Python's `("", 50000)` does.
  *
  * @example
  * ```ts
@@ -52,6 +53,14 @@ export type Address = string | TcpAddress;
  * ```
  */
 export type AddressInput = Address | readonly [hostname: string, port: number];
+
+/**
+ * The hostname of every IPv4 interface: what Python's `("", port)` means,
+ * and what an empty hostname here becomes. Listening there accepts
+ * connections from other machines; a client connecting to it reaches this
+ * machine.
+ */
+const EVERY_INTERFACE = "0.0.0.0";
 
 /** Checks an address given by a user and returns a frozen copy. */
 export function checkAddress(address: unknown, what = "address"): Address {
@@ -82,12 +91,14 @@ export function checkAddress(address: unknown, what = "address"): Address {
     return checkAddress({ hostname: address[0], port: address[1] }, what);
   }
   if (typeof address === "object" && address !== null) {
-    const { hostname, port } = address as Record<string, unknown>;
-    if (typeof hostname !== "string" || hostname.length === 0) {
+    const { hostname: given, port } = address as Record<string, unknown>;
+    if (typeof given !== "string") {
       throw new TypeError(
-        `Invalid ${what}: "hostname" must be a non-empty string, got ${describe(hostname)}`,
+        `Invalid ${what}: "hostname" must be a string, got ${describe(given)}`,
       );
     }
+    // Python's ("", port): every interface, as INADDR_ANY.
+    const hostname = given === "" ? EVERY_INTERFACE : given;
     if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
       throw new RangeError(
         `Invalid ${what}: "port" must be an integer from 0 to 65535, got ${describe(port)}`,

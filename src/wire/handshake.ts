@@ -95,6 +95,10 @@ export async function clientHandshake(connection: FramedSocket, key: AuthKey): P
   await deliverChallenge(connection, key);
 }
 
+/** Why a peer that answered a challenge with HMAC-MD5 was refused (no `legacyAuth`). */
+export const LEGACY_REFUSED =
+  "Digest received was wrong: the peer answered with HMAC-MD5 (CPython 3.11 or older), which is accepted only with legacyAuth: true";
+
 /**
  * Sends a challenge and checks the peer's digest of it. A peer that passes
  * but that `admit` refuses (a server at its connection limit) gets no
@@ -115,9 +119,7 @@ export async function deliverChallenge(
   if (!constantTimeEqual(response, expected)) {
     await writeFrame(conn, FAILURE).catch(() => {});
     throw new AuthenticationError(
-      md5 && !key.legacy
-        ? "Digest received was wrong: the peer answered with HMAC-MD5 (CPython 3.11 or older), which is accepted only with legacyAuth: true"
-        : "Digest received was wrong",
+      md5 && !key.legacy ? LEGACY_REFUSED : "Digest received was wrong",
     );
   }
   if (admit !== undefined && !admit()) throw new Error("The server is at its connection limit");
