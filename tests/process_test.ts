@@ -168,3 +168,40 @@ await new Promise(() => setInterval(() => {}, 1000));
 
 // Used only through their module URL above; imported so that a rename breaks the type check.
 void [fail, hang, readHome, record, square, tryWalls];
+
+Deno.test("Process.start() works as the first await of the main module", async () => {
+  await using dir = await tempDir();
+  const script = `${dir.path}/first_await.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { Process } from "${new URL("../mod.ts", import.meta.url).href}";
+export function work(n: number): void {
+  console.log("worker got", n);
+}
+const renamed = (): void => {};
+export { renamed as alias };
+if (import.meta.main) {
+  const child = await new Process({ target: work, args: [7] }).start();
+  console.log("exit", await child.join({ timeout: 10_000 }));
+  const other = await new Process({ target: renamed }).start();
+  console.log("exit", await other.join({ timeout: 10_000 }));
+}
+`,
+  );
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--allow-run", "--allow-read", "--allow-write", "--allow-net", script],
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(30_000),
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, stderr);
+  assert.equal(stdout, "worker got 7\nexit 0\nexit 1\n");
+  assert.match(
+    stderr,
+    /'renamed' of .* is not an exported function: export the function under its own name/,
+  );
+});

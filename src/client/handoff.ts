@@ -63,7 +63,13 @@ export async function findExport(
   what: string,
 ): Promise<ExportRef> {
   for (const module of modules) {
-    const namespace = await import(module) as Record<string, unknown>;
+    const namespace = await importUnlessEvaluating(module);
+    if (namespace === undefined) {
+      // The main module, still at its top level (start() is its first await): importing it
+      // would wait for itself. The new process looks the function up by its own name.
+      if (fn.name === "") break;
+      return { module, name: fn.name };
+    }
     for (const [name, value] of Object.entries(namespace)) {
       if (value === fn) return { module, name };
     }
@@ -72,6 +78,29 @@ export async function findExport(
     `The ${what} ${fn.name || "(anonymous)"} must be exported from one of the modules ` +
       `the new process imports (${modules.join(", ")}), so that it can find it there`,
   );
+}
+
+/**
+ * `module`'s namespace; undefined for the main module while it is still
+ * evaluating, whose `import()` would settle only after the caller's own
+ * top-level `await` (never). Once evaluated, it is in the module map and
+ * settles at once.
+ */
+async function importUnlessEvaluating(
+  module: string,
+): Promise<Record<string, unknown> | undefined> {
+  const imported = import(module) as Promise<Record<string, unknown>>;
+  if (module !== Deno.mainModule) return await imported;
+  imported.catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const evaluating = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), 20);
+  });
+  try {
+    return await Promise.race([imported, evaluating]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A module given as a URL or a path (relative to the working directory) as a URL. */

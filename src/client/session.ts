@@ -249,6 +249,8 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler, Stre
         new ConnectionClosedError(
           `Connection to manager at ${formatAddress(this.address)} was closed by this process`,
         );
+      // Waited for below: the read loop's end must keep the process alive until it comes.
+      this.#connection.setReferenced(true);
       this.#connection.close();
       this.#rejectAll();
     }

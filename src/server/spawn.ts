@@ -82,6 +82,8 @@ export async function launchServer(
   const stdin = child.stdin.getWriter();
   const stdout = child.stdout.getReader();
   const stop = async (timeout: number): Promise<void> => {
+    // Waited for now: the program must not end before the server has.
+    child.ref();
     await stdin.close().catch(() => {});
     if (!(await settlesWithin(child.status, timeout))) {
       signal(child, "SIGTERM");
@@ -111,6 +113,9 @@ export async function launchServer(
       );
     }
     if ("error" in status) throw reviveError(status.error);
+    // A server idle in the background keeps no program alive, as in Python: when this process
+    // ends, its stdin closes and the server ends too.
+    child.unref();
     return {
       address: status.ready.address,
       typeids: status.ready.typeids,

@@ -59,7 +59,9 @@ export async function importExport(
 ): Promise<(...args: unknown[]) => unknown> {
   const fn = (await importUserModule(ref.module, role))[ref.name];
   if (typeof fn !== "function") {
-    throw new TypeError(`'${ref.name}' of ${ref.module} is not a function`);
+    throw new TypeError(
+      `'${ref.name}' of ${ref.module} is not an exported function: export the function under its own name (a process started while the main module is still at its top level finds it by name)`,
+    );
   }
   return fn as (...args: unknown[]) => unknown;
 }
