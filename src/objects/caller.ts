@@ -30,8 +30,9 @@ export interface Caller {
   readonly id: number;
   /**
    * Aborted when the caller's connection closes (never, for the server
-   * itself), and, in a call its client made with a `signal` or `timeout`,
-   * when the client cancels that call.
+   * itself); in a call its client made with a `signal` or `timeout`, when
+   * the client cancels that call; in the async generator of a streamed
+   * result, when the client stops reading it.
    */
   readonly signal: AbortSignal;
 }
@@ -44,23 +45,44 @@ export const SERVER_CALLER: Caller = Object.freeze({
 
 let current: Caller = SERVER_CALLER;
 let currentContext: CallContext | undefined;
-let perCall: Caller | undefined;
 
 /**
  * A call its client may cancel (it passed a `signal` or `timeout`): what
  * the server does when the cancel arrives. While the call runs, `cancelled`
  * aborts and parked waits drop out; once it has finished, the undo steps
  * its methods registered run instead, until the client accepts the result.
+ * A streamed result's generator runs in one too, made with `undo: false`:
+ * it is cancelled when its client stops reading, and has nothing to undo
+ * (what it yielded was delivered).
  * Internal: the standard types use it; shared code sees `currentCaller().signal`.
  */
 export class CallContext {
   readonly #controller = new AbortController();
+  readonly #undoable: boolean;
   #undo: (() => void)[] = [];
   #state: "open" | "cancelled" | "accepted" = "open";
+  /** The caller shared code sees in this call: its connection's, with this call's signal too. */
+  #caller: Caller | undefined;
+
+  /** A call; with `undo: false`, the undo steps of its methods are not kept. */
+  constructor(options: { readonly undo?: boolean } = {}) {
+    this.#undoable = options.undo ?? true;
+  }
 
   /** Aborts when the client cancels this call. */
   get cancelled(): AbortSignal {
     return this.#controller.signal;
+  }
+
+  /** `connection` as seen inside this call: its signal aborts on the cancel too. */
+  callerOf(connection: Caller): Caller {
+    if (this.#caller?.id !== connection.id) {
+      this.#caller = Object.freeze({
+        id: connection.id,
+        signal: AbortSignal.any([connection.signal, this.cancelled]),
+      });
+    }
+    return this.#caller;
   }
 
   /**
@@ -69,15 +91,19 @@ export class CallContext {
    * if it has cancelled already.
    */
   onUndo(step: () => void): void {
+    if (!this.#undoable) return;
     if (this.#state === "cancelled") runUndo(step);
     else if (this.#state === "open") this.#undo.push(step);
   }
 
-  /** The client cancelled: waits drop out, and what was done is undone. */
-  cancel(): void {
+  /**
+   * The client cancelled (or stopped reading, or went away: `reason` says
+   * which): waits drop out, and what was done is undone.
+   */
+  cancel(reason: unknown = new DOMException("The client cancelled the call", "AbortError")): void {
     if (this.#state !== "open") return;
     this.#state = "cancelled";
-    this.#controller.abort(new DOMException("The client cancelled the call", "AbortError"));
+    this.#controller.abort(reason);
     const steps = this.#undo;
     this.#undo = [];
     for (const step of steps.reverse()) runUndo(step);
@@ -109,9 +135,12 @@ export function connectionCaller(): Caller {
 
 /**
  * The caller of the shared method running now. Read it synchronously, at
- * the start of the method: after an `await` it is no longer known. Outside
- * a call (and for calls made by server-side code) it is the server itself,
- * id 0, whose signal never aborts.
+ * the start of the method: after an `await` it is no longer known. In an
+ * async generator whose items stream to the caller, read it at the start
+ * of the body too (it runs as that caller, with a signal that aborts when
+ * the caller stops reading). Outside a call (and for calls made by
+ * server-side code) it is the server itself, id 0, whose signal never
+ * aborts.
  *
  * @example
  * ```ts
@@ -123,11 +152,7 @@ export function connectionCaller(): Caller {
 export function currentCaller(): Caller {
   if (currentContext === undefined || current === SERVER_CALLER) return current;
   // A cancellable call: its signal aborts when the call is cancelled or the connection closes.
-  perCall ??= Object.freeze({
-    id: current.id,
-    signal: AbortSignal.any([current.signal, currentContext.cancelled]),
-  });
-  return perCall;
+  return currentContext.callerOf(current);
 }
 
 /**
@@ -137,15 +162,12 @@ export function currentCaller(): Caller {
 export function runAs<T>(caller: Caller, fn: () => T, call?: CallContext): T {
   const previous = current;
   const previousContext = currentContext;
-  const previousPerCall = perCall;
   current = caller;
   currentContext = call;
-  perCall = undefined;
   try {
     return fn();
   } finally {
     current = previous;
     currentContext = previousContext;
-    perCall = previousPerCall;
   }
 }

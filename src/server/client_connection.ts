@@ -36,6 +36,7 @@ import { noteCall } from "./stray.ts";
 import { ClientCallbacks } from "./client_callbacks.ts";
 import { KeptResults } from "./kept_results.ts";
 import { ClientStreams } from "./client_streams.ts";
+import { batchBudget } from "../wire/batched_stream.ts";
 
 /** A pickle starts with PROTO (protocol 2 and above): how a CPython client is told apart. */
 const PICKLE_PROTOCOL_OPCODE = 0x80;
@@ -92,8 +93,9 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     this.#limits = limits;
     this.connection = new Connection(socket, this, limits, () => {});
     this.connection.throttleAt(limits.maxBufferedBytesPerConnection);
-    this.#callbacks = new ClientCallbacks(this.connection);
-    this.#streams = new ClientStreams(limits.maxObjectsPerConnection);
+    const batchBytes = batchBudget(limits.maxFrameSize);
+    this.#callbacks = new ClientCallbacks(this.connection, { ...limits, batchBytes });
+    this.#streams = new ClientStreams(limits.maxObjectsPerConnection, this.#caller, batchBytes);
   }
 
   /** Resolves once `serve()` has ended. */
@@ -160,6 +162,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
 
   /** A whole request whose content was refused fails that request alone. */
   refused(error: DecodeError, id: number | undefined): void {
+    this.#callbacks.claim(undefined);
     if (id === undefined || id === 0) throw error;
     this.#reply(id, Reply.Failure, [
       `The server refused the request: ${error.message.replace(/^Refused a message: /, "")}`,
@@ -170,10 +173,13 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   /** A decoded request (or the reply to a callback this server called). */
   message(decoded: unknown): void {
     if (Array.isArray(decoded) && decoded[1] === CallbackMessage.reply) {
+      this.#callbacks.claim(undefined);
       return this.#callbacks.replied(decoded);
     }
     this.#decodeProblem = undefined;
     const request = parseRequest(decoded);
+    // Callbacks and uploads it passes belong to it: a cancel of it stops them.
+    this.#callbacks.claim(typeof request === "string" ? undefined : request.args);
     if (typeof request === "string") {
       const id = Array.isArray(decoded) ? decoded[0] : undefined;
       if (typeof id !== "number" || !(id > 0)) {
@@ -224,11 +230,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     if (typeof fn === "string") return this.#reply(requestId, Reply.Failure, [fn, undefined]);
     noteCall(entry.typeid, method);
     let result: unknown;
-    let call: CallContext | undefined;
-    if (cancellable) {
-      call = new CallContext();
-      this.#cancellable.set(requestId, call);
-    }
+    const call = cancellable ? this.#cancellableCall(requestId, args) : undefined;
     try {
       result = runAs(this.#caller, () => Reflect.apply(fn, entry.object, args), call);
     } catch (error) {
@@ -262,7 +264,15 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     this.#host.table.dropIfUnreferenced(created.id);
   }
 
-  async #control({ requestId, method, args }: Request): Promise<void> {
+  /** A call its client may cancel: its context, which its callbacks and uploads are tied to. */
+  #cancellableCall(requestId: number, args: unknown[]): CallContext {
+    const call = new CallContext();
+    this.#cancellable.set(requestId, call);
+    this.#callbacks.tieTo(args, call.cancelled);
+    return call;
+  }
+
+  async #control({ requestId, method, args, cancellable }: Request): Promise<void> {
     const host = this.#host;
     const request = parseControl(method, args);
     if (typeof request === "string") {
@@ -282,7 +292,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
           this.#inProgress++;
           let batch: [unknown[], boolean];
           try {
-            batch = await this.#streams.pull(request.id, request.max);
+            batch = await this.#streams.pull(request.id, request.max, request.maxBytes);
           } finally {
             this.#inProgress--;
           }
@@ -308,8 +318,10 @@ export class ClientConnection implements CodecPeer, MessageHandler {
           if (this.#atObjectLimit()) throw new RemoteError(this.#objectLimitMessage());
           this.#inProgress++;
           let entry: SharedEntry;
+          // With a timeout (callTimeout) or a signal, the factory sees the cancel as a method does.
+          const call = cancellable ? this.#cancellableCall(requestId, args) : undefined;
           try {
-            entry = await runAs(this.#caller, () => host.create(typeid, args));
+            entry = await runAs(this.#caller, () => host.create(typeid, args), call);
           } finally {
             this.#inProgress--;
           }
