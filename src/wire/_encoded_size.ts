@@ -25,79 +25,82 @@ const HEADER = 6;
  * it goes alone, and the codec says what is wrong with it.
  */
 export function encodedSize(value: unknown, budget: number): number {
-  let total = 0;
-  const add = (item: unknown, depth: number): void => {
-    if (total > budget) return;
-    if (depth > MAX_DEPTH) {
-      total = Infinity;
-      return;
+  switch (typeof value) {
+    case "number":
+      return 9;
+    case "string":
+      return HEADER + 3 * value.length;
+    case "object":
+      return value === null ? 1 : sizeOf(value, budget, 1);
+    default:
+      return sizeOf(value, budget, 1);
+  }
+}
+
+/** `encodedSize` of `item` at `depth`, counted until it passes `budget`. */
+function sizeOf(item: unknown, budget: number, depth: number): number {
+  if (depth > MAX_DEPTH) return Infinity;
+  switch (typeof item) {
+    case "string":
+      return HEADER + 3 * item.length;
+    case "number":
+      return 9;
+    case "bigint":
+      return HEADER + 2 + item.toString(16).length;
+    case "object":
+      break;
+    default:
+      return 3;
+  }
+  if (item === null) return 1;
+  if (Array.isArray(item)) {
+    let total = HEADER;
+    for (let i = 0; i < item.length && total <= budget; i++) {
+      total += sizeOf(item[i], budget - total, depth + 1);
     }
-    switch (typeof item) {
-      case "string":
-        total += HEADER + 3 * item.length;
-        return;
-      case "number":
-        total += 9;
-        return;
-      case "bigint":
-        total += HEADER + 2 + item.toString(16).length;
-        return;
-      case "object":
-        break;
-      default:
-        total += 3;
-        return;
+    return total;
+  }
+  if (ArrayBuffer.isView(item) || item instanceof ArrayBuffer) return HEADER + 1 + item.byteLength;
+  if (item instanceof Map) {
+    let total = 2 * HEADER;
+    for (const [key, entry] of item) {
+      if (total > budget) break;
+      total += sizeOf(key, budget - total, depth + 2);
+      total += sizeOf(entry, budget - total, depth + 2);
     }
-    if (item === null) {
-      total += 1;
-    } else if (Array.isArray(item)) {
-      total += HEADER;
-      for (let i = 0; i < item.length && total <= budget; i++) add(item[i], depth + 1);
-    } else if (ArrayBuffer.isView(item) || item instanceof ArrayBuffer) {
-      total += HEADER + 1 + item.byteLength;
-    } else if (item instanceof Map) {
-      total += 2 * HEADER;
-      for (const [key, entry] of item) {
-        if (total > budget) return;
-        add(key, depth + 2);
-        add(entry, depth + 2);
-      }
-    } else if (item instanceof Set) {
-      total += 2 * HEADER;
-      for (const entry of item) {
-        if (total > budget) return;
-        add(entry, depth + 2);
-      }
-    } else if (item instanceof Date) {
-      total += 15;
-    } else if (item instanceof Error) {
-      total += 2 * HEADER + 64;
-      add(item.name, depth + 2);
-      add(item.message, depth + 2);
-      add(item.stack, depth + 2);
-      if ("cause" in item) add(item.cause, depth + 2);
-      if (item instanceof AggregateError) add(item.errors, depth + 2);
-      for (const key of Object.keys(item)) {
-        add(key, depth + 3);
-        add((item as unknown as Record<string, unknown>)[key], depth + 3);
-      }
-    } else if ((item as { [OBJECT_HANDLE]?: true })[OBJECT_HANDLE] === true) {
-      total += TOKEN_BYTES;
-    } else if (
-      item instanceof Callback ||
-      typeof (item as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function"
-    ) {
-      total += 2 * HEADER + 9; // an id
-    } else {
-      total += HEADER;
-      const record = item as Record<string, unknown>;
-      for (const key of Object.keys(record)) {
-        if (total > budget) return;
-        total += HEADER + 3 * key.length;
-        add(record[key], depth + 1);
-      }
+    return total;
+  }
+  if (item instanceof Set) {
+    let total = 2 * HEADER;
+    for (const entry of item) {
+      if (total > budget) break;
+      total += sizeOf(entry, budget - total, depth + 2);
     }
-  };
-  add(value, 1);
+    return total;
+  }
+  if (item instanceof Date) return 15;
+  if (item instanceof Error) {
+    const fields: unknown[] = [item.name, item.message, item.stack];
+    if ("cause" in item) fields.push(item.cause);
+    if (item instanceof AggregateError) fields.push(item.errors);
+    for (const key of Object.keys(item)) {
+      fields.push(key, (item as unknown as Record<string, unknown>)[key]);
+    }
+    return 2 * HEADER + 64 + sizeOf(fields, budget, depth + 1);
+  }
+  if ((item as { [OBJECT_HANDLE]?: true })[OBJECT_HANDLE] === true) return TOKEN_BYTES;
+  if (
+    item instanceof Callback ||
+    typeof (item as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function"
+  ) {
+    return 2 * HEADER + 9; // an id
+  }
+  let total = HEADER;
+  const record = item as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (total > budget) break;
+    total += HEADER + 3 * key.length;
+    total += sizeOf(record[key], budget - total, depth + 1);
+  }
   return total;
 }

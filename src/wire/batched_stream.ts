@@ -164,10 +164,8 @@ export class BatchedStream {
   }
 
   #next(): Promise<IteratorResult<unknown>> {
-    const next = this.#run(() => this.#iterator.next());
-    // A step the stream is closed before it settles is never awaited: its failure is not stray.
-    next.catch(() => {});
-    return next;
+    // Each one is raced at once, which handles its failure even if the stream closes first.
+    return this.#run(() => this.#iterator.next());
   }
 
   /**
@@ -237,8 +235,9 @@ export class BatchReader implements AsyncIterableIterator<unknown>, AsyncDisposa
   #exhausted = false;
   /** Ended early: done at once. */
   #closed = false;
-  /** `next()` calls run one at a time. */
+  /** `next()` calls run one at a time: the last one queued, and how many have not settled. */
   #queue: Promise<unknown> = Promise.resolve();
+  #queued = 0;
 
   /** A reader of `source`; nothing is fetched until the first `next()`. */
   constructor(source: BatchSource) {
@@ -251,9 +250,24 @@ export class BatchReader implements AsyncIterableIterator<unknown>, AsyncDisposa
 
   /** The next item. */
   next(): Promise<IteratorResult<unknown, undefined>> {
+    // An item in hand, with no earlier next() unsettled, is given at once.
+    if (this.#queued === 0 && !this.#closed && this.#index < this.#items.length) {
+      return Promise.resolve({ value: this.#take(), done: false });
+    }
+    this.#queued++;
     const result = this.#queue.then(() => this.#step());
-    this.#queue = result.catch(() => {});
+    this.#queue = result.then(this.#settled, this.#settled);
     return result;
+  }
+
+  readonly #settled = (): void => {
+    this.#queued--;
+  };
+
+  #take(): unknown {
+    const value = this.#items[this.#index];
+    this.#items[this.#index++] = undefined; // taken: collectable once the loop lets go of it
+    return value;
   }
 
   /** Stops reading: the other side is told at once, and a `next()` waiting ends, done. */
@@ -281,11 +295,7 @@ export class BatchReader implements AsyncIterableIterator<unknown>, AsyncDisposa
   async #step(): Promise<IteratorResult<unknown, undefined>> {
     for (;;) {
       if (this.#closed) return { value: undefined, done: true };
-      if (this.#index < this.#items.length) {
-        const value = this.#items[this.#index];
-        this.#items[this.#index++] = undefined; // taken: collectable once the loop lets go of it
-        return { value, done: false };
-      }
+      if (this.#index < this.#items.length) return { value: this.#take(), done: false };
       if (this.#exhausted) return { value: undefined, done: true };
       const fetching = this.#ahead ?? this.#source.fetch();
       this.#ahead = undefined;
