@@ -130,7 +130,9 @@ export class BatchedStream {
     }
     let turnOver: Promise<typeof TURN_OVER> | undefined;
     for (;;) {
-      if (step === STOPPED) return [[], true];
+      // Closed meanwhile: what was taken is not sent. (Only the first wait races the close: the
+      // others end with the turn, and a race per item would keep every item's promise alive.)
+      if (step === STOPPED || this.#closed) return [[], true];
       if (step.done) {
         this.#closed = this.#finished = true;
         return [items, true];
@@ -147,9 +149,9 @@ export class BatchedStream {
       if (items.length >= max || bytes >= budget) return [items, false];
       const next = this.#next();
       turnOver ??= new Promise((resolve) => setTimeout(() => resolve(TURN_OVER), 0));
-      let raced: IteratorResult<unknown> | typeof TURN_OVER | typeof STOPPED;
+      let raced: IteratorResult<unknown> | typeof TURN_OVER;
       try {
-        raced = await Promise.race([next, turnOver, stopped]);
+        raced = await Promise.race([next, turnOver]);
       } catch (error) {
         // The items before the failure go out first; the failure with the next pull.
         this.#failure = { error };
