@@ -88,7 +88,7 @@ Deno.test("a generator waiting for data, and one polling, stop when their client
   const client = await new StopsManager({ address: manager.address, modules }).connect();
   const theirs = await client.create(Feed);
   const following = (await theirs.follow())[Symbol.asyncIterator]();
-  await following.next();
+  await within(following.next(), 3000, "the first item");
   const waiting = following.next().catch((error) => error.name);
   const polling = (await theirs.poll(20))[Symbol.asyncIterator]().next().catch((error) =>
     error.name
