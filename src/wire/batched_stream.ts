@@ -55,8 +55,9 @@ export class BatchedStream {
   #carried: { step: IteratorResult<unknown>; size: number } | undefined;
   /** An error the producer threw after items the last pull returned: the next pull throws it. */
   #failure: { error: unknown } | undefined;
-  /** Pulls run one at a time. */
+  /** Pulls run one at a time: the last one, and how many have not settled. */
   #queue: Promise<unknown> = Promise.resolve();
+  #queued = 0;
   /** Ends the pull in progress: the stream was closed meanwhile. */
   #interrupt: (() => void) | undefined;
   /** The producer finished (or failed): it needs no `return()`. */
@@ -85,10 +86,20 @@ export class BatchedStream {
    * fast one's in batches). `done` once it ends, or once it is closed.
    */
   pull(max: number, maxBytes: number = this.#budget): Promise<[unknown[], boolean]> {
-    const result = this.#queue.then(() => this.#pull(max, Math.min(maxBytes, this.#budget)));
-    this.#queue = result.catch(() => {});
+    const budget = Math.min(maxBytes, this.#budget);
+    // With no pull in progress the producer is stepped now, before the next message is handled
+    // (as it was when a pull was a plain call of its next()).
+    const result = this.#queued === 0
+      ? this.#pull(max, budget)
+      : this.#queue.then(() => this.#pull(max, budget));
+    this.#queued++;
+    this.#queue = result.then(this.#settled, this.#settled);
     return result;
   }
+
+  readonly #settled = (): void => {
+    this.#queued--;
+  };
 
   async #pull(max: number, budget: number): Promise<[unknown[], boolean]> {
     if (this.#failure !== undefined) {
@@ -252,12 +263,18 @@ export class BatchReader implements AsyncIterableIterator<unknown>, AsyncDisposa
 
   /** The next item. */
   next(): Promise<IteratorResult<unknown, undefined>> {
-    // An item in hand, with no earlier next() unsettled, is given at once.
-    if (this.#queued === 0 && !this.#closed && this.#index < this.#items.length) {
-      return Promise.resolve({ value: this.#take(), done: false });
+    let result: Promise<IteratorResult<unknown, undefined>>;
+    if (this.#queued === 0) {
+      // No earlier next() unsettled: an item in hand is given at once, and a fetch goes out now
+      // (as a generator's body runs at once), before whatever the caller sends next.
+      if (!this.#closed && this.#index < this.#items.length) {
+        return Promise.resolve({ value: this.#take(), done: false });
+      }
+      result = this.#step();
+    } else {
+      result = this.#queue.then(() => this.#step());
     }
     this.#queued++;
-    const result = this.#queue.then(() => this.#step());
     this.#queue = result.then(this.#settled, this.#settled);
     return result;
   }
