@@ -2,11 +2,13 @@
  * Streams: a shared method that returns an async generator reaches its
  * caller as an async iterable, batch by batch as the server produces it;
  * `break` stops the generator on the server (its `finally` runs), and
- * `for await` over a shared dict streams it the same way.
+ * `for await` over a shared dict streams it the same way. A generator that
+ * waits for new lines watches `currentCaller().signal`, which aborts when
+ * its reader stops: `return()` ends it even while it waits.
  *
  *     deno run --allow-run --allow-read --allow-write --allow-net examples/streams.ts
  */
-import { shared, SyncManager } from "../mod.ts";
+import { currentCaller, shared, SyncManager } from "../mod.ts";
 
 /** The example's manager: SyncManager's types plus a log. */
 export class LogManager extends SyncManager {}
@@ -16,8 +18,12 @@ export class LogManager extends SyncManager {}
 export class Log {
   #lines: string[] = [];
   #stopped = 0;
+  /** Wakes the tails waiting for a line. */
+  #wakers = new Set<() => void>();
   append(line: string): number {
-    return this.#lines.push(line);
+    const count = this.#lines.push(line);
+    for (const wake of this.#wakers) wake();
+    return count;
   }
   /** Every line from `from` on, as a stream. */
   async *follow(from = 0): AsyncGenerator<string> {
@@ -27,8 +33,33 @@ export class Log {
       this.#stopped++;
     }
   }
+  /** The lines appended from now on, as they come: it waits for them until its reader stops. */
+  async *tail(): AsyncGenerator<string> {
+    const signal = currentCaller().signal; // read first: it aborts when the reader stops
+    let next = this.#lines.length;
+    try {
+      while (!signal.aborted) {
+        if (next < this.#lines.length) yield this.#lines[next++]!;
+        else await this.#appended(signal);
+      }
+    } finally {
+      this.#stopped++;
+    }
+  }
   stopped(): number {
     return this.#stopped;
+  }
+  /** Resolves on the next append, or when `signal` aborts. */
+  #appended(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        this.#wakers.delete(wake);
+        signal.removeEventListener("abort", wake);
+        resolve();
+      };
+      this.#wakers.add(wake);
+      signal.addEventListener("abort", wake);
+    });
   }
 }
 
@@ -42,6 +73,15 @@ if (import.meta.main) {
     if (line === "line 99") break; // the server's generator stops here too
   }
   console.log(`read ${count} lines, then stopped`);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  console.log(`generators the server closed: ${await log.stopped()}`);
+  const tail = (await log.tail())[Symbol.asyncIterator]();
+  const first = tail.next(); // the server's generator waits for a line
+  await log.append("line 500");
+  console.log(`tailed: ${(await first).value}`);
+  const waiting = tail.next(); // it waits again...
+  await tail.return(undefined); // ...and stops at once: its signal aborted
+  console.log(`the waiting read ended: done ${(await waiting).done}`);
   await new Promise((resolve) => setTimeout(resolve, 50));
   console.log(`generators the server closed: ${await log.stopped()}`);
   const totals = await manager.dict<string, number>({ apples: 3, pears: 2 });

@@ -161,12 +161,17 @@ export async function checkTimeouts(runner: ExampleRunner): Promise<void> {
   assert.match(stdout, /builds the server stopped: 1/);
 }
 
-/** A followed log: break after 100 lines closes the server's generator; a dict streams. */
+/**
+ * A followed log: break after 100 lines closes the server's generator; a tail waiting for lines
+ * stops at return(); a dict streams.
+ */
 export async function checkStreams(runner: ExampleRunner): Promise<void> {
   const { code, stdout, stderr } = await runner.run("streams.ts", OWNER_FLAGS);
   assert.equal(code, 0, stderr);
   assert.match(stdout, /read 100 lines, then stopped/);
   assert.match(stdout, /generators the server closed: 1/);
+  assert.match(stdout, /tailed: line 500\nthe waiting read ended: done true/);
+  assert.match(stdout, /generators the server closed: 2/);
   assert.match(stdout, /apples 3\npears 2/);
 }
 

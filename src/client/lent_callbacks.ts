@@ -2,7 +2,8 @@
  * The functions a client lent the server (`callback(fn)`, and the pull
  * function of each upload): held by id while the server holds stubs of
  * them, called when the server calls a stub, let go of when it releases
- * them or the connection closes.
+ * them or the connection closes. An upload let go of before its end is
+ * ended here too (its producer's `return()` runs).
  *
  * @module
  */
@@ -15,15 +16,20 @@ import { CallbackMessage, Reply } from "../wire/protocol.ts";
 /** One session's lent functions. */
 export class LentCallbacks {
   readonly #connection: Connection;
-  /** Callbacks the server holds stubs of, by id, with how many stubs it holds. */
-  readonly #held = new Map<number, { callback: Callback; stubs: number }>();
+  /**
+   * Callbacks the server holds stubs of, by id, with how many stubs it
+   * holds; for an upload, its stream.
+   */
+  readonly #held = new Map<number, { callback: Callback; stubs: number; stream?: BatchedStream }>();
   readonly #ids = new WeakMap<Callback, number>();
+  readonly #batchBytes: number;
   #next = 0;
   #closed = false;
 
-  /** Callbacks answered over `connection`. */
-  constructor(connection: Connection) {
+  /** Callbacks answered over `connection`; an upload's batches take at most `batchBytes`. */
+  constructor(connection: Connection, batchBytes: number) {
     this.#connection = connection;
+    this.#batchBytes = batchBytes;
   }
 
   /** A callback being sent: the id under which the server calls it back. */
@@ -41,20 +47,24 @@ export class LentCallbacks {
 
   /**
    * An async iterable passed as an argument (an upload): the server reads
-   * it a batch at a time, through a callback of this process; `0` items
-   * asked for means it stopped early.
+   * it a batch at a time, `[max, maxBytes]`, through a callback of this
+   * process. Released before its end (or `0` items asked for), it ends.
    */
   lendStream(value: AsyncIterable<unknown>): number {
-    const stream = new BatchedStream(value);
+    const stream = new BatchedStream(value, this.#batchBytes);
     const pull = async (...args: unknown[]): Promise<[unknown[], boolean]> => {
-      const max = args[0];
+      const [max, maxBytes] = args;
       if (typeof max !== "number" || max <= 0) {
-        await stream.close();
+        // Not awaited: a producer inside an `await` ends only once that `await` is over.
+        stream.close().catch(() => {});
         return [[], true];
       }
-      return await stream.pull(Math.min(max, 4096));
+      const bytes = typeof maxBytes === "number" && maxBytes > 0 ? maxBytes : this.#batchBytes;
+      return await stream.pull(Math.min(max, 4096), bytes);
     };
-    return this.lend(new Callback(pull));
+    const id = this.lend(new Callback(pull));
+    this.#held.get(id)!.stream = stream;
+    return id;
   }
 
   /** The server calls a callback (`[callId, call, id, args]`) or lets go of some. */
@@ -66,6 +76,7 @@ export class LentCallbacks {
         if (held !== undefined && --held.stubs <= 0) {
           this.#held.delete(id as number);
           this.#ids.delete(held.callback);
+          held.stream?.close().catch(() => {});
         }
       }
       return;
@@ -99,9 +110,10 @@ export class LentCallbacks {
     );
   }
 
-  /** The connection closed: every function is let go of, and no reply is sent. */
+  /** The connection closed: every function is let go of (and every upload ended); no reply is sent. */
   close(): void {
     this.#closed = true;
+    for (const { stream } of this.#held.values()) stream?.close().catch(() => {});
     this.#held.clear();
   }
 }

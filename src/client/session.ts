@@ -33,6 +33,7 @@ import { BaseProxy, type CallOptions, type ProxyClass } from "../objects/proxy.t
 import type { KeptRequest, PipelineChannel } from "../objects/pipeline.ts";
 import { createProxy } from "../objects/auto_proxy.ts";
 import { remoteStream, type StreamChannel } from "./remote_stream.ts";
+import { batchBudget } from "../wire/batched_stream.ts";
 import { LentCallbacks } from "./lent_callbacks.ts";
 import { connect, type TlsOptions } from "../wire/transport.ts";
 
@@ -91,6 +92,8 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler, Stre
   /** Cancellable calls given up (`cancel`) or answered (`accept`), sent once per tick. */
   #verdicts: { cancel: number[]; accept: number[] } | undefined;
   readonly #callDefaults: CallOptions | undefined;
+  /** Bytes a batch of a stream may take, in messages of at most this side's `maxFrameSize`. */
+  readonly #batchBytes: number;
   #liveProxies = 0;
   #closedBy: Error | undefined;
   #expected: Error | undefined;
@@ -140,17 +143,19 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler, Stre
     this.#callDefaults = options.callTimeout === undefined
       ? undefined
       : { timeout: options.callTimeout };
+    const maxFrameSize = options.limits?.maxFrameSize ?? DEFAULT_MAX_FRAME;
     this.#connection = new Connection(
       socket,
       this,
       {
         maxDepth: options.limits?.maxDepth ?? MAX_DEPTH,
         maxLength: options.limits?.maxLength ?? MAX_LENGTH,
-        maxFrameSize: options.limits?.maxFrameSize ?? DEFAULT_MAX_FRAME,
+        maxFrameSize,
       },
       (error) => this.close(this.#lost(error)),
     );
-    this.#callbacks = new LentCallbacks(this.#connection);
+    this.#batchBytes = batchBudget(maxFrameSize);
+    this.#callbacks = new LentCallbacks(this.#connection, this.#batchBytes);
   }
 
   /** The authkey this session authenticated with. */
@@ -178,10 +183,13 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler, Stre
     return this.#request(id, method, args, false, options ?? this.#callDefaults);
   }
 
-  /** Calls `method` of object `id`, asking the server to keep its result for chained calls. */
+  /**
+   * Calls `method` of object `id`, asking the server to keep its result for
+   * chained calls; `callTimeout` applies as to any call.
+   */
   callKept(id: number, method: string, args: readonly unknown[]): KeptRequest {
     const requestId = this.#nextRequestId;
-    return { requestId, result: this.#request(id, method, args, true) };
+    return { requestId, result: this.#request(id, method, args, true, this.#callDefaults) };
   }
 
   /** Lets the server forget kept result `requestId`; forgets made in one tick go out together. */
@@ -440,12 +448,12 @@ export class Session implements CodecPeer, PipelineChannel, MessageHandler, Stre
   }
 
   decodeStream(id: number): unknown {
-    return remoteStream(this, id);
+    return remoteStream(this, id, this.#batchBytes);
   }
 
   /** The next items of a streamed result. */
-  pull(id: number, max: number): Promise<[unknown[], boolean]> {
-    return this.control(ControlMethod.pull, [id, max]) as Promise<[unknown[], boolean]>;
+  pull(id: number, max: number, maxBytes: number): Promise<[unknown[], boolean]> {
+    return this.control(ControlMethod.pull, [id, max, maxBytes]) as Promise<[unknown[], boolean]>;
   }
 
   /** Tells the server this process stopped reading stream `id`. */

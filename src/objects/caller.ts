@@ -44,7 +44,6 @@ export const SERVER_CALLER: Caller = Object.freeze({
 
 let current: Caller = SERVER_CALLER;
 let currentContext: CallContext | undefined;
-let perCall: Caller | undefined;
 
 /**
  * One call a client made, from its start until its result is delivered:
@@ -55,18 +54,29 @@ let perCall: Caller | undefined;
  * client gave up on it (a `signal` or `timeout`), its reply could not be
  * encoded, or its connection closed before the reply was written. Once
  * the result is delivered (the reply is written, or, for a call its client
- * may cancel, the client accepts it) nothing is undone.
+ * may cancel, the client accepts it) nothing is undone. A streamed
+ * result's generator runs in one too, made with `undo: false`: it is
+ * cancelled when its client stops reading, and has nothing to undo (what it
+ * yielded was delivered).
  * Internal: the standard types use it; shared code sees `currentCaller().signal`.
  */
 export class CallContext {
   readonly #controller: AbortController | undefined;
   #undo: (() => void)[] | undefined;
+  readonly #undoable: boolean;
   #state: "open" | "cancelled" | "accepted" = "open";
   #replied = false;
+  /** The caller shared code sees in this call: its connection's, with this call's signal too. */
+  #caller: Caller | undefined;
 
-  /** `cancellable`: the client may cancel the call while it runs (it gave a signal or timeout). */
-  constructor(cancellable = true) {
-    this.#controller = cancellable ? new AbortController() : undefined;
+  /**
+   * `cancellable`: the client may cancel the call while it runs (it gave a
+   * signal or timeout); with `undo: false`, the undo steps of its methods
+   * are not kept.
+   */
+  constructor(options: { readonly cancellable?: boolean; readonly undo?: boolean } = {}) {
+    this.#controller = options.cancellable ?? true ? new AbortController() : undefined;
+    this.#undoable = options.undo ?? true;
   }
 
   /** Whether the client may cancel this call (and so sends `accept` once it has the result). */
@@ -82,24 +92,42 @@ export class CallContext {
     return this.#controller?.signal;
   }
 
+  /** `connection` as seen inside this call: its signal aborts on the cancel too. */
+  callerOf(connection: Caller): Caller {
+    const cancelled = this.cancelled;
+    if (cancelled === undefined) return connection;
+    if (this.#caller?.id !== connection.id) {
+      this.#caller = Object.freeze({
+        id: connection.id,
+        signal: AbortSignal.any([connection.signal, cancelled]),
+      });
+    }
+    return this.#caller;
+  }
+
   /**
    * Registers what undoes an effect of this call (a lock granted, an item
    * taken), run if the call is cancelled before its result is delivered;
    * at once if it has been cancelled already.
    */
   onUndo(step: () => void): void {
+    if (!this.#undoable) return;
     if (this.#state === "cancelled") runUndo(step);
     else if (this.#state === "open") (this.#undo ??= []).push(step);
   }
 
   /**
-   * The result will not be delivered: waits drop out, and what the call did
-   * is undone, newest step first. Returns whether there was anything to undo.
+   * The result will not be delivered (the client cancelled, stopped reading
+   * or went away: `reason` says which): waits drop out, and what the call
+   * did is undone, newest step first. Returns whether there was anything
+   * to undo.
    */
-  cancel(): boolean {
+  cancel(
+    reason: unknown = new DOMException("The client cancelled the call", "AbortError"),
+  ): boolean {
     if (this.#state !== "open") return false;
     this.#state = "cancelled";
-    this.#controller?.abort(new DOMException("The client cancelled the call", "AbortError"));
+    this.#controller?.abort(reason);
     const steps = this.#undo ?? [];
     this.#undo = undefined;
     for (let i = steps.length - 1; i >= 0; i--) runUndo(steps[i]!);
@@ -151,9 +179,12 @@ export function connectionCaller(): Caller {
 
 /**
  * The caller of the shared method running now. Read it synchronously, at
- * the start of the method: after an `await` it is no longer known. Outside
- * a call (and for calls made by server-side code) it is the server itself,
- * id 0, whose signal never aborts.
+ * the start of the method: after an `await` it is no longer known. In an
+ * async generator whose items stream to the caller, read it at the start
+ * of the body too (it runs as that caller, with a signal that aborts when
+ * the caller stops reading). Outside a call (and for calls made by
+ * server-side code) it is the server itself, id 0, whose signal never
+ * aborts.
  *
  * @example
  * ```ts
@@ -163,14 +194,9 @@ export function connectionCaller(): Caller {
  * ```
  */
 export function currentCaller(): Caller {
-  const cancelled = currentContext?.cancelled;
-  if (cancelled === undefined || current === SERVER_CALLER) return current;
+  if (currentContext === undefined || current === SERVER_CALLER) return current;
   // A cancellable call: its signal aborts when the call is cancelled or the connection closes.
-  perCall ??= Object.freeze({
-    id: current.id,
-    signal: AbortSignal.any([current.signal, cancelled]),
-  });
-  return perCall;
+  return currentContext.callerOf(current);
 }
 
 /**
@@ -180,15 +206,12 @@ export function currentCaller(): Caller {
 export function runAs<T>(caller: Caller, fn: () => T, call?: CallContext): T {
   const previous = current;
   const previousContext = currentContext;
-  const previousPerCall = perCall;
   current = caller;
   currentContext = call;
-  perCall = undefined;
   try {
     return fn();
   } finally {
     current = previous;
     currentContext = previousContext;
-    perCall = previousPerCall;
   }
 }

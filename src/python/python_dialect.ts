@@ -284,7 +284,7 @@ export class PythonDialect implements MessageHandler {
     noteCall(entry.typeid, method);
     let result: unknown;
     // What the call takes is given back if its result cannot be delivered.
-    const context = new CallContext(false);
+    const context = new CallContext({ cancellable: false });
     // A connection that closes while the call runs undoes it at once, whatever it returns later.
     const closed = (): void => context.connectionClosed();
     try {

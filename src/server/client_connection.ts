@@ -36,6 +36,7 @@ import { noteCall } from "./stray.ts";
 import { ClientCallbacks } from "./client_callbacks.ts";
 import { KeptResults } from "./kept_results.ts";
 import { ClientStreams } from "./client_streams.ts";
+import { batchBudget } from "../wire/batched_stream.ts";
 
 /** A pickle starts with PROTO (protocol 2 and above): how a CPython client is told apart. */
 const PICKLE_PROTOCOL_OPCODE = 0x80;
@@ -97,8 +98,9 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     this.#limits = limits;
     this.connection = new Connection(socket, this, limits, () => {});
     this.connection.throttleAt(limits.maxBufferedBytesPerConnection);
-    this.#callbacks = new ClientCallbacks(this.connection);
-    this.#streams = new ClientStreams(limits.maxObjectsPerConnection);
+    const batchBytes = batchBudget(limits.maxFrameSize);
+    this.#callbacks = new ClientCallbacks(this.connection, { ...limits, batchBytes });
+    this.#streams = new ClientStreams(limits.maxObjectsPerConnection, this.#caller, batchBytes);
   }
 
   /** Resolves once `serve()` has ended. */
@@ -168,6 +170,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
 
   /** A whole request whose content was refused fails that request alone. */
   refused(error: DecodeError, id: number | undefined): void {
+    this.#callbacks.claim(undefined);
     if (id === undefined || id === 0) throw error;
     this.#reply(id, Reply.Failure, [
       `The server refused the request: ${error.message.replace(/^Refused a message: /, "")}`,
@@ -178,10 +181,13 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   /** A decoded request (or the reply to a callback this server called). */
   message(decoded: unknown): void {
     if (Array.isArray(decoded) && decoded[1] === CallbackMessage.reply) {
+      this.#callbacks.claim(undefined);
       return this.#callbacks.replied(decoded);
     }
     this.#decodeProblem = undefined;
     const request = parseRequest(decoded);
+    // Callbacks and uploads it passes belong to it: a cancel of it stops them.
+    this.#callbacks.claim(typeof request === "string" ? undefined : request.args);
     if (typeof request === "string") {
       const id = Array.isArray(decoded) ? decoded[0] : undefined;
       if (typeof id !== "number" || !(id > 0)) {
@@ -234,8 +240,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     let result: unknown;
     // Every call can be undone until its result is delivered; a cancellable one until its
     // client accepts the result.
-    const call = new CallContext(cancellable);
-    if (cancellable) this.#cancellable.set(requestId, call);
+    const call = this.#callContext(requestId, args, cancellable);
     try {
       result = runAs(this.#caller, () => Reflect.apply(fn, entry.object, args), call);
     } catch (error) {
@@ -289,7 +294,21 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     return call.cancel();
   }
 
-  async #control({ requestId, method, args }: Request): Promise<void> {
+  /**
+   * The context of a client call. One its client may cancel is kept until
+   * the client's verdict, and the callbacks and uploads among its arguments
+   * are tied to it.
+   */
+  #callContext(requestId: number, args: unknown[], cancellable: boolean): CallContext {
+    const call = new CallContext({ cancellable });
+    if (cancellable) {
+      this.#cancellable.set(requestId, call);
+      this.#callbacks.tieTo(args, call.cancelled!);
+    }
+    return call;
+  }
+
+  async #control({ requestId, method, args, cancellable }: Request): Promise<void> {
     const host = this.#host;
     const request = parseControl(method, args);
     if (typeof request === "string") {
@@ -309,7 +328,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
           this.#inProgress++;
           let batch: [unknown[], boolean];
           try {
-            batch = await this.#streams.pull(request.id, request.max);
+            batch = await this.#streams.pull(request.id, request.max, request.maxBytes);
           } finally {
             this.#inProgress--;
           }
@@ -336,8 +355,10 @@ export class ClientConnection implements CodecPeer, MessageHandler {
           if (this.#atObjectLimit()) throw new RemoteError(this.#objectLimitMessage());
           this.#inProgress++;
           let entry: SharedEntry;
+          // With a timeout (callTimeout) or a signal, the factory sees the cancel as a method does.
+          const call = cancellable ? this.#callContext(requestId, args, true) : undefined;
           try {
-            entry = await runAs(this.#caller, () => host.create(typeid, args));
+            entry = await runAs(this.#caller, () => host.create(typeid, args), call);
           } finally {
             this.#inProgress--;
           }

@@ -51,7 +51,9 @@ export interface ServerLimits {
   /**
    * Most calls of one connection in progress at once (default 65,536):
    * waiting `get()`s, `acquire()`s and other unfinished async methods. A
-   * call past it fails at once with a RemoteError naming this limit.
+   * call past it fails at once with a RemoteError naming this limit. It
+   * bounds the other way too: the server's calls of a client's callbacks
+   * waiting for their replies.
    */
   readonly maxPendingCallsPerConnection?: number;
   /**
@@ -59,7 +61,9 @@ export interface ServerLimits {
    * (default 128 MiB). Past it, the server stops reading that client's
    * requests until its replies drain: a client that sends without reading
    * is throttled, and its buffered replies stay bounded, while every other
-   * client is served as usual.
+   * client is served as usual. A call of that client's callbacks (made by
+   * any caller, as in a fan-out) fails at once with a RemoteError while
+   * that much waits for it.
    */
   readonly maxBufferedBytesPerConnection?: number;
 }

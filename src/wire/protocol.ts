@@ -74,7 +74,11 @@ export const ControlMethod = {
   cancel: "cancel",
   /** `[requestId, ...]`, sent with request id 0: the client has those calls' results. */
   accept: "accept",
-  /** `[streamId, max]` → `[items, done]`: the next items of a streamed result. */
+  /**
+   * `[streamId, max, maxBytes?]` → `[items, done]`: the next items of a
+   * streamed result, at most `max` of them and, once encoded, about
+   * `maxBytes` (an item larger on its own comes alone).
+   */
   pull: "pull",
   /** `[streamId, ...]`, sent with request id 0: the client stopped reading those streams. */
   closeStream: "closeStream",
@@ -155,7 +159,12 @@ export type ControlRequest =
     readonly method: "release" | "forget" | "cancel" | "accept" | "closeStream";
     readonly ids: number[];
   }
-  | { readonly method: "pull"; readonly id: number; readonly max: number }
+  | {
+    readonly method: "pull";
+    readonly id: number;
+    readonly max: number;
+    readonly maxBytes: number | undefined;
+  }
   | { readonly method: "numberOfObjects" | "debugInfo" | "shutdown" | "ping" }
   | { readonly method: "share"; readonly id: number; readonly ttl: number }
   | { readonly method: "claim"; readonly ticket: string };
@@ -192,11 +201,19 @@ export function parseControl(method: string, args: readonly unknown[]): ControlR
       return { method, id, ttl };
     }
     case ControlMethod.pull: {
-      const [id, max] = args;
+      const [id, max, maxBytes] = args;
       if (!Number.isSafeInteger(id) || !Number.isSafeInteger(max) || (max as number) < 1) {
         return "pull needs a stream id and a positive batch size";
       }
-      return { method, id: id as number, max: Math.min(max as number, 4096) };
+      if (maxBytes !== undefined && !(Number.isSafeInteger(maxBytes) && (maxBytes as number) > 0)) {
+        return "pull's byte budget, when given, must be a positive integer";
+      }
+      return {
+        method,
+        id: id as number,
+        max: Math.min(max as number, 4096),
+        maxBytes: maxBytes as number | undefined,
+      };
     }
     case ControlMethod.claim: {
       const [ticket] = args;
