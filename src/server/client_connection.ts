@@ -20,6 +20,7 @@ import { Connection, type MessageHandler } from "../wire/connection.ts";
 import { FrameError } from "../wire/framing.ts";
 import {
   CallbackMessage,
+  ControlMethod,
   parseControl,
   parseRequest,
   Reply,
@@ -36,11 +37,20 @@ import { noteCall } from "./stray.ts";
 import { ClientCallbacks } from "./client_callbacks.ts";
 import { KeptResults } from "./kept_results.ts";
 import { ClientStreams } from "./client_streams.ts";
+import { ObjectQuota } from "./object_quota.ts";
 
 /** A pickle starts with PROTO (protocol 2 and above): how a CPython client is told apart. */
 const PICKLE_PROTOCOL_OPCODE = 0x80;
 /** CPython's `serializer='xmlrpclib'` sends XML documents: `<?xml`. */
 const XML_OPENING = 0x3c;
+/** Requests that only let go of something: admitted whatever the quotas say. */
+const RELEASING: ReadonlySet<string> = new Set([
+  ControlMethod.release,
+  ControlMethod.forget,
+  ControlMethod.cancel,
+  ControlMethod.accept,
+  ControlMethod.closeStream,
+]);
 
 /** One authenticated client connection and the references it holds. */
 export class ClientConnection implements CodecPeer, MessageHandler {
@@ -65,6 +75,8 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   /** Cancellable calls, by request id, until their client cancels or accepts them. */
   readonly #cancellable = new Map<number, CallContext>();
   readonly #limits: Required<ServerLimits>;
+  /** Objects this connection holds, and those on their way to it. */
+  readonly #objects: ObjectQuota;
   /** Every connection of the server, for `debugInfo()`. */
   readonly #connections: () => Iterable<ClientConnection>;
   /** Calls of this connection in progress (async results not yet sent). */
@@ -94,6 +106,11 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     this.connection.throttleAt(limits.maxBufferedBytesPerConnection);
     this.#callbacks = new ClientCallbacks(this.connection);
     this.#streams = new ClientStreams(limits.maxObjectsPerConnection);
+    this.#objects = new ObjectQuota(
+      limits.maxObjectsPerConnection,
+      () => this.#refs.size,
+      "This connection already holds",
+    );
   }
 
   /** Resolves once `serve()` has ended. */
@@ -184,21 +201,42 @@ export class ClientConnection implements CodecPeer, MessageHandler {
         undefined,
       ]);
     }
+    const refusal = this.#admission(request);
+    if (refusal !== undefined) {
+      // Refused before it is kept: a refused request leaves nothing behind.
+      return this.#reply(request.requestId, Reply.Failure, [refusal, undefined]);
+    }
     if (request.keep) this.#kept.keep(request.requestId);
     if (this.#decodeProblem !== undefined) {
       return this.#reply(request.requestId, Reply.Failure, [this.#decodeProblem, undefined]);
     }
-    if (
-      request.requestId !== 0 &&
-      (this.#inProgress >= this.#limits.maxPendingCallsPerConnection ||
-        this.#cancellable.size >= this.#limits.maxPendingCallsPerConnection)
-    ) {
-      return this.#reply(request.requestId, Reply.Failure, [
-        `This connection already has ${this.#inProgress} calls in progress, the limit (limits.maxPendingCallsPerConnection): wait for some to finish`,
-        undefined,
-      ]);
-    }
     this.#dispatch(request);
+  }
+
+  /**
+   * Why `request` cannot be admitted now, if it cannot: every request
+   * counts against `maxPendingCallsPerConnection` from here until it is
+   * answered (a call chained to a kept result that is not there yet
+   * included), and a kept result until the client forgets it. Requests
+   * that only let go of something are always admitted. A refused request
+   * with no reply wanted (id 0) is dropped unseen, as if never sent.
+   */
+  #admission(request: Request): string | undefined {
+    if (request.objectId === SERVER_ID && RELEASING.has(request.method)) return undefined;
+    const limit = this.#limits.maxPendingCallsPerConnection;
+    const pending = this.#pendingCalls();
+    if (pending < limit && this.#cancellable.size < limit) return undefined;
+    const kept = this.#kept.results === 0
+      ? ""
+      : `, counting ${this.#kept.results} pipelined results not yet forgotten`;
+    return `This connection already has ${
+      Math.max(pending, this.#cancellable.size)
+    } calls in progress, the limit (limits.maxPendingCallsPerConnection)${kept}: wait for some to finish`;
+  }
+
+  /** Calls in progress: running, waiting for a kept result, or kept until forgotten. */
+  #pendingCalls(): number {
+    return this.#inProgress + this.#kept.waiting + this.#kept.results;
   }
 
   #dispatch(request: Request): void {
@@ -222,6 +260,16 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     }
     const fn = host.resolve(entry, method);
     if (typeof fn === "string") return this.#reply(requestId, Reply.Failure, [fn, undefined]);
+    // A method whose result is a new shared object reserves its room first: past the quota it
+    // does not run.
+    let slot: Disposable | undefined;
+    if (entry.methodToTypeid[method] !== undefined) {
+      try {
+        slot = this.#objects.reserve();
+      } catch (error) {
+        return this.#reply(requestId, Reply.Failure, [(error as Error).message, undefined]);
+      }
+    }
     noteCall(entry.typeid, method);
     let result: unknown;
     let call: CallContext | undefined;
@@ -232,6 +280,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     try {
       result = runAs(this.#caller, () => Reflect.apply(fn, entry.object, args), call);
     } catch (error) {
+      slot?.[Symbol.dispose]();
       return this.#reply(requestId, Reply.Throw, error, entry, method);
     }
     if (isThenable(result)) {
@@ -239,14 +288,17 @@ export class ClientConnection implements CodecPeer, MessageHandler {
       Promise.resolve(result).then(
         (value) => {
           this.#inProgress--;
+          slot?.[Symbol.dispose]();
           this.#returnValue(requestId, entry, method, value);
         },
         (error) => {
           this.#inProgress--;
+          slot?.[Symbol.dispose]();
           this.#reply(requestId, Reply.Throw, error, entry, method);
         },
       );
     } else {
+      slot?.[Symbol.dispose]();
       this.#returnValue(requestId, entry, method, result);
     }
   }
@@ -305,7 +357,8 @@ export class ClientConnection implements CodecPeer, MessageHandler {
           return;
         case "create": {
           const { typeid, args } = request;
-          if (this.#atObjectLimit()) throw new RemoteError(this.#objectLimitMessage());
+          // Its room is reserved until the reply carries the new reference.
+          using _room = this.#objects.reserve();
           this.#inProgress++;
           let entry: SharedEntry;
           try {
@@ -344,7 +397,10 @@ export class ClientConnection implements CodecPeer, MessageHandler {
           );
         }
         case "claim": {
-          const entry = host.claim(request.ticket);
+          const entry = host.claim(request.ticket, (entry) => {
+            // Claiming a ticket obtains an object as a create does; a refused ticket stays.
+            if (!this.#refs.has(entry.id)) this.#objects.check();
+          });
           this.#reply(requestId, Reply.Return, new Reference(entry.id));
           host.table.decref(entry.id);
           return;
@@ -389,18 +445,18 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     this.#kept.settle(requestId, kind, value);
   }
 
-  /** Whether this connection holds references to as many objects as it may. */
+  /** Whether this connection holds (or is being sent) as many objects as it may. */
   #atObjectLimit(): boolean {
-    return this.#refs.size >= this.#limits.maxObjectsPerConnection;
+    return this.#objects.full;
   }
 
   #objectLimitMessage(): string {
-    return `This connection already holds ${this.#refs.size} shared objects, the limit (limits.maxObjectsPerConnection): release some first`;
+    return this.#objects.refusal();
   }
 
   /** One line of `debugInfo()`: what this connection holds and has in progress. */
   describe(): string {
-    return `  connection ${this.#caller.id}: ${this.#refs.size} objects, ${this.#inProgress} calls in progress, ${this.connection.buffered} bytes buffered`;
+    return `  connection ${this.#caller.id}: ${this.#refs.size} objects, ${this.#pendingCalls()} calls in progress, ${this.connection.buffered} bytes buffered`;
   }
 
   #addRef(entry: SharedEntry): void {
