@@ -572,3 +572,24 @@ sys.stdin.read()
     }
   },
 );
+
+Deno.test("numberOfObjects() waiting for a forced collection counts against maxPendingCallsPerConnection", async () => {
+  await using manager = await new TestManager({
+    modules,
+    limits: { maxPendingCallsPerConnection: 10 },
+  }).start();
+  // A proxy held inside the server: counting objects then waits for a forced collection.
+  const { Store } = await import("./_fixtures/counter.ts");
+  await using store = await manager.create(Store);
+  await using counter = await manager.create(Counter, 0);
+  await store.set("held", counter);
+  using raw = await rawClient(manager.address);
+  await raw.send(Array.from({ length: 1000 }, (_, i) => [i + 1, 0, "numberOfObjects", []]));
+  const replies = await raw.replies(1000, 20_000);
+  const counted = ofKind(replies, Reply.Return);
+  assert.ok(counted.length >= 10 && counted.length < 1000, `${counted.length} were answered`);
+  assert.deepStrictEqual(new Set(counted), new Set([2]));
+  for (const [message] of ofKind(replies, Reply.Failure) as [string, unknown][]) {
+    assert.match(message, /the limit \(limits\.maxPendingCallsPerConnection\)/);
+  }
+});

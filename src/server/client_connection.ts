@@ -4,6 +4,11 @@
  * when it closes, so that locks, permits and waits held for it let go).
  * Requests go from here to the object host, never back to the listener.
  *
+ * Near 500 lines: admission, dispatch, calls, control requests and
+ * references share one state (the references held, the quotas reserved,
+ * the calls in progress); callbacks, streams and kept results are classes
+ * of their own.
+ *
  * @module
  */
 
@@ -373,9 +378,9 @@ export class ClientConnection implements CodecPeer, MessageHandler {
         case "ping":
           return this.#reply(requestId, Reply.Return, null);
         case "numberOfObjects":
-          return this.#reply(requestId, Reply.Return, await host.numberOfObjects());
+          return this.#reply(requestId, Reply.Return, await this.#counted(host.numberOfObjects()));
         case "debugInfo": {
-          const objects = await host.debugInfo();
+          const objects = await this.#counted(host.debugInfo());
           const connections = [...this.#connections()].map((c) => c.describe()).join("\n");
           return this.#reply(
             requestId,
@@ -417,6 +422,16 @@ export class ClientConnection implements CodecPeer, MessageHandler {
       } else {
         this.#reply(requestId, Reply.Throw, error);
       }
+    }
+  }
+
+  /** `work`, counted as a call in progress until it settles (a forced collection can take a while). */
+  async #counted<T>(work: Promise<T>): Promise<T> {
+    this.#inProgress++;
+    try {
+      return await work;
+    } finally {
+      this.#inProgress--;
     }
   }
 
