@@ -327,6 +327,31 @@ Deno.test("a connection at maxObjectsPerConnection cannot claim tickets; a refus
   await full[1]![Symbol.asyncDispose]();
 });
 
+Deno.test("a methodToTypeid call past maxObjectsPerConnection is refused before it runs", async () => {
+  const { QuotaManager, Tally } = await import("./_fixtures/quota.ts");
+  await using manager = await new QuotaManager({
+    modules: [QUOTA_MODULE],
+    limits: { maxObjectsPerConnection: 2 },
+  }).start();
+  await using tally = await manager.create(Tally);
+  await using first = await tally.spawn() as unknown as typeof tally;
+  // Sent together: neither may pass the limit, and the one refused must not run.
+  const outcomes = await within(
+    Promise.allSettled([tally.spawn(), tally.spawn(), manager.create(Tally)]),
+    10_000,
+    "three calls at the limit",
+  );
+  for (const outcome of outcomes) {
+    assert.equal(outcome.status, "rejected");
+    assert.match(
+      (outcome as PromiseRejectedResult).reason.message,
+      /^This connection already holds 2 shared objects, the limit \(limits\.maxObjectsPerConnection\): release some first$/,
+    );
+  }
+  assert.equal(await tally.get(), 1, "spawn() ran once: the refused calls did not run");
+  assert.equal(await first.get(), 0);
+});
+
 Deno.test("calls chained to a kept request that never settles count against maxPendingCallsPerConnection", async () => {
   const { QuotaManager, Tally } = await import("./_fixtures/quota.ts");
   await using manager = await new QuotaManager({
