@@ -618,3 +618,48 @@ Deno.test("numberOfObjects() waiting for a forced collection counts against maxP
     assert.match(message, /the limit \(limits\.maxPendingCallsPerConnection\)/);
   }
 });
+
+await pythonTest(
+  ["3.13.0"],
+  "a CPython methodToTypeid call past the server-wide object quota is refused before it runs",
+  async () => {
+    const { QuotaManager } = await import("./_fixtures/quota.ts");
+    const authkey = "quota-secret";
+    await using manager = await new QuotaManager({
+      modules: [QUOTA_MODULE],
+      authkey: new TextEncoder().encode(authkey),
+      limits: { maxObjectsPerConnection: 1 },
+    }).start();
+    const python = await pythonHolding(
+      "3.13.0",
+      PYTHON_PRELUDE + `
+class M(BaseManager):
+    pass
+M.register("Tally")
+manager = M(address=address, authkey=authkey)
+manager.connect()
+tally = manager.Tally()
+try:
+    tally.spawn()
+    refused = None
+except Exception as error:
+    lines = [line for line in str(error).splitlines() if line.strip("- ")]
+    refused = f"{type(error).__name__}: {lines[-1]}"
+print(json.dumps({"refused": refused, "spawned": tally.get()}), flush=True)
+sys.stdin.read()
+`,
+      [JSON.stringify(manager.address), authkey],
+      "the CPython client calling spawn()",
+    );
+    try {
+      assert.equal(
+        python.seen.refused,
+        "RemoteError: RemoteError: CPython clients already hold 1 shared objects, the limit (limits.maxObjectsPerConnection, server-wide for CPython clients): release some first",
+      );
+      assert.equal(python.seen.spawned, 0, "spawn() did not run");
+      assert.equal(await manager.numberOfObjects(), 1);
+    } finally {
+      await python.done();
+    }
+  },
+);
