@@ -31,11 +31,6 @@ export class ObjectQuota {
     this.#scope = scope;
   }
 
-  /** Objects reserved for requests in progress. */
-  get coming(): number {
-    return this.#coming;
-  }
-
   /**
    * Room for one more object, until the returned reservation is disposed
    * of (once the object is held, or will not come); a RemoteError naming

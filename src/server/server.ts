@@ -85,7 +85,7 @@ export class Server {
   readonly #limits: Required<ServerLimits>;
   readonly #socketDir: string | undefined;
   readonly #connections = new Set<ClientConnection>();
-  /** Peers in the handshake that have not proved they hold the key, oldest first, with when they came. */
+  /** Peers in the handshake that have not proved the key, oldest first, with when they came. */
   readonly #handshaking = new Map<ClientConnection, number>();
   /** Peers that proved the key less than EVICT_AFTER ago: when each came, and when it proved it. */
   readonly #recentProofs: { came: number; at: number }[] = [];
