@@ -6,11 +6,22 @@
  * tickets are bounded per connection and expire within `ticketTtl`.
  */
 import assert from "node:assert/strict";
-import { proxyToString, RemoteError } from "../mod.ts";
+import { defaultAuthkey, proxyToString, RemoteError } from "../mod.ts";
+import { clientHandshake, importAuthkey } from "../src/wire/handshake.ts";
+import { Codec } from "../src/wire/codec.ts";
+import { FrameReader } from "../src/wire/framing.ts";
+import { Reply } from "../src/wire/protocol.ts";
+import { connect } from "../src/wire/transport.ts";
 import { Counter, TestManager } from "./_fixtures/counter.ts";
-import { COUNTER_MODULE, makeCertificate, tempDir, waitUntil } from "./_helpers.ts";
+import { COUNTER_MODULE, makeCertificate, tempDir, waitUntil, within } from "./_helpers.ts";
 
 const modules = [COUNTER_MODULE];
+const codec = new Codec({
+  encodeToken: () => {
+    throw new TypeError("no proxies here");
+  },
+  decodeToken: ([, id]) => id,
+});
 
 /** Connects, makes one call, disconnects; true if all of it worked. */
 async function keyHolderGetsIn(
@@ -109,4 +120,87 @@ Deno.test("proxy tickets are bounded per connection and expire within ticketTtl"
     await waitUntil(async () => (await manager.numberOfObjects()) === 0, 2000),
     "released once the tickets expired, though 10 days were asked for",
   );
+});
+
+/** True once the server has closed `conn` (what it sent before is read and dropped). */
+async function closedWithin(conn: Deno.Conn, ms: number): Promise<boolean> {
+  const buffer = new Uint8Array(256);
+  const closed = (async () => {
+    try {
+      while ((await conn.read(buffer)) !== null) { /* the challenge */ }
+    } catch { /* reset */ }
+    return true;
+  })();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([closed, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("a burst of 200 key holders slow to answer (a loaded machine) all get in", async () => {
+  await using manager = await new TestManager({
+    address: { hostname: "127.0.0.1", port: 0 },
+    modules,
+  }).start();
+  const key = await importAuthkey(defaultAuthkey());
+  const answer = Promise.withResolvers<void>();
+  const peers: Promise<string>[] = [];
+  // They come over about half a second, and none answers its challenge until all have come: as
+  // from one process starved of CPU, busy opening its connections.
+  for (let i = 0; i < 200; i++) {
+    const socket = await connect(manager.address);
+    const reader = new FrameReader(socket);
+    peers.push((async () => {
+      try {
+        await answer.promise;
+        await clientHandshake({ socket, reader }, key);
+        await socket.write(codec.encode([1, 0, "ping", []]));
+        const reply = codec.decode((await reader.read(1 << 20))!) as unknown[];
+        return reply[1] === Reply.Return ? "ok" : `replied ${JSON.stringify(reply)}`;
+      } catch (error) {
+        return String(error);
+      } finally {
+        try {
+          socket.close();
+        } catch { /* closed by the server */ }
+      }
+    })());
+    if (i % 8 === 7) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  answer.resolve();
+  const outcomes = await within(Promise.all(peers), 30_000, "200 handshakes");
+  const failed = outcomes.filter((outcome) => outcome !== "ok");
+  assert.equal(failed.length, 0, `${failed.length} of 200 were cut short: ${failed[0]}`);
+});
+
+Deno.test("silent peers: at most 8 × maxPending are held; those a key holder overtook make room", async () => {
+  await using manager = await new TestManager({
+    address: { hostname: "127.0.0.1", port: 0 },
+    modules,
+    limits: { maxPending: 8 },
+  }).start();
+  const silent: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 100; i++) silent.push(await connect(manager.address));
+    const closed = await Promise.all(silent.map((conn) => closedWithin(conn, 1000)));
+    assert.deepStrictEqual(
+      closed,
+      [...Array(36).fill(true), ...Array(64).fill(false)],
+      "the 36 oldest were dropped, 64 are held",
+    );
+    // A key holder comes after them (its arrival makes the oldest drop, at 8 × maxPending) and
+    // gets in. 100 ms on, they lag behind it: each newcomer makes the oldest of them drop,
+    // though fewer than 8 × maxPending are waiting now.
+    assert.ok(await keyHolderGetsIn(manager.address));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    for (let i = 0; i < 8; i++) silent.push(await connect(manager.address));
+    const after = await Promise.all(silent.slice(36, 54).map((conn) => closedWithin(conn, 1000)));
+    assert.deepStrictEqual(after, [...Array(9).fill(true), ...Array(9).fill(false)]);
+  } finally {
+    closeAll(silent);
+  }
 });

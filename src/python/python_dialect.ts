@@ -13,6 +13,10 @@
  *
  * References a CPython client holds are counted server-wide, as CPython
  * counts them: its increfs and decrefs come over connections of their own.
+ * So is their quota of objects (`maxObjectsPerConnection`, for all CPython
+ * clients together). A connection that sends more requests than CPython
+ * ever does without waiting for the replies (it sends one at a time) is
+ * closed, told why, before they pile up.
  *
  * @module
  */
@@ -58,6 +62,13 @@ export function servePython(
 /** Said of a call whose result could not be delivered, once what it took was given back. */
 const UNDONE = "; the call was undone, as if it had not run: what it took is back in its place";
 
+/**
+ * Requests a connection may have waiting behind the one being answered.
+ * CPython sends one and waits for its reply; a peer that sends this many
+ * more is not CPython, and is closed before its requests pile up.
+ */
+const MAX_WAITING = 8;
+
 /** A request as CPython sends it: `(ident, methodname, args, kwds)`. */
 interface PythonRequest {
   readonly ident: unknown;
@@ -76,6 +87,8 @@ export class PythonDialect implements MessageHandler {
   /** Requests not yet answered, in order: CPython sends one at a time, but a peer may not. */
   readonly #queue: (PythonRequest | string)[] = [];
   #running = false;
+  /** Closing: it sent too many requests at once; what else it sends is dropped. */
+  #overflowed = false;
 
   /**
    * Whether replies may carry exceptions and proxies: pickle can, XML-RPC
@@ -125,8 +138,33 @@ export class PythonDialect implements MessageHandler {
   }
 
   #enqueue(request: PythonRequest | string): void {
+    if (this.#overflowed) return;
+    if (this.#queue.length >= MAX_WAITING) return this.#overflow();
     this.#queue.push(request);
     if (!this.#running) this.#drain();
+  }
+
+  /** Closes a connection that pipelines past {@linkcode MAX_WAITING}, telling it why. */
+  #overflow(): void {
+    this.#overflowed = true;
+    const waiting = this.#queue.length + 2;
+    this.#queue.length = 0;
+    this.#send(
+      "#TRACEBACK",
+      traceback(
+        "RemoteError",
+        `The Deno manager server closed this connection: it sent ${waiting} requests without waiting for the replies, and a CPython client sends one at a time`,
+      ),
+    );
+    const connection = this.#connection;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    Promise.race([
+      connection.flush(),
+      new Promise((resolve) => timer = setTimeout(resolve, 1000)),
+    ]).finally(() => {
+      clearTimeout(timer);
+      connection.close();
+    });
   }
 
   async #drain(): Promise<void> {
@@ -198,6 +236,8 @@ export class PythonDialect implements MessageHandler {
             kwds,
             host.parametersOf(typeid),
           );
+          // Its room is reserved until the new object is held.
+          using _room = host.pythonObjects.reserve();
           const entry = await runAs(this.#caller, () => host.create(typeid, createArgs));
           this.#hold(entry);
           return this.#send(
@@ -207,6 +247,8 @@ export class PythonDialect implements MessageHandler {
         }
         case "incref": {
           const entry = this.#entry(args[0]);
+          // An object CPython clients held none of is one more for their quota.
+          if (!host.pythonRefs.has(entry.id)) host.pythonObjects.check();
           this.#hold(entry);
           return this.#send("#RETURN", null);
         }
@@ -281,6 +323,17 @@ export class PythonDialect implements MessageHandler {
           bindKeywords(fn, args, kwds, `${entry.typeid}.${method}()`),
         );
     }
+    // A method whose result is a new shared object reserves its room first: past the quota it
+    // does not run.
+    let room: Disposable | undefined;
+    if (this.#objects && entry.methodToTypeid[sharedAs] !== undefined) {
+      try {
+        room = host.pythonObjects.reserve();
+      } catch (error) {
+        return this.#send("#TRACEBACK", tracebackOf(error));
+      }
+    }
+    using _room = room;
     noteCall(entry.typeid, method);
     let result: unknown;
     // What the call takes is given back if its result cannot be delivered.

@@ -4,6 +4,11 @@
  * when it closes, so that locks, permits and waits held for it let go).
  * Requests go from here to the object host, never back to the listener.
  *
+ * Near 500 lines: admission, dispatch, calls, control requests and
+ * references share one state (the references held, the quotas reserved,
+ * the calls in progress); callbacks, streams and kept results are classes
+ * of their own.
+ *
  * @module
  */
 
@@ -20,6 +25,7 @@ import { Connection, type MessageHandler } from "../wire/connection.ts";
 import { FrameError } from "../wire/framing.ts";
 import {
   CallbackMessage,
+  ControlMethod,
   parseControl,
   parseRequest,
   Reply,
@@ -37,11 +43,20 @@ import { ClientCallbacks } from "./client_callbacks.ts";
 import { KeptResults } from "./kept_results.ts";
 import { ClientStreams } from "./client_streams.ts";
 import { batchBudget } from "../wire/batched_stream.ts";
+import { ObjectQuota } from "./object_quota.ts";
 
 /** A pickle starts with PROTO (protocol 2 and above): how a CPython client is told apart. */
 const PICKLE_PROTOCOL_OPCODE = 0x80;
 /** CPython's `serializer='xmlrpclib'` sends XML documents: `<?xml`. */
 const XML_OPENING = 0x3c;
+/** Requests that only let go of something: admitted whatever the quotas say. */
+const RELEASING: ReadonlySet<string> = new Set([
+  ControlMethod.release,
+  ControlMethod.forget,
+  ControlMethod.cancel,
+  ControlMethod.accept,
+  ControlMethod.closeStream,
+]);
 
 /** Said of a call whose result could not be delivered, once what it took was given back. */
 const UNDONE = "; the call was undone, as if cancelled: what it took is back in its place";
@@ -71,6 +86,8 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   /** Calls whose results are awaited: undone at once if the connection closes first. */
   readonly #running = new Set<CallContext>();
   readonly #limits: Required<ServerLimits>;
+  /** Objects this connection holds, and those on their way to it. */
+  readonly #objects: ObjectQuota;
   /** Every connection of the server, for `debugInfo()`. */
   readonly #connections: () => Iterable<ClientConnection>;
   /** Calls of this connection in progress (async results not yet sent). */
@@ -101,6 +118,11 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     const batchBytes = batchBudget(limits.maxFrameSize);
     this.#callbacks = new ClientCallbacks(this.connection, { ...limits, batchBytes });
     this.#streams = new ClientStreams(limits.maxObjectsPerConnection, this.#caller, batchBytes);
+    this.#objects = new ObjectQuota(
+      limits.maxObjectsPerConnection,
+      () => this.#refs.size,
+      "This connection already holds",
+    );
   }
 
   /** Resolves once `serve()` has ended. */
@@ -198,21 +220,42 @@ export class ClientConnection implements CodecPeer, MessageHandler {
         undefined,
       ]);
     }
+    const refusal = this.#admission(request);
+    if (refusal !== undefined) {
+      // Refused before it is kept: a refused request leaves nothing behind.
+      return this.#reply(request.requestId, Reply.Failure, [refusal, undefined]);
+    }
     if (request.keep) this.#kept.keep(request.requestId);
     if (this.#decodeProblem !== undefined) {
       return this.#reply(request.requestId, Reply.Failure, [this.#decodeProblem, undefined]);
     }
-    if (
-      request.requestId !== 0 &&
-      (this.#inProgress >= this.#limits.maxPendingCallsPerConnection ||
-        this.#cancellable.size >= this.#limits.maxPendingCallsPerConnection)
-    ) {
-      return this.#reply(request.requestId, Reply.Failure, [
-        `This connection already has ${this.#inProgress} calls in progress, the limit (limits.maxPendingCallsPerConnection): wait for some to finish`,
-        undefined,
-      ]);
-    }
     this.#dispatch(request);
+  }
+
+  /**
+   * Why `request` cannot be admitted now, if it cannot: every request
+   * counts against `maxPendingCallsPerConnection` from here until it is
+   * answered (a call chained to a kept result that is not there yet
+   * included), and a kept result until the client forgets it. Requests
+   * that only let go of something are always admitted. A refused request
+   * with no reply wanted (id 0) is dropped unseen, as if never sent.
+   */
+  #admission(request: Request): string | undefined {
+    if (request.objectId === SERVER_ID && RELEASING.has(request.method)) return undefined;
+    const limit = this.#limits.maxPendingCallsPerConnection;
+    const pending = this.#pendingCalls();
+    if (pending < limit && this.#cancellable.size < limit) return undefined;
+    const kept = this.#kept.results === 0
+      ? ""
+      : `, counting ${this.#kept.results} pipelined results not yet forgotten`;
+    return `This connection already has ${
+      Math.max(pending, this.#cancellable.size)
+    } calls in progress, the limit (limits.maxPendingCallsPerConnection)${kept}: wait for some to finish`;
+  }
+
+  /** Calls in progress: running, waiting for a kept result, or kept until forgotten. */
+  #pendingCalls(): number {
+    return this.#inProgress + this.#kept.waiting + this.#kept.results;
   }
 
   #dispatch(request: Request): void {
@@ -236,6 +279,16 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     }
     const fn = host.resolve(entry, method);
     if (typeof fn === "string") return this.#reply(requestId, Reply.Failure, [fn, undefined]);
+    // A method whose result is a new shared object reserves its room first: past the quota it
+    // does not run.
+    let slot: Disposable | undefined;
+    if (entry.methodToTypeid[method] !== undefined) {
+      try {
+        slot = this.#objects.reserve();
+      } catch (error) {
+        return this.#reply(requestId, Reply.Failure, [(error as Error).message, undefined]);
+      }
+    }
     noteCall(entry.typeid, method);
     let result: unknown;
     // Every call can be undone until its result is delivered; a cancellable one until its
@@ -244,6 +297,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     try {
       result = runAs(this.#caller, () => Reflect.apply(fn, entry.object, args), call);
     } catch (error) {
+      slot?.[Symbol.dispose]();
       return this.#reply(requestId, Reply.Throw, error, entry, method, call);
     }
     if (isThenable(result)) {
@@ -253,15 +307,18 @@ export class ClientConnection implements CodecPeer, MessageHandler {
         (value) => {
           this.#inProgress--;
           this.#running.delete(call);
+          slot?.[Symbol.dispose]();
           this.#returnValue(requestId, entry, method, value, call);
         },
         (error) => {
           this.#inProgress--;
           this.#running.delete(call);
+          slot?.[Symbol.dispose]();
           this.#reply(requestId, Reply.Throw, error, entry, method, call);
         },
       );
     } else {
+      slot?.[Symbol.dispose]();
       this.#returnValue(requestId, entry, method, result, call);
     }
   }
@@ -352,7 +409,8 @@ export class ClientConnection implements CodecPeer, MessageHandler {
           return;
         case "create": {
           const { typeid, args } = request;
-          if (this.#atObjectLimit()) throw new RemoteError(this.#objectLimitMessage());
+          // Its room is reserved until the reply carries the new reference.
+          using _room = this.#objects.reserve();
           this.#inProgress++;
           let entry: SharedEntry;
           // With a timeout (callTimeout) or a signal, the factory sees the cancel as a method does.
@@ -369,9 +427,9 @@ export class ClientConnection implements CodecPeer, MessageHandler {
         case "ping":
           return this.#reply(requestId, Reply.Return, null);
         case "numberOfObjects":
-          return this.#reply(requestId, Reply.Return, await host.numberOfObjects());
+          return this.#reply(requestId, Reply.Return, await this.#counted(host.numberOfObjects()));
         case "debugInfo": {
-          const objects = await host.debugInfo();
+          const objects = await this.#counted(host.debugInfo());
           const connections = [...this.#connections()].map((c) => c.describe()).join("\n");
           return this.#reply(
             requestId,
@@ -393,7 +451,10 @@ export class ClientConnection implements CodecPeer, MessageHandler {
           );
         }
         case "claim": {
-          const entry = host.claim(request.ticket);
+          const entry = host.claim(request.ticket, (entry) => {
+            // Claiming a ticket obtains an object as a create does; a refused ticket stays.
+            if (!this.#refs.has(entry.id)) this.#objects.check();
+          });
           this.#reply(requestId, Reply.Return, new Reference(entry.id));
           host.table.decref(entry.id);
           return;
@@ -410,6 +471,16 @@ export class ClientConnection implements CodecPeer, MessageHandler {
       } else {
         this.#reply(requestId, Reply.Throw, error);
       }
+    }
+  }
+
+  /** `work`, counted as a call in progress until it settles (a forced collection can take a while). */
+  async #counted<T>(work: Promise<T>): Promise<T> {
+    this.#inProgress++;
+    try {
+      return await work;
+    } finally {
+      this.#inProgress--;
     }
   }
 
@@ -450,18 +521,18 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     this.#kept.settle(requestId, kind, value);
   }
 
-  /** Whether this connection holds references to as many objects as it may. */
+  /** Whether this connection holds (or is being sent) as many objects as it may. */
   #atObjectLimit(): boolean {
-    return this.#refs.size >= this.#limits.maxObjectsPerConnection;
+    return this.#objects.full;
   }
 
   #objectLimitMessage(): string {
-    return `This connection already holds ${this.#refs.size} shared objects, the limit (limits.maxObjectsPerConnection): release some first`;
+    return this.#objects.refusal();
   }
 
   /** One line of `debugInfo()`: what this connection holds and has in progress. */
   describe(): string {
-    return `  connection ${this.#caller.id}: ${this.#refs.size} objects, ${this.#inProgress} calls in progress, ${this.connection.buffered} bytes buffered`;
+    return `  connection ${this.#caller.id}: ${this.#refs.size} objects, ${this.#pendingCalls()} calls in progress, ${this.connection.buffered} bytes buffered`;
   }
 
   #addRef(entry: SharedEntry): void {

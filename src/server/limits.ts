@@ -26,11 +26,13 @@ export interface ServerLimits {
   /** Most authenticated connections at once; more are closed at once (default 1024). */
   readonly maxConnections?: number;
   /**
-   * Peers still in the authentication handshake (default 64). Past it, a
-   * newcomer makes the oldest one drop if it has waited 100 ms or more (a
-   * burst of real clients is not cut short), and at 8 times it, whatever
-   * its age: a flood of peers that never authenticate cannot lock a key
-   * holder out, nor use more than that many descriptors.
+   * Peers in the authentication handshake that have not yet proved they
+   * hold the key (default 64). Past it, a newcomer makes the oldest one
+   * drop if it lags: a peer that came after it proved the key 100 ms ago or
+   * more, and it still has not. At 8 times it, the oldest drops whatever it
+   * did. A flood of peers that never authenticate cannot lock a key holder
+   * out, nor use more than 8 times this many descriptors; a burst of real
+   * clients on a loaded machine, slow to answer, is not cut short.
    */
   readonly maxPending?: number;
   /** Most unclaimed `proxyToString()` tickets per connection (default 1024). */
@@ -43,17 +45,24 @@ export interface ServerLimits {
   readonly maxLength?: number;
   /**
    * Most shared objects one connection may hold references to, and most
-   * streamed results it may have open (default 1,048,576 each). A
-   * `create()` (or a method returning a new shared object or a stream) past
-   * it fails naming this limit; the connection goes on.
+   * streamed results it may have open (default 1,048,576 each). Room is
+   * reserved when a request is admitted, so requests sent together cannot
+   * pass it. A `create()`, a method returning a new shared object or a
+   * stream, or a `proxyFromString()` claim past it fails naming this limit,
+   * and a refused method does not run; the connection goes on. CPython
+   * clients, whose references belong to no connection, share one such quota
+   * for the whole server.
    */
   readonly maxObjectsPerConnection?: number;
   /**
    * Most calls of one connection in progress at once (default 65,536):
-   * waiting `get()`s, `acquire()`s and other unfinished async methods. A
-   * call past it fails at once with a RemoteError naming this limit. It
-   * bounds the other way too: the server's calls of a client's callbacks
-   * waiting for their replies.
+   * waiting `get()`s, `acquire()`s and other unfinished async methods,
+   * calls chained to a pipelined result that is not there yet, and
+   * pipelined results kept for chained calls until the client forgets them
+   * (ours does once the result arrives). A call past it fails at once with
+   * a RemoteError naming this limit, and does not run. It bounds the other
+   * way too: the server's calls of a client's callbacks waiting for their
+   * replies.
    */
   readonly maxPendingCallsPerConnection?: number;
   /**

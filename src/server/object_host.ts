@@ -17,6 +17,7 @@ import { publicMethods, type Registration } from "../objects/registry.ts";
 import { runAs, SERVER_CALLER } from "../objects/caller.ts";
 import type { ServerLimits } from "./limits.ts";
 import { ObjectTable, type SharedEntry } from "./object_table.ts";
+import { ObjectQuota } from "./object_quota.ts";
 
 /** A shared object's method, as the host calls it. */
 export type Method = (this: unknown, ...args: unknown[]) => unknown;
@@ -38,6 +39,12 @@ export class ObjectHost {
    * decrefs over connections of their own, so they belong to no connection.
    */
   readonly pythonRefs: Map<number, number> = new Map();
+  /**
+   * The objects CPython clients hold, and those on their way to them: their
+   * references belong to no connection, so `maxObjectsPerConnection` holds
+   * for all of them together.
+   */
+  readonly pythonObjects: ObjectQuota;
   readonly #registry: ReadonlyMap<string, Registration>;
   readonly #address: Address;
   readonly #limits: Required<ServerLimits>;
@@ -63,6 +70,12 @@ export class ObjectHost {
     this.#address = address;
     this.#limits = limits;
     this.#local = this.#localChannel();
+    this.pythonObjects = new ObjectQuota(
+      limits.maxObjectsPerConnection,
+      () => this.pythonRefs.size,
+      "CPython clients already hold",
+      ", server-wide for CPython clients",
+    );
   }
 
   /** The callable registered for `typeid`, if any. */
@@ -280,14 +293,19 @@ export class ObjectHost {
     return ticket;
   }
 
-  /** Takes a ticket's reference; the caller must release it after handing it on. */
-  claim(ticket: string): SharedEntry {
+  /**
+   * Takes a ticket's reference; the caller must release it after handing it
+   * on. `admit` sees the object first and may refuse it by throwing: the
+   * ticket is then left as it was.
+   */
+  claim(ticket: string, admit?: (entry: SharedEntry) => void): SharedEntry {
     const held = this.#tickets.get(ticket);
     if (held === undefined) {
       throw new RemoteError(
         "Proxy transfer ticket not found: it was claimed already, expired, or belongs to another server",
       );
     }
+    admit?.(this.table.get(held.id)!);
     this.#tickets.delete(ticket);
     clearTimeout(held.timer);
     held.owner.tickets--;

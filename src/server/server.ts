@@ -86,8 +86,12 @@ export class Server {
   readonly #limits: Required<ServerLimits>;
   readonly #socketDir: string | undefined;
   readonly #connections = new Set<ClientConnection>();
-  /** Peers in the handshake, oldest first, with when they came. */
+  /** Peers in the handshake that have not proved the key, oldest first, with when they came. */
   readonly #handshaking = new Map<ClientConnection, number>();
+  /** Peers that proved the key less than EVICT_AFTER ago: when each came, and when it proved it. */
+  readonly #recentProofs: { came: number; at: number }[] = [];
+  /** When the latest peer came of those that proved the key EVICT_AFTER ago or more. */
+  #provedBefore = -Infinity;
   readonly #stopped = Promise.withResolvers<void>();
   #serving = false;
   #stopping = false;
@@ -175,12 +179,14 @@ export class Server {
       return;
     }
     if (this.#handshaking.size >= this.#limits.maxPending) {
-      // The oldest peer still in the handshake makes room, once it has had
-      // time to finish one: a flood of peers that never authenticate cannot
-      // keep a key holder out, and a burst of real clients is not cut short.
+      // The oldest peer that has not proved the key makes room once it lags: a peer that came
+      // after it proved the key EVICT_AFTER ago and it still has not. A flood of peers that never
+      // answer cannot keep a key holder out (each one that gets in makes the flood before it
+      // lag), and a burst of real clients on a loaded machine, slow to answer, is not cut short
+      // for being slow. Past BURST times the budget the oldest goes whatever it did.
       const [oldest, since] = this.#handshaking.entries().next().value!;
       if (
-        performance.now() - since >= EVICT_AFTER ||
+        this.#lagging(since) ||
         this.#handshaking.size >= this.#limits.maxPending * BURST
       ) {
         this.#handshaking.delete(oldest);
@@ -196,10 +202,15 @@ export class Server {
       () => this.shutdown(),
       () => this.#connections,
     );
-    this.#handshaking.set(client, performance.now());
+    const came = performance.now();
+    this.#handshaking.set(client, came);
     const cancelDeadline = onDeadline(this.#handshakeTimeout, () => client.connection.close());
     let reserved = false;
     const admit = (): boolean => {
+      // It proved the key: it is no longer a peer that may be dropped for a newcomer.
+      this.#handshaking.delete(client);
+      this.#ripenProofs();
+      this.#recentProofs.push({ came, at: performance.now() });
       // Counted from the welcome on, so a burst of key holders cannot pass the limit.
       if (this.#connections.size + this.#welcomed >= this.#limits.maxConnections) return false;
       this.#welcomed++;
@@ -245,6 +256,24 @@ export class Server {
     );
   }
 
+  /** Whether a peer that came at `since` lags: one that came after it proved the key EVICT_AFTER ago. */
+  #lagging(since: number): boolean {
+    this.#ripenProofs();
+    return this.#provedBefore > since;
+  }
+
+  /** Folds the proofs EVICT_AFTER old into `#provedBefore`: only the last EVICT_AFTER's are kept. */
+  #ripenProofs(): void {
+    const ripe = performance.now() - EVICT_AFTER;
+    const proofs = this.#recentProofs;
+    let done = 0;
+    while (done < proofs.length && proofs[done]!.at <= ripe) {
+      this.#provedBefore = Math.max(this.#provedBefore, proofs[done]!.came);
+      done++;
+    }
+    if (done > 0) proofs.splice(0, done);
+  }
+
   /** Shown by `console.log`. */
   [Symbol.for("Deno.customInspect")](): string {
     return `Server { address: ${formatAddress(this.address)} }`;
@@ -258,7 +287,7 @@ export function boundSocket(server: Server): SocketIdentity | null {
   return boundSockets.get(server) ?? null;
 }
 
-/** A peer in the handshake this long (ms) may be dropped for a newcomer. */
+/** A peer that has not proved the key this long (ms) after a newer one did may be dropped. */
 const EVICT_AFTER = 100;
 /** Past this many times `maxPending`, the oldest peer in the handshake drops whatever its age. */
 const BURST = 8;
