@@ -166,7 +166,7 @@ await server.serveForever();
     assert.equal(hints.length, 1, await stderr);
     assert.match(
       await stderr,
-      /refused a client that answered its challenge with HMAC-MD5, the handshake of CPython 3\.11 and older: start the manager with legacyAuth: true/,
+      /refused a client that answered its challenge with HMAC-MD5, the handshake of CPython 3\.11 and older: to accept such clients, start the manager with legacyAuth: true \(serve: --legacy-auth\)/,
     );
   },
 );

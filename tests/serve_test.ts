@@ -102,6 +102,7 @@ Deno.test("serve refuses to start without an authkey, or with one on the command
     [["--address=localhost"], { MP_AUTHKEY: KEY }, /neither HOST:PORT, :PORT nor a socket path/],
     [["--address=:1", "--queue=q", "--dict=q"], { MP_AUTHKEY: KEY }, /The name q is shared twice/],
     [["--address=:1", "--pool=p"], { MP_AUTHKEY: KEY }, /Unknown option --pool/],
+    [["--address=:1", "--address=:2"], { MP_AUTHKEY: KEY }, /--address is given twice/],
   ];
   for (const [args, env, message] of cases) {
     const child = serve(NARROW, args, env);
@@ -145,3 +146,68 @@ Deno.test("serve reads the authkey from a file and serves on a Unix socket", asy
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("serve says why it cannot listen, without a stack trace", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const child = serve(NARROW, [`--address=127.0.0.1:${taken.addr.port}`]);
+    const output = await within(child.output(), 10_000, "serve on a taken port");
+    const text = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 1, text);
+    assert.match(text, /^serve could not start: .*(in use|AddrInUse)/i);
+    assert.doesNotMatch(text, /^\s+at /m);
+  } finally {
+    taken.close();
+  }
+});
+
+await pythonTest(
+  ["3.13.0"],
+  "serve --module serves a module's @shared() classes to Python, keywords bound by name",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const module = `${dir}/svc.ts`;
+      await Deno.writeTextFile(
+        module,
+        `import { shared } from "${new URL("../mod.ts", import.meta.url).href}";
+@shared()
+export class Svc {
+  constructor(readonly start = 0, readonly step = 1) {}
+  next(): number {
+    return this.start + this.step;
+  }
+}
+`,
+      );
+      const child = serve(
+        [...NARROW, `--allow-read=${dir},${new URL("../", import.meta.url).pathname}`],
+        ["--address=127.0.0.1:0", `--module=${module}`],
+      );
+      const { line, rest } = await firstLine(child.stdout, "serve's banner");
+      try {
+        const port = line.match(/:(\d+)$/)?.[1];
+        assert.ok(port, line);
+        const got = await runPython(
+          "3.13.0",
+          `
+from multiprocessing.managers import BaseManager
+class M(BaseManager): pass
+M.register('Svc')
+m = M(address=('127.0.0.1', ${port}), authkey=b'${KEY}')
+m.connect()
+print(m.Svc(step=5).next())
+`,
+        );
+        assert.equal(new TextDecoder().decode(got).trim(), "5");
+      } finally {
+        child.kill("SIGTERM");
+        await within(child.status, 10_000, "serve to end");
+        await rest.cancel();
+        await child.stderr.cancel();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);

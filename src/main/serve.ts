@@ -20,6 +20,7 @@
 
 import { checkAddress, formatAddress } from "../wire/address.ts";
 import type { Address } from "../wire/address.ts";
+import { BaseManager } from "../client/manager.ts";
 import { SyncManager } from "../client/sync_manager.ts";
 import { moduleUrl } from "../client/handoff.ts";
 import { importUserModule } from "../server/user_module.ts";
@@ -41,7 +42,9 @@ Options:
   --authkey-env=NAME      the variable holding the authkey (default MP_AUTHKEY)
   --authkey-file=PATH     a file holding the authkey (a final newline is dropped)
   --legacy-auth           also accept CPython 3.11's HMAC-MD5 handshake
-  --module=PATH_OR_URL    import a module of @shared classes (repeatable)
+  --module=PATH_OR_URL    import a module of @shared classes (repeatable; allow reading
+                          it and what it imports with --allow-read, remote imports
+                          with --allow-import)
   --queue=NAME            share one Queue under NAME (repeatable, as every option below)
   --joinable-queue=NAME   share one JoinableQueue under NAME
   --dict=NAME             share one dict under NAME
@@ -53,7 +56,11 @@ Options:
   --help                  print this
 
 Every client that calls NAME (Python: register('NAME') on its manager class,
-then manager.NAME()) gets a proxy of the same object.`;
+then manager.NAME()) gets a proxy of the same object. For the whole Python
+face of a namespace, lock, event, dict or list, register NAME with the proxy
+type CPython uses for it: register('NAME', proxytype=NamespaceProxy) (or
+AcquirerProxy, EventProxy, DictProxy, ListProxy, from multiprocessing.managers).
+A namespace needs it: its attributes are its methods.`;
 
 /** The objects `--<kind>=NAME` shares, by kind. */
 const SHARED_KINDS: Readonly<Record<string, () => unknown>> = {
@@ -127,8 +134,10 @@ function parseArgs(args: readonly string[]): ServeOptions {
     if (value === undefined || value === "") {
       throw new UsageError(`--${flag} needs a value: --${flag}=...`);
     }
-    if (flag === "address") address = parseAddress(value);
-    else if (flag === "authkey-env") authkeyEnv = value;
+    if (flag === "address") {
+      if (address !== undefined) throw new UsageError("--address is given twice");
+      address = parseAddress(value);
+    } else if (flag === "authkey-env") authkeyEnv = value;
     else if (flag === "authkey-file") authkeyFile = value;
     else if (flag === "module") modules.push(moduleUrl(value, "--module"));
     else if (flag in SHARED_KINDS) {
@@ -150,6 +159,16 @@ async function serve(options: ServeOptions): Promise<void> {
   for (const module of options.modules) await importUserModule(module, "manager's server process");
   // A class of its own, so that the names registered here stay here.
   class ServeManager extends SyncManager {}
+  // The modules' @shared() classes register on BaseManager, which SyncManager's table does not see.
+  const own = ServeManager.registrations();
+  for (const [typeid, r] of BaseManager.registrations()) {
+    if (own.has(typeid) || r.callable === undefined) continue;
+    ServeManager.register(typeid, (r.parameters ?? r.callable) as () => unknown, {
+      ...(r.exposed === undefined ? {} : { exposed: r.exposed }),
+      methodToTypeid: r.methodToTypeid,
+      createMethod: false,
+    });
+  }
   for (const { name, kind } of options.shared) {
     const object = SHARED_KINDS[kind]!();
     ServeManager.register(name, () => object);
@@ -185,6 +204,12 @@ if (import.meta.main) {
       console.error(`${error.message}\n\n${USAGE}`);
       Deno.exit(2);
     }
-    await serve(options);
+    try {
+      await serve(options);
+    } catch (error) {
+      // Cannot listen (address in use, a permission missing, ...): the message, not a stack.
+      console.error(`serve could not start: ${error instanceof Error ? error.message : error}`);
+      Deno.exit(1);
+    }
   }
 }

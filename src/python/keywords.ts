@@ -146,8 +146,8 @@ function skip(source: string, i: number): number {
   return i;
 }
 
-/** The parameters between the `(` at `open` and its `)`. */
-function splitParameters(source: string, open: number): Parameter[] {
+/** The parameters between the `(` at `open` and its `)`; undefined if one cannot be read. */
+function splitParameters(source: string, open: number): Parameter[] | undefined {
   const texts: string[] = [];
   let depth = 0;
   let start = open + 1;
@@ -165,10 +165,20 @@ function splitParameters(source: string, open: number): Parameter[] {
       start = i + 1;
     }
   }
-  return texts.map((text) => text.trim()).filter((text) => text !== "").map((text) => {
+  const parameters: Parameter[] = [];
+  for (const raw of texts) {
+    const text = raw.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, "").trim();
+    if (text === "") continue;
     const rest = text.startsWith("...");
     const head = (rest ? text.slice(3) : text).trimStart();
+    if (head.startsWith("{") || head.startsWith("[")) {
+      parameters.push({ name: undefined, rest });
+      continue;
+    }
     const name = head.match(/^[\p{L}_$][\p{L}\p{N}_$]*/u)?.[0];
-    return { name: head.startsWith("{") || head.startsWith("[") ? undefined : name, rest };
-  });
+    // Not a parameter as written (the source defeated this reader): names cannot be trusted.
+    if (name === undefined || !/^\s*(=|$)/.test(head.slice(name.length))) return undefined;
+    parameters.push({ name, rest });
+  }
+  return parameters;
 }

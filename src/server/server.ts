@@ -252,7 +252,7 @@ export class Server {
     console.error(
       `The manager server at ${
         formatAddress(this.address)
-      } refused a client that answered its challenge with HMAC-MD5, the handshake of CPython 3.11 and older: start the manager with legacyAuth: true to accept such clients (their authkey is still checked)`,
+      } refused a client that answered its challenge with HMAC-MD5, the handshake of CPython 3.11 and older: to accept such clients, start the manager with legacyAuth: true (serve: --legacy-auth); their authkey is still checked`,
     );
   }
 
