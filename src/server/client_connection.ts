@@ -172,7 +172,6 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     if (Array.isArray(decoded) && decoded[1] === CallbackMessage.reply) {
       return this.#callbacks.replied(decoded);
     }
-    this.#decodeProblem = undefined;
     const request = parseRequest(decoded);
     if (typeof request === "string") {
       const id = Array.isArray(decoded) ? decoded[0] : undefined;
@@ -435,6 +434,11 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     const entry = this.#host.encodeLocal(value);
     this.#addRef(entry);
     return [entry.typeid, entry.id, entry.exposedList];
+  }
+
+  /** A problem found while decoding (a token held no reference to) belongs to that message. */
+  beginMessage(): void {
+    this.#decodeProblem = undefined;
   }
 
   decodeToken([typeid, id]: WireToken): unknown {

@@ -99,6 +99,11 @@ markObjectHandles(Reference);
 
 /** How tokens map to references on one side of one connection. */
 export interface CodecPeer {
+  /**
+   * Called before each message is decoded: what `decodeToken` and the like
+   * note about a message starts afresh here.
+   */
+  beginMessage?(): void;
   /** The token to send for a proxy or reference; throws a TypeError when it cannot go here. */
   encodeToken(value: ObjectHandle): WireToken;
   /** The value to hand to the application for a token that arrived. */
@@ -291,6 +296,7 @@ export class Codec {
    * that is written again later (binary values are then copied out).
    */
   decode(payload: Uint8Array, borrowed = false): unknown {
+    this.#peer.beginMessage?.();
     try {
       return this.#reader.decode(payload, borrowed);
     } catch (error) {
