@@ -44,6 +44,7 @@ import {
 
 export { reviveError, UnsendableError };
 export { MAX_DEPTH, MAX_LENGTH } from "./_limits.ts";
+export { DECODE_COST, DECODE_EXPANSION, decodeBudget } from "./_msgpack_reader.ts";
 import { MAX_DEPTH, MAX_LENGTH } from "./_limits.ts";
 import { DEFAULT_MAX_FRAME } from "./framing.ts";
 import { Callback } from "./callback.ts";
