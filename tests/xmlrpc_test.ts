@@ -135,6 +135,33 @@ Deno.test("a character reference to a surrogate is refused by the reader, naming
   assert.equal(read(wrap("<value>&#x1F600;&#233;&lt;</value>")), "\u{1F600}é<");
 });
 
+Deno.test("structs keyed by array indices are charged as V8 stores them, and refused", () => {
+  // {"1000": None} is 12 KiB once decoded (V8 keeps index keys as elements): 20,000 would be
+  // 240 MiB from a 1.3 MB document, whose budget is 22 MiB.
+  const member =
+    "<value><struct><member><name>1000</name><value><nil/></value></member></struct></value>";
+  const document = new TextEncoder().encode(
+    `<params><param><value><array><data>${
+      member.repeat(20_000)
+    }</data></array></value></param></params>`,
+  );
+  assert.throws(() => readXmlrpc(document, { maxDepth: 32, maxLength: 100_000 }), {
+    name: "XmlrpcError",
+    message: /reading it would take more than 16 times its \d+ bytes in memory/,
+  });
+  // Ordinary keys are not.
+  const named = member.replace("1000", "name");
+  const value = readXmlrpc(
+    new TextEncoder().encode(
+      `<params><param><value><array><data>${
+        named.repeat(20_000)
+      }</data></array></value></param></params>`,
+    ),
+    { maxDepth: 32, maxLength: 100_000 },
+  ) as unknown[];
+  assert.equal(value.length, 20_000);
+});
+
 /** A raw CPython-dialect client speaking XML-RPC documents to `address`. */
 async function xmlClient(address: string): Promise<{
   send(document: Uint8Array): Promise<void>;

@@ -19,7 +19,7 @@
 import { DocumentCodec } from "./document_codec.ts";
 import { PyTuple } from "./python_values.ts";
 import { UnsendableError } from "../wire/unsendable.ts";
-import { DECODE_COST, DECODE_EXPANSION, decodeBudget } from "../wire/codec.ts";
+import { DECODE_COST, DECODE_EXPANSION, decodeBudget, KeyCosts } from "../wire/codec.ts";
 
 const utf8 = new TextEncoder();
 const text = new TextDecoder("utf-8", { fatal: true });
@@ -158,8 +158,7 @@ const COST = {
   array: DECODE_COST.array,
   item: DECODE_COST.arrayItem,
   object: DECODE_COST.object,
-  property: DECODE_COST.objectExtraKey,
-  string: 16,
+  string: DECODE_COST.string,
   binary: DECODE_COST.binary,
   date: 104,
   bigint: 32,
@@ -215,6 +214,7 @@ class DocumentReader {
   readonly #budget: number;
   #at = 0;
   #spent = 0;
+  readonly #keys = new KeyCosts();
   /** The name of the tag `#tag()` read, and whether it was `<name/>` or `</name>`. */
   #name = "";
   #empty = false;
@@ -375,7 +375,7 @@ class DocumentReader {
   }
 
   #string(value: string): string {
-    this.#charge(COST.string + 2 * value.length);
+    if (value.length > 0) this.#charge(COST.string + 2 * value.length);
     return value;
   }
 
@@ -539,6 +539,7 @@ class DocumentReader {
 
   #struct(depth: number): Record<string, unknown> {
     const out: Record<string, unknown> = {};
+    const keys = this.#keys.object();
     const limit = this.#limits.maxLength;
     let count = 0;
     for (;;) {
@@ -558,7 +559,8 @@ class DocumentReader {
       if (++count > limit) {
         throw new XmlrpcError(`a collection of more than ${limit} items (limits.maxLength)`);
       }
-      this.#charge(COST.property + COST.string + 2 * key.length);
+      // As V8 stores them: "1000" is an array index, 12 KiB of elements.
+      this.#charge(keys.add(key, COST.string + 2 * key.length));
       out[key] = this.#empty ? "" : this.#value(depth + 1);
       this.#expectClose("member");
     }
