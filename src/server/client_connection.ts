@@ -42,6 +42,12 @@ const PICKLE_PROTOCOL_OPCODE = 0x80;
 /** CPython's `serializer='xmlrpclib'` sends XML documents: `<?xml`. */
 const XML_OPENING = 0x3c;
 
+/** A call awaiting its result: what its reply needs, until the connection closes. */
+interface AwaitedCall {
+  connection: ClientConnection | undefined;
+  entry: SharedEntry | undefined;
+}
+
 /** One authenticated client connection and the references it holds. */
 export class ClientConnection implements CodecPeer, MessageHandler {
   /** The framed socket; the handshake runs over it before `serve()`. */
@@ -69,6 +75,8 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   readonly #connections: () => Iterable<ClientConnection>;
   /** Calls of this connection in progress (async results not yet sent). */
   #inProgress = 0;
+  /** The calls awaiting their results; let go of when the connection closes. */
+  readonly #awaiting = new Set<AwaitedCall>();
   #decodeProblem: string | undefined;
   #closed = false;
   #done: Promise<void> = Promise.resolve();
@@ -156,6 +164,12 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     this.#cancellable.clear();
     for (const [id, count] of this.#refs) this.#host.table.decref(id, count);
     this.#refs.clear();
+    // A call that never settles holds its reply's closure: it keeps nothing of ours from here on.
+    for (const awaiting of this.#awaiting) {
+      awaiting.connection = undefined;
+      awaiting.entry = undefined;
+    }
+    this.#awaiting.clear();
   }
 
   /** A whole request whose content was refused fails that request alone. */
@@ -234,20 +248,38 @@ export class ClientConnection implements CodecPeer, MessageHandler {
       return this.#reply(requestId, Reply.Throw, error, entry, method);
     }
     if (isThenable(result)) {
-      this.#inProgress++;
-      Promise.resolve(result).then(
-        (value) => {
-          this.#inProgress--;
-          this.#returnValue(requestId, entry, method, value);
-        },
-        (error) => {
-          this.#inProgress--;
-          this.#reply(requestId, Reply.Throw, error, entry, method);
-        },
-      );
+      this.#whenSettled(result, requestId, entry, method);
     } else {
       this.#returnValue(requestId, entry, method, result);
     }
+  }
+
+  /**
+   * Replies once `result` settles. A call that never settles keeps only
+   * what is in here alive (made apart from `#call`, its closures hold none
+   * of the call's arguments), and nothing of this connection once it closed.
+   */
+  #whenSettled(
+    result: PromiseLike<unknown>,
+    requestId: number,
+    entry: SharedEntry,
+    method: string,
+  ): void {
+    this.#inProgress++;
+    const awaiting: AwaitedCall = { connection: this, entry };
+    this.#awaiting.add(awaiting);
+    const settled = (kind: "value" | "error", outcome: unknown): void => {
+      const { connection, entry } = awaiting;
+      if (connection === undefined || entry === undefined) return;
+      connection.#awaiting.delete(awaiting);
+      connection.#inProgress--;
+      if (kind === "value") connection.#returnValue(requestId, entry, method, outcome);
+      else connection.#reply(requestId, Reply.Throw, outcome, entry, method);
+    };
+    Promise.resolve(result).then(
+      (value) => settled("value", value),
+      (error) => settled("error", error),
+    );
   }
 
   #returnValue(requestId: number, entry: SharedEntry, method: string, value: unknown): void {
