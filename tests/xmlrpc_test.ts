@@ -119,6 +119,23 @@ Deno.test("what is not XML-RPC's subset is refused with an XmlrpcError", () => {
   assert.deepStrictEqual(read(good), { a: [1, "two", null] });
 });
 
+Deno.test("empty elements read as CPython 3.13's loads reads them", () => {
+  const read = (value: string): unknown =>
+    readXmlrpc(new TextEncoder().encode(`<params><param>${value}</param></params>`), LIMITS);
+  // What xmlrpc.client.loads returns for each (checked by hand against CPython 3.13).
+  assert.equal(read("<value/>"), "");
+  assert.equal(read("<value><string/></value>"), "");
+  assert.deepEqual(read("<value><struct/></value>"), {});
+  assert.deepEqual(read("<value><base64/></value>"), new Uint8Array(0));
+  assert.deepEqual(read("<value><array><data/></array></value>"), []);
+  assert.equal(read("<value><nil></nil></value>"), null);
+  assert.ok(Object.is(read("<value><int>-0</int></value>"), 0));
+  assert.deepEqual(read("<value><array><data><value/><value>x</value></data></array></value>"), [
+    "",
+    "x",
+  ]);
+});
+
 Deno.test("a character reference to a surrogate is refused by the reader, naming it", () => {
   const read = (xml: string): unknown => readXmlrpc(new TextEncoder().encode(xml), LIMITS);
   const wrap = (value: string): string =>
