@@ -187,7 +187,11 @@ type TagName = keyof typeof OPENING;
 
 /** `</name>` as bytes, made once per name (names come from this file, not from documents). */
 const CLOSING = new Map<string, Uint8Array>();
+const CLOSE_VALUE = utf8.encode("</value>");
+const CLOSE_DATA = utf8.encode("</data>");
 function closingTag(name: string): Uint8Array {
+  if (name === "value") return CLOSE_VALUE;
+  if (name === "data") return CLOSE_DATA;
   let bytes = CLOSING.get(name);
   if (bytes === undefined) CLOSING.set(name, bytes = utf8.encode(`</${name}>`));
   return bytes;
@@ -270,9 +274,13 @@ class DocumentReader {
 
   /** Where the next `<` is, from the cursor on. */
   #nextTag(): number {
-    const lt = this.#bytes.indexOf(LT, this.#at);
-    if (lt < 0) throw new XmlrpcError("the document ends too early");
-    return lt;
+    const bytes = this.#bytes;
+    const length = bytes.length;
+    // Text between tags is mostly short: a loop beats a native call.
+    let at = this.#at;
+    while (at < length && bytes[at] !== LT) at++;
+    if (at === length) throw new XmlrpcError("the document ends too early");
+    return at;
   }
 
   /** Reads the tag at the cursor into `#name`, `#empty` and `#closing`. */
