@@ -22,16 +22,14 @@
  * @module
  */
 
+import { type DecodeLimits, MsgpackError, MsgpackReader } from "./_msgpack_reader.ts";
 import {
   DECODE_COST,
   DECODE_EXPANSION,
   decodeBudget,
-  type DecodeLimits,
   KeyCosts,
-  MsgpackError,
-  MsgpackReader,
   stringCost,
-} from "./_msgpack_reader.ts";
+} from "./_decode_cost.ts";
 import { MsgpackWriter } from "./_msgpack_writer.ts";
 import { ERROR_FIELDS, reviveError } from "./error_wire.ts";
 import {
@@ -52,7 +50,7 @@ export {
   KeyCosts,
   ObjectKeys,
   stringCost,
-} from "./_msgpack_reader.ts";
+} from "./_decode_cost.ts";
 import { MAX_DEPTH, MAX_LENGTH } from "./_limits.ts";
 import { DEFAULT_MAX_FRAME } from "./framing.ts";
 import { Callback } from "./callback.ts";
