@@ -7,7 +7,10 @@
  */
 import assert from "node:assert/strict";
 
-import { killWorker, startHeldWorker, syncTest } from "./_helpers.ts";
+import { type BaseProxy, defaultAuthkey, proxyFromString, proxyToString } from "../mod.ts";
+import { TestManager } from "./_fixtures/counter.ts";
+import { Heap, Parking } from "./_fixtures/heap.ts";
+import { COUNTER_MODULE, killWorker, startHeldWorker, syncTest, waitUntil } from "./_helpers.ts";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -90,5 +93,37 @@ syncTest(
     assert.equal(await queue.get({ timeout: 2000 }), "unfinished");
     await queue.taskDone();
     await queue.join();
+  },
+);
+
+Deno.test(
+  "calls that never settle hold none of their arguments, nor their connection once it closed",
+  async () => {
+    const modules = [COUNTER_MODULE, new URL("./_fixtures/heap.ts", import.meta.url).href];
+    await using manager = await new TestManager({ modules }).start();
+    await using heap = await manager.create(Heap);
+    // The object outlives the client whose calls it keeps waiting.
+    await using parking = await manager.create(Parking);
+    const base = await heap.used();
+    const client = await new TestManager({ address: manager.address, modules }).connect();
+    const theirs = await proxyFromString<Parking & BaseProxy>(await proxyToString(parking), {
+      authkey: defaultAuthkey(),
+      manager: client,
+    });
+    const payload = "x".repeat(100_000);
+    const calls = Array.from({ length: 600 }, (_, i) => theirs.park(payload + i).catch(() => {}));
+    assert.ok(
+      await waitUntil(async () => await parking.parked() === 600, 20_000),
+      "600 calls parked",
+    );
+    const mib = (bytes: number): string => (bytes / 1048576).toFixed(1);
+    // 600 arguments of 100 KB: 57.8 MiB were held while parked and after the client left.
+    const parked = await heap.used() - base;
+    assert.ok(parked < 8 * 1048576, `while parked the server holds ${mib(parked)} MiB more`);
+    await client.disconnect();
+    await Promise.all(calls);
+    const left = await heap.used() - base;
+    assert.ok(left < 4 * 1048576, `after the client left the server holds ${mib(left)} MiB more`);
+    assert.equal(await parking.parked(), 600, "the object's own waiters are its business");
   },
 );

@@ -100,6 +100,91 @@ Deno.test("TLS peers that never send a ClientHello are dropped at handshakeTimeo
   }
 });
 
+/** How many descriptors process `pid` holds. */
+function descriptorsOf(pid: number): number {
+  return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
+}
+
+/** Every TCP port process `pid` listens on (its own sockets, IPv4 and IPv6). */
+function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const entry of Deno.readDirSync(`/proc/${pid}/fd`)) {
+    try {
+      const target = Deno.readLinkSync(`/proc/${pid}/fd/${entry.name}`);
+      const inode = target.match(/^socket:\[(\d+)\]$/)?.[1];
+      if (inode !== undefined) inodes.add(inode);
+    } catch { /* closed meanwhile */ }
+  }
+  const ports = new Set<number>();
+  for (const table of ["tcp", "tcp6"]) {
+    for (const line of Deno.readTextFileSync(`/proc/${pid}/net/${table}`).split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // local address, state (0A: listening), inode
+      if (fields[3] === "0A" && inodes.has(fields[9]!)) {
+        ports.add(parseInt(fields[1]!.split(":")[1]!, 16));
+      }
+    }
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+Deno.test(
+  "strangers on any port a TLS server listens on hold no descriptor past handshakeTimeout",
+  async () => {
+    await using dir = await tempDir();
+    const { cert, key } = await makeCertificate(dir.path);
+    const handshakeTimeout = 1000;
+    await using manager = await new TestManager({
+      address: { hostname: "127.0.0.1", port: 0 },
+      modules,
+      handshakeTimeout,
+      tls: { cert, key, caCerts: [cert] },
+      limits: { maxPending: 1000 },
+    }).start();
+    const pid = manager.pid!;
+    const { port } = manager.address as { port: number };
+    assert.ok(await keyHolderGetsIn(manager.address, { caCerts: [cert] }), "a first client");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const baseline = descriptorsOf(pid);
+    // A server allowed 256 descriptors, as many systems allow a process.
+    const limited = await new Deno.Command("prlimit", {
+      args: [`--pid=${pid}`, "--nofile=256:256"],
+    }).output();
+    assert.ok(limited.success, new TextDecoder().decode(limited.stderr));
+    const ports = listeningPorts(pid);
+    assert.ok(ports.includes(port), `the server listens on ${port} (found ${ports.join(", ")})`);
+    const strangers: Deno.Conn[] = [];
+    try {
+      // Local processes that connect and say nothing: 300 at every other port the server
+      // listens on (there should be none), and 100 at its public port.
+      for (const other of ports) {
+        for (let i = 0; i < (other === port ? 100 : 300); i++) {
+          strangers.push(await Deno.connect({ hostname: "127.0.0.1", port: other }));
+        }
+      }
+      let now = baseline;
+      const released = await waitUntil(() => {
+        now = descriptorsOf(pid);
+        return now <= baseline + 4;
+      }, handshakeTimeout + 2000);
+      assert.ok(
+        released,
+        `${strangers.length} silent strangers on ports ${
+          ports.join(", ")
+        } (public: ${port}): the server holds ${now} descriptors, ${baseline} before them, ${
+          handshakeTimeout + 2000
+        } ms later`,
+      );
+      assert.ok(
+        await keyHolderGetsIn(manager.address, { caCerts: [cert] }),
+        "a key holder gets in while the strangers stay connected",
+      );
+    } finally {
+      closeAll(strangers);
+    }
+  },
+);
+
 Deno.test("proxy tickets are bounded per connection and expire within ticketTtl", async () => {
   await using manager = await new TestManager({
     modules,

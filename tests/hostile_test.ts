@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { clientHandshake, importAuthkey } from "../src/wire/handshake.ts";
-import { Codec, type CodecPeer } from "../src/wire/codec.ts";
+import { Codec, type CodecPeer, Reference } from "../src/wire/codec.ts";
 import { frame, FrameReader } from "../src/wire/framing.ts";
 import { Reply } from "../src/wire/protocol.ts";
 import { connect } from "../src/wire/transport.ts";
@@ -180,6 +180,40 @@ Deno.test("calls on ids never issued, released, or reused request ids fail clean
   ]]);
   assert.deepEqual(await raw.next(), [7, Reply.Return, null]);
   await stillServing(manager, counter, 1);
+});
+
+Deno.test("a proxy the connection holds no reference to (forged or released) fails its call", async () => {
+  await using manager = await new TestManager({ modules }).start();
+  await using counter = await manager.create(Counter, 7);
+  using raw = await rawClient(manager);
+  // This raw client sends a Reference as the token of the object it names.
+  const forging = new Codec({
+    encodeToken: (value) => ["Counter", (value as Reference).id, ["get"]],
+    decodeToken: ([, id]) => id,
+  });
+  const send = (value: unknown): Promise<void> => raw.send(forging.encode(value));
+  const next = async (): Promise<unknown> => forging.decode((await raw.reader.read(1 << 20))!);
+  await send([1, 0, "create", ["Counter", 1]]);
+  const own = ((await next()) as [number, number, number])[2];
+  await send([2, 0, "create", ["Counter", 2]]);
+  const released = ((await next()) as [number, number, number])[2];
+  await send([0, 0, "release", [released]]);
+  const refused = (id: number): unknown[] => [
+    Reply.Failure,
+    [
+      `The request carries a proxy of object ${id} ('Counter'), which this connection holds no reference to (was it released?)`,
+      undefined,
+    ],
+  ];
+  // Another connection's object, named by a forged token; then one this connection released.
+  await send([3, own, "echo", [new Reference(counter._token.id)]]);
+  assert.deepEqual(await next(), [3, ...refused(counter._token.id)]);
+  await send([4, own, "echo", [new Reference(released)]]);
+  assert.deepEqual(await next(), [4, ...refused(released)]);
+  // A problem belongs to its own request: the next one is served.
+  await send([5, own, "echo", ["fine"]]);
+  assert.deepEqual(await next(), [5, Reply.Return, "fine"]);
+  await stillServing(manager, counter, 2);
 });
 
 Deno.test("names that are never callable through a proxy, whatever exposed says", async () => {

@@ -15,7 +15,7 @@ import {
   proxyToString,
   SyncManager,
 } from "../mod.ts";
-import { syncTest } from "./_helpers.ts";
+import { syncTest, within } from "./_helpers.ts";
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
   const start = performance.now();
@@ -195,6 +195,80 @@ syncTest(
       const grew = rss() - before;
       // Refused at 16x + 1 MiB: far below the ~350 MiB that decoding it all would take.
       assert.ok(grew < 160 * 1024 * 1024, `server RSS grew ${(grew / 1048576).toFixed(0)} MiB`);
+    } finally {
+      conn.close();
+    }
+  },
+);
+
+Deno.test(
+  "decoding the smallest encoding of every kind of value takes at most 16 x its size + 1 MiB",
+  async () => {
+    // Measured in a child process of its own, after forced collections, value by value.
+    const fixture = new URL("./_fixtures/decode_cost.ts", import.meta.url).href;
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--v8-flags=--expose-gc", "--allow-read", fixture, String(256 * 1024)],
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(120_000),
+    }).output();
+    assert.ok(output.success, new TextDecoder().decode(output.stderr));
+    const { ORDINARY } = await import("./_fixtures/decode_cost.ts");
+    const ordinary = new Set(ORDINARY.map(([name]) => name));
+    const lines = new TextDecoder().decode(output.stdout).trim().split("\n");
+    assert.ok(lines.length >= 20, `${lines.length} kinds measured`);
+    for (const line of lines) {
+      const { name, size, refused, grew } = JSON.parse(line) as {
+        name: string;
+        size: number;
+        refused: string | null;
+        grew: number;
+      };
+      const budget = 16 * size + 1024 * 1024;
+      if (ordinary.has(name)) assert.equal(refused, null, `${name} is ordinary data`);
+      if (refused !== null) {
+        assert.match(refused, /would take more than 16 times its \d+ bytes in memory/, name);
+      } else {
+        assert.ok(
+          grew <= budget,
+          `${name}: ${size} bytes took ${(grew / 1048576).toFixed(1)} MiB (${
+            (grew / size).toFixed(1)
+          } times), over the budget of ${(budget / 1048576).toFixed(1)} MiB`,
+        );
+      }
+    }
+  },
+);
+
+syncTest(
+  "maps with one array-index key (12 KiB each once decoded) are refused, not decoded",
+  async (manager) => {
+    const pid = manager.pid!;
+    const rss = (): number =>
+      Number(Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+)/)![1]) * 1024;
+    const conn = await Deno.connect({ transport: "unix", path: manager.address as string });
+    try {
+      const reader = new FrameReader(conn);
+      await clientHandshake({ socket: conn, reader }, await importAuthkey(defaultAuthkey()));
+      const n = 50_000;
+      // [7, 0, "ping", [{1000: nil}, ...]]: 5 bytes each, 12 KiB each as V8 stores them.
+      const head = [0x94, 7, 0, 0xa4, ...new TextEncoder().encode("ping"), 0x91, 0xdd];
+      const item = [0x81, 0xcd, 0x03, 0xe8, 0xc0];
+      const body = new Uint8Array(head.length + 4 + n * item.length);
+      body.set(head, 0);
+      new DataView(body.buffer).setUint32(head.length, n);
+      for (let i = 0; i < n; i++) body.set(item, head.length + 4 + i * item.length);
+      const before = rss();
+      const bytes = frame(body);
+      let offset = 0;
+      while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+      const reply = await within(reader.read(1 << 20), 30_000, "the server's answer");
+      assert.ok(reply !== null);
+      const text = new TextDecoder().decode(reply);
+      assert.match(text, /would take more than 16 times its \d+ bytes in memory/, text);
+      const grew = rss() - before;
+      // 50,000 x 12 KiB would be 600 MiB; the budget for 250 KB is 5 MiB.
+      assert.ok(grew < 64 * 1024 * 1024, `server RSS grew ${(grew / 1048576).toFixed(0)} MiB`);
     } finally {
       conn.close();
     }

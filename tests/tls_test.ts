@@ -47,3 +47,22 @@ Deno.test("tls options are checked at construction", () => {
     /go together/,
   );
 });
+
+Deno.test("a TLS server refuses to start with a key that is not its certificate's", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(`${dir.path}/other`);
+  const { cert } = await makeCertificate(dir.path);
+  const { key } = await makeCertificate(`${dir.path}/other`);
+  for (
+    const [tls, message] of [
+      [{ cert, key }, /The tls option's key does not belong to its cert/],
+      [{ cert, key: "not a key" }, /The tls option's key is not a PEM private key/],
+      [{ cert: "not a certificate", key }, /The tls option's cert is not a PEM certificate/],
+    ] as const
+  ) {
+    await assert.rejects(
+      new SyncManager({ address: { hostname: "127.0.0.1", port: 0 }, tls, modules: [] }).start(),
+      message,
+    );
+  }
+});

@@ -35,7 +35,7 @@ import {
 } from "../objects/registry.ts";
 import { checkLimits, type ServerLimits } from "../server/limits.ts";
 import { Server } from "../server/server.ts";
-import { checkTls, freeLoopbackPort, isSameSocket, type TlsOptions } from "../wire/transport.ts";
+import { checkTls, isSameSocket, type TlsOptions } from "../wire/transport.ts";
 import { Session } from "./session.ts";
 import { PythonSession } from "../python/python_session.ts";
 import { launchServer, type ServerProcess } from "../server/spawn.ts";
@@ -331,7 +331,6 @@ export class BaseManager {
           legacyAuth: this.#options.legacyAuth ?? false,
           limits: this.#options.limits ?? null,
           tls: this.#options.tls ?? null,
-          tlsRelayPort: this.#options.tls?.cert === undefined ? null : freeLoopbackPort(),
         },
         permissions: this.#options.permissions,
         startTimeout: this.#options.startTimeout ?? 30_000,

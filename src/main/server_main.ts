@@ -87,7 +87,6 @@ async function serve(): Promise<void> {
       legacyAuth: config.legacyAuth,
       ...(config.limits ? { limits: config.limits } : {}),
       ...(config.tls ? { tls: config.tls } : {}),
-      ...(config.tlsRelayPort === null ? {} : { tlsRelayPort: config.tlsRelayPort }),
     });
     const typeids = [...registry.values()].filter((r) => r.callable !== undefined)
       .map((r) => r.typeid);

@@ -61,6 +61,12 @@ const RELEASING: ReadonlySet<string> = new Set([
 /** Said of a call whose result could not be delivered, once what it took was given back. */
 const UNDONE = "; the call was undone, as if cancelled: what it took is back in its place";
 
+/** A call awaiting its result: what its reply needs, until the connection closes. */
+interface AwaitedCall {
+  connection: ClientConnection | undefined;
+  entry: SharedEntry | undefined;
+}
+
 /** One authenticated client connection and the references it holds. */
 export class ClientConnection implements CodecPeer, MessageHandler {
   /** The framed socket; the handshake runs over it before `serve()`. */
@@ -92,6 +98,8 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   readonly #connections: () => Iterable<ClientConnection>;
   /** Calls of this connection in progress (async results not yet sent). */
   #inProgress = 0;
+  /** The calls awaiting their results; let go of when the connection closes. */
+  readonly #awaiting = new Set<AwaitedCall>();
   #decodeProblem: string | undefined;
   #closed = false;
   #done: Promise<void> = Promise.resolve();
@@ -188,6 +196,12 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     this.#running.clear();
     for (const [id, count] of this.#refs) this.#host.table.decref(id, count);
     this.#refs.clear();
+    // A call that never settles holds its reply's closure: it keeps nothing of ours from here on.
+    for (const awaiting of this.#awaiting) {
+      awaiting.connection = undefined;
+      awaiting.entry = undefined;
+    }
+    this.#awaiting.clear();
   }
 
   /** A whole request whose content was refused fails that request alone. */
@@ -206,7 +220,6 @@ export class ClientConnection implements CodecPeer, MessageHandler {
       this.#callbacks.claim(undefined);
       return this.#callbacks.replied(decoded);
     }
-    this.#decodeProblem = undefined;
     const request = parseRequest(decoded);
     // Callbacks and uploads it passes belong to it: a cancel of it stops them.
     this.#callbacks.claim(typeof request === "string" ? undefined : request.args);
@@ -301,26 +314,44 @@ export class ClientConnection implements CodecPeer, MessageHandler {
       return this.#reply(requestId, Reply.Throw, error, entry, method, call);
     }
     if (isThenable(result)) {
-      this.#inProgress++;
-      this.#running.add(call);
-      Promise.resolve(result).then(
-        (value) => {
-          this.#inProgress--;
-          this.#running.delete(call);
-          slot?.[Symbol.dispose]();
-          this.#returnValue(requestId, entry, method, value, call);
-        },
-        (error) => {
-          this.#inProgress--;
-          this.#running.delete(call);
-          slot?.[Symbol.dispose]();
-          this.#reply(requestId, Reply.Throw, error, entry, method, call);
-        },
-      );
+      this.#whenSettled(result, requestId, entry, method, call, slot);
     } else {
       slot?.[Symbol.dispose]();
       this.#returnValue(requestId, entry, method, result, call);
     }
+  }
+
+  /**
+   * Replies once `result` settles. A call that never settles keeps only
+   * what is in here alive (made apart from `#call`, its closures hold none
+   * of the call's arguments), and nothing of this connection once it closed.
+   */
+  #whenSettled(
+    result: PromiseLike<unknown>,
+    requestId: number,
+    entry: SharedEntry,
+    method: string,
+    call: CallContext,
+    slot: Disposable | undefined,
+  ): void {
+    this.#inProgress++;
+    this.#running.add(call);
+    const awaiting: AwaitedCall = { connection: this, entry };
+    this.#awaiting.add(awaiting);
+    const settled = (kind: "value" | "error", outcome: unknown): void => {
+      const { connection, entry } = awaiting;
+      if (connection === undefined || entry === undefined) return;
+      connection.#awaiting.delete(awaiting);
+      connection.#inProgress--;
+      connection.#running.delete(call);
+      slot?.[Symbol.dispose]();
+      if (kind === "value") connection.#returnValue(requestId, entry, method, outcome, call);
+      else connection.#reply(requestId, Reply.Throw, outcome, entry, method, call);
+    };
+    Promise.resolve(result).then(
+      (value) => settled("value", value),
+      (error) => settled("error", error),
+    );
   }
 
   #returnValue(
@@ -567,6 +598,11 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     const entry = this.#host.encodeLocal(value);
     this.#addRef(entry);
     return [entry.typeid, entry.id, entry.exposedList];
+  }
+
+  /** A problem found while decoding (a token held no reference to) belongs to that message. */
+  beginMessage(): void {
+    this.#decodeProblem = undefined;
   }
 
   decodeToken([typeid, id]: WireToken): unknown {

@@ -57,8 +57,6 @@ export interface ServerConfig {
   readonly legacyAuth: boolean;
   readonly limits: ServerLimits | null;
   readonly tls: TlsOptions | null;
-  /** With a served `tls`: the loopback port of its relay, chosen by the parent. */
-  readonly tlsRelayPort: number | null;
 }
 
 /** The child's status line. */

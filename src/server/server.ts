@@ -57,8 +57,6 @@ export interface ServerOptions {
   readonly tls?: TlsOptions;
   /** A private directory made for the socket, removed when the server shuts down. */
   readonly socketDir?: string;
-  /** With `tls`: the loopback port its TLS relay listens on (default: a free one). */
-  readonly tlsRelayPort?: number;
 }
 
 /**
@@ -108,7 +106,7 @@ export class Server {
     this.#socketDir = options.socketDir;
     this.#key = importAuthkey(options.authkey, options.legacyAuth ?? false);
     this.#key.catch(() => {});
-    const bound = listen(options.address, options.tls, options.tlsRelayPort);
+    const bound = listen(options.address, options.tls);
     this.#listener = bound.listener;
     this.address = bound.address;
     this.#socketIdentity = bound.identity;

@@ -59,14 +59,8 @@ export async function launchServer(
     entry: SERVER_MAIN,
     needs: {
       modules: config.modules,
-      // Its own address, its TLS relay, and those of the managers whose proxies it is given.
-      addresses: [
-        config.address,
-        ...(config.tlsRelayPort === null
-          ? []
-          : [{ hostname: "127.0.0.1", port: config.tlsRelayPort }]),
-        ...config.initargs.proxies.map((p) => p.address),
-      ],
+      // Its own address, and those of the managers whose proxies it is given.
+      addresses: [config.address, ...config.initargs.proxies.map((p) => p.address)],
       socketDir: config.socketDir,
     },
     project,

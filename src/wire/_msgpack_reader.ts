@@ -10,44 +10,21 @@
  * @module
  */
 
+import {
+  DECODE_COST,
+  DECODE_EXPANSION,
+  decodeBudget,
+  KeyCosts,
+  SHORT_STRING,
+  stringCost,
+} from "./_decode_cost.ts";
+
 /** What a message may contain. */
 export interface DecodeLimits {
   /** Deepest nesting of arrays, maps and container extensions. */
   readonly maxDepth: number;
   /** Most items in one array, map (pairs count twice), Map or Set. */
   readonly maxLength: number;
-}
-
-/**
- * What decoding costs in memory, charged per value that allocates, in
- * bytes: V8's sizes on 64-bit, rounded up (measured: an empty object 56
- * bytes and its slot 8, an array 32 plus 8 per item, a Uint8Array view
- * 112). Strings, numbers and the like stay below 16 times their encoded
- * size and are not charged. The encoder charges the same, so that a value
- * the decoder would refuse fails at the sender.
- */
-export const DECODE_COST = {
-  array: 40,
-  arrayItem: 8,
-  object: 64,
-  /** Each property past the four an object holds in itself. */
-  objectExtraKey: 24,
-  binary: 112,
-} as const;
-
-/** Decoding a message may allocate at most this many times its size... */
-export const DECODE_EXPANSION = 16;
-/** ...plus this much, so that small messages are never refused for it. */
-export const DECODE_ALLOWANCE = 1 << 20;
-
-/** The memory a message of `size` bytes may take once decoded. */
-export function decodeBudget(size: number): number {
-  return DECODE_EXPANSION * size + DECODE_ALLOWANCE;
-}
-
-/** What decoding an object of `keys` properties costs. */
-export function objectCost(keys: number): number {
-  return DECODE_COST.object + DECODE_COST.objectExtraKey * Math.max(0, keys - 4);
 }
 
 /** The message broke MessagePack's rules or a limit; the message says which. */
@@ -72,8 +49,8 @@ export type ExtensionDecoder = (
 ) => unknown;
 
 const utf8 = new TextDecoder();
-/** Strings up to this many bytes are tried as ASCII by hand before TextDecoder. */
-const SHORT_STRING = 48;
+/** Strings shorter than this are flat when built by appending (V8's cons-string minimum). */
+const FLAT_CONCAT = 13;
 const TWO_32 = 4294967296;
 
 /** Decodes whole messages; one reader serves one connection, message after message. */
@@ -89,6 +66,7 @@ export class MsgpackReader {
   #borrowed = false;
   #budget = 0;
   #spent = 0;
+  readonly #keys = new KeyCosts();
 
   /** A reader that refuses messages beyond `limits` and hands extensions to `extension`. */
   constructor(limits: DecodeLimits, extension: ExtensionDecoder) {
@@ -115,6 +93,7 @@ export class MsgpackReader {
     this.#size = bytes.length;
     this.#budget = decodeBudget(bytes.length);
     this.#spent = 0;
+    this.#keys.reset();
     try {
       const value = this.#value(1);
       if (this.#pos !== this.#end) {
@@ -224,9 +203,11 @@ export class MsgpackReader {
         return this.#ext(this.#length(4), depth);
       case 0xca:
         at = this.#advance(4);
+        this.charge(DECODE_COST.heapNumber);
         return view.getFloat32(at);
       case 0xcb:
         at = this.#advance(8);
+        this.charge(DECODE_COST.heapNumber);
         return view.getFloat64(at);
       case 0xcc:
         at = this.#advance(1);
@@ -236,10 +217,12 @@ export class MsgpackReader {
         return view.getUint16(at);
       case 0xce:
         at = this.#advance(4);
+        if (view.getUint32(at) > 0x7fffffff) this.charge(DECODE_COST.heapNumber);
         return view.getUint32(at);
       case 0xcf:
         // Exact up to 2^53; larger values round, as JSON numbers do.
         at = this.#advance(8);
+        this.charge(DECODE_COST.heapNumber);
         return view.getUint32(at) * TWO_32 + view.getUint32(at + 4);
       case 0xd0:
         at = this.#advance(1);
@@ -252,6 +235,7 @@ export class MsgpackReader {
         return view.getInt32(at);
       case 0xd3:
         at = this.#advance(8);
+        this.charge(DECODE_COST.heapNumber);
         return view.getInt32(at) * TWO_32 + view.getUint32(at + 4);
       case 0xd4:
         return this.#ext(1, depth);
@@ -303,16 +287,31 @@ export class MsgpackReader {
   #string(size: number): string {
     const start = this.#advance(size);
     const bytes = this.#bytes;
-    if (size <= SHORT_STRING) {
+    const end = start + size;
+    if (size < FLAT_CONCAT) {
+      // Below V8's cons-string length, appending characters builds one flat string.
       let out = "";
-      for (let i = start; i < start + size; i++) {
+      let i = start;
+      for (; i < end; i++) {
         const code = bytes[i]!;
-        if (code >= 0x80) return utf8.decode(bytes.subarray(start, start + size));
+        if (code >= 0x80) break;
         out += String.fromCharCode(code);
       }
-      return out;
+      if (i === end) {
+        if (size > 1) this.charge(DECODE_COST.string + size);
+        return out;
+      }
+    } else if (size <= SHORT_STRING) {
+      let i = start;
+      while (i < end && bytes[i]! < 0x80) i++;
+      if (i === end) {
+        this.charge(DECODE_COST.string + size);
+        // One flat string: built a character at a time, V8 would keep a chain of pieces.
+        return String.fromCharCode.apply(null, bytes.subarray(start, end) as never);
+      }
     }
-    return utf8.decode(bytes.subarray(start, start + size));
+    this.charge(stringCost(size, false));
+    return utf8.decode(bytes.subarray(start, end));
   }
 
   #binary(size: number): Uint8Array {
@@ -331,14 +330,20 @@ export class MsgpackReader {
 
   #map(size: number, depth: number): Record<string, unknown> {
     this.#items(size * 2, depth);
-    this.charge(objectCost(size));
+    this.charge(DECODE_COST.object);
     const out: Record<string, unknown> = {};
+    const keys = size === 0 ? undefined : this.#keys.object();
     for (let i = 0; i < size; i++) {
+      const spent = this.#spent;
       const key = this.#value(depth + 1);
       if (typeof key !== "string" && typeof key !== "number") {
         throw new MsgpackError(`a map key must be a string or a number, not ${describe(key)}`);
       }
       if (key === "__proto__") throw new MsgpackError('a map key "__proto__" is not allowed');
+      // A key's string costs once per message (V8 keeps one copy of a property name).
+      const keyCost = this.#spent - spent;
+      this.#spent = spent;
+      this.charge(keys!.add(key, keyCost));
       out[key] = this.#value(depth + 1);
     }
     return out;

@@ -180,8 +180,8 @@ export class MsgpackWriter {
     this.#pos += 8;
   }
 
-  /** A UTF-8 string. */
-  string(value: string): void {
+  /** A UTF-8 string; returns its length in bytes. */
+  string(value: string): number {
     const length = value.length;
     if (length < 32) {
       // Short strings, mostly ASCII (keys, method names): a loop beats a native call.
@@ -197,7 +197,7 @@ export class MsgpackWriter {
       if (i === length) {
         b[start] = 0xa0 | length;
         this.#pos = start + 1 + length;
-        return;
+        return length;
       }
     }
     const max = length * 3;
@@ -227,6 +227,7 @@ export class MsgpackWriter {
       this.#view.setUint32(headerAt + 1, written);
     }
     this.#pos = headerAt + size + written;
+    return written;
   }
 
   /** Raw bytes (MessagePack bin). */

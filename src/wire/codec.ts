@@ -22,15 +22,14 @@
  * @module
  */
 
+import { type DecodeLimits, MsgpackError, MsgpackReader } from "./_msgpack_reader.ts";
 import {
   DECODE_COST,
   DECODE_EXPANSION,
   decodeBudget,
-  type DecodeLimits,
-  MsgpackError,
-  MsgpackReader,
-  objectCost,
-} from "./_msgpack_reader.ts";
+  KeyCosts,
+  stringCost,
+} from "./_decode_cost.ts";
 import { MsgpackWriter } from "./_msgpack_writer.ts";
 import { ERROR_FIELDS, reviveError } from "./error_wire.ts";
 import {
@@ -44,6 +43,14 @@ import {
 
 export { reviveError, UnsendableError };
 export { MAX_DEPTH, MAX_LENGTH } from "./_limits.ts";
+export {
+  DECODE_COST,
+  DECODE_EXPANSION,
+  decodeBudget,
+  KeyCosts,
+  ObjectKeys,
+  stringCost,
+} from "./_decode_cost.ts";
 import { MAX_DEPTH, MAX_LENGTH } from "./_limits.ts";
 import { DEFAULT_MAX_FRAME } from "./framing.ts";
 import { Callback } from "./callback.ts";
@@ -99,6 +106,11 @@ markObjectHandles(Reference);
 
 /** How tokens map to references on one side of one connection. */
 export interface CodecPeer {
+  /**
+   * Called before each message is decoded: what `decodeToken` and the like
+   * note about a message starts afresh here.
+   */
+  beginMessage?(): void;
   /** The token to send for a proxy or reference; throws a TypeError when it cannot go here. */
   encodeToken(value: ObjectHandle): WireToken;
   /** The value to hand to the application for a token that arrived. */
@@ -146,7 +158,7 @@ const EXT_COST: Readonly<Record<number, number>> = {
   [EXT_UNDEFINED]: 0,
   [EXT_BIGINT]: 32,
   [EXT_MAP]: 216,
-  [EXT_SET]: 200,
+  [EXT_SET]: 240,
   [EXT_TYPED_ARRAY]: 208,
   [EXT_ERROR]: 256,
   [EXT_TOKEN]: 512,
@@ -166,6 +178,7 @@ export class Codec {
   readonly #reader: MsgpackReader;
   readonly #limits: CodecLimits;
   #cost = 0;
+  readonly #keys = new KeyCosts();
 
   /** A codec that maps tokens through `peer` and refuses messages beyond `limits`. */
   constructor(peer: CodecPeer, limits: Partial<CodecLimits> = {}) {
@@ -213,6 +226,7 @@ export class Codec {
     const writer = this.#writer;
     writer.beginFrame();
     this.#cost = 0;
+    this.#keys.reset();
     try {
       // Depth 1 at the top, as the reader counts.
       this.#write(value, 1);
@@ -291,6 +305,7 @@ export class Codec {
    * that is written again later (binary values are then copied out).
    */
   decode(payload: Uint8Array, borrowed = false): unknown {
+    this.#peer.beginMessage?.();
     try {
       return this.#reader.decode(payload, borrowed);
     } catch (error) {
@@ -313,12 +328,16 @@ export class Codec {
         return readBigint(reader.take(size));
       case EXT_MAP: {
         const items = expectArray(reader.nested(size, depth), "Map");
+        reader.charge(DECODE_COST.mapEntry * (items.length >> 1));
         const map = new Map<unknown, unknown>();
         for (let i = 0; i + 1 < items.length; i += 2) map.set(items[i], items[i + 1]);
         return map;
       }
-      case EXT_SET:
-        return new Set(expectArray(reader.nested(size, depth), "Set"));
+      case EXT_SET: {
+        const items = expectArray(reader.nested(size, depth), "Set");
+        reader.charge(DECODE_COST.setEntry * items.length);
+        return new Set(items);
+      }
       case EXT_TYPED_ARRAY:
         return readTypedArray(reader.take(size));
       case EXT_ERROR:
@@ -347,10 +366,15 @@ export class Codec {
   #write(value: unknown, depth: number): void {
     const w = this.#writer;
     switch (typeof value) {
-      case "string":
+      case "string": {
         if (!value.isWellFormed()) throw loneSurrogate(value);
-        return w.string(value);
+        const bytes = w.string(value);
+        this.#cost += stringCost(bytes, bytes === value.length);
+        return;
+      }
       case "number":
+        // Numbers other than 32-bit integers are objects of their own once decoded.
+        if (!(value === (value | 0) && !Object.is(value, -0))) this.#cost += DECODE_COST.heapNumber;
         return w.number(value);
       case "boolean":
         return w.boolean(value);
@@ -393,15 +417,20 @@ export class Codec {
         DECODE_COST.arrayItem * (3 + exposed.length);
       const mark = w.beginExt(EXT_TOKEN);
       w.arrayHeader(3);
-      w.string(typeid);
+      let bytes = w.string(typeid);
+      this.#cost += stringCost(bytes, bytes === typeid.length);
       w.number(id);
       w.arrayHeader(exposed.length);
-      for (const name of exposed) w.string(name);
+      for (const name of exposed) {
+        bytes = w.string(name);
+        this.#cost += stringCost(bytes, bytes === name.length);
+      }
       w.endExt(mark);
     } else if (value instanceof Map) {
       this.#nest(depth);
       this.#open(value.size * 2, next);
-      this.#cost += EXT_COST[EXT_MAP]! + DECODE_COST.array + DECODE_COST.arrayItem * value.size * 2;
+      this.#cost += EXT_COST[EXT_MAP]! + DECODE_COST.array +
+        (2 * DECODE_COST.arrayItem + DECODE_COST.mapEntry) * value.size;
       const mark = w.beginExt(EXT_MAP);
       w.arrayHeader(value.size * 2);
       let i = 0;
@@ -418,7 +447,8 @@ export class Codec {
     } else if (value instanceof Set) {
       this.#nest(depth);
       this.#open(value.size, next);
-      this.#cost += EXT_COST[EXT_SET]! + DECODE_COST.array + DECODE_COST.arrayItem * value.size;
+      this.#cost += EXT_COST[EXT_SET]! + DECODE_COST.array +
+        (DECODE_COST.arrayItem + DECODE_COST.setEntry) * value.size;
       const mark = w.beginExt(EXT_SET);
       w.arrayHeader(value.size);
       let i = 0;
@@ -474,15 +504,17 @@ export class Codec {
       const keys = Object.keys(record);
       if (keys.length === 0) refuseOpaque(record);
       this.#open(keys.length * 2, depth);
-      this.#cost += objectCost(keys.length);
+      this.#cost += DECODE_COST.object;
       w.mapHeader(keys.length);
+      const costs = this.#keys.object();
       for (const key of keys) {
         if (key === "__proto__") {
           // A receiver would refuse it (it could reach a prototype): refuse it here.
           throw within(new UnsendableError('an object with an own "__proto__" key'), key);
         }
         if (!key.isWellFormed()) throw within(loneSurrogate(key), key);
-        w.string(key);
+        const bytes = w.string(key);
+        this.#cost += costs.add(key, stringCost(bytes, bytes === key.length));
         try {
           this.#write(record[key], next);
         } catch (error) {
@@ -508,11 +540,13 @@ export class Codec {
     }
     this.#nest(depth);
     this.#open(fields.length * 2, depth + 1);
-    this.#cost += EXT_COST[EXT_ERROR]! + objectCost(fields.length);
+    this.#cost += EXT_COST[EXT_ERROR]! + DECODE_COST.object;
     const mark = w.beginExt(EXT_ERROR);
     w.mapHeader(fields.length);
+    const costs = this.#keys.object();
     for (const [key, value] of fields) {
-      w.string(key);
+      const bytes = w.string(key);
+      this.#cost += costs.add(key, stringCost(bytes, bytes === key.length));
       try {
         this.#write(value, depth + 2);
       } catch (inner) {

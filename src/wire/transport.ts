@@ -124,10 +124,10 @@ export function closeUnixListener(
 
 /**
  * Listens on `address`. TCP without an explicit hostname would bind
- * 0.0.0.0, so addresses always carry one. TLS is served behind a plain TCP
- * front (see `_tls_front.ts`), relayed through `127.0.0.1:relayPort`.
+ * 0.0.0.0, so addresses always carry one. TLS runs over plain TCP sockets
+ * this process owns (see `_tls_front.ts`).
  */
-export function listen(address: Address, tls?: TlsOptions, relayPort = 0): BoundListener {
+export function listen(address: Address, tls?: TlsOptions): BoundListener {
   try {
     if (typeof address === "string") {
       const listener = Deno.listen({ transport: "unix", path: address });
@@ -138,7 +138,7 @@ export function listen(address: Address, tls?: TlsOptions, relayPort = 0): Bound
     }
     const listener = tls === undefined
       ? Deno.listen({ hostname: address.hostname, port: address.port })
-      : new TlsFront(address.hostname, address.port, relayPort, { cert: tls.cert!, key: tls.key! });
+      : new TlsFront(address.hostname, address.port, { cert: tls.cert!, key: tls.key! });
     const bound = listener.addr as Deno.NetAddr;
     return {
       listener,
@@ -148,14 +148,6 @@ export function listen(address: Address, tls?: TlsOptions, relayPort = 0): Bound
   } catch (error) {
     throw rephrase(error, `Cannot listen on ${formatAddress(address)}`);
   }
-}
-
-/** A free loopback port, for a TLS server's relay (taken by the server soon after). */
-export function freeLoopbackPort(): number {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = probe.addr as Deno.NetAddr;
-  probe.close();
-  return port;
 }
 
 /** Connects to `address`; TCP connections have Nagle's algorithm off. */
