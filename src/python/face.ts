@@ -8,6 +8,7 @@
  */
 
 import type { PySlice } from "./python_values.ts";
+import { isTuple, PyByteArray, PyFrozenSet, PythonObject } from "../wire/python_data.ts";
 
 /** Keyword arguments of a CPython call. */
 export type Keywords = Readonly<Record<string, unknown>>;
@@ -96,4 +97,38 @@ export function position(index: unknown, length: number, what = "list"): number 
     throw pythonError("IndexError", `${what} index out of range`);
   }
   return resolved;
+}
+
+/** The Python values that cannot be hashed, by the type name Python's TypeError gives. */
+const UNHASHABLE_TYPES: Readonly<Record<string, string>> = {
+  "collections.deque": "collections.deque",
+  "collections.OrderedDict": "collections.OrderedDict",
+  "collections.defaultdict": "collections.defaultdict",
+  "collections.Counter": "Counter",
+};
+
+/**
+ * Refuses, with Python's `TypeError: unhashable type: 'list'`, a key a
+ * CPython client sent that Python cannot hash: a list, dict, set or
+ * bytearray (and the like), or a tuple holding one. (A Deno client's
+ * array is a tuple there, its `Set` a frozenset; this is CPython's side.)
+ */
+export function pythonHashable(key: unknown): void {
+  if (typeof key !== "object" || key === null) return;
+  let kind: string | undefined;
+  if (Array.isArray(key)) {
+    if (isTuple(key)) {
+      for (const item of key) pythonHashable(item);
+      return;
+    }
+    kind = "list";
+  } else if (key instanceof PyByteArray) kind = "bytearray";
+  else if (key instanceof Set) kind = key instanceof PyFrozenSet ? undefined : "set";
+  else if (key instanceof PythonObject) kind = UNHASHABLE_TYPES[key.type];
+  else if (key instanceof Map) kind = "dict";
+  else {
+    const proto = Object.getPrototypeOf(key);
+    if (proto === Object.prototype || proto === null) kind = "dict";
+  }
+  if (kind !== undefined) throw pythonError("TypeError", `unhashable type: '${kind}'`);
 }

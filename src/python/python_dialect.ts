@@ -23,7 +23,8 @@ import { PickleCodec, type PickleProxies } from "./pickle_codec.ts";
 import { XmlrpcCodec } from "./xmlrpc.ts";
 import type { ServerLimits } from "../server/limits.ts";
 import type { DecodeError } from "../wire/codec.ts";
-import { PyProxy, PyToken, PyTuple } from "./python_values.ts";
+import { PyProxy, PyToken } from "./python_values.ts";
+import { tuple } from "../wire/python_data.ts";
 import { BaseProxy } from "../objects/proxy.ts";
 import { GET_VALUE } from "../wire/protocol.ts";
 import { RemoteError } from "../errors.ts";
@@ -46,10 +47,11 @@ export function servePython(
   requestShutdown: () => Promise<void>,
   limits: Required<ServerLimits>,
   xmlrpc: boolean,
+  pickleGlobals: ReadonlySet<string> = new Set(),
 ): MessageHandler {
   const dialect = new PythonDialect(connection, host, caller, requestShutdown, xmlrpc);
   connection.useCodec(
-    xmlrpc ? new XmlrpcCodec(limits) : new PickleCodec(limits, dialect.proxies),
+    xmlrpc ? new XmlrpcCodec(limits) : new PickleCodec(limits, dialect.proxies, pickleGlobals),
   );
   return dialect;
 }
@@ -152,11 +154,11 @@ export class PythonDialect implements MessageHandler {
   /** Sends a reply; one that cannot be pickled becomes `#UNSERIALIZABLE`, saying why. */
   #send(kind: string, payload: unknown): void {
     try {
-      this.#connection.send(new PyTuple([kind, payload]));
+      this.#connection.send(tuple([kind, payload]));
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       this.#connection.send(
-        new PyTuple([
+        tuple([
           "#UNSERIALIZABLE",
           traceback("TypeError", `${reason} (the reply was ${kind})`),
         ]),
@@ -181,7 +183,7 @@ export class PythonDialect implements MessageHandler {
           this.#hold(entry);
           return this.#send(
             "#RETURN",
-            new PyTuple([pythonId(entry), new PyTuple(exposedOf(entry))]),
+            tuple([pythonId(entry), tuple([...exposedOf(entry)])]),
           );
         }
         case "incref": {
@@ -196,7 +198,7 @@ export class PythonDialect implements MessageHandler {
         case "get_methods": {
           const token = args[0];
           if (!(token instanceof PyToken)) throw new RemoteError("get_methods needs a Token");
-          return this.#send("#RETURN", new PyTuple(exposedOf(this.#entry(token.id))));
+          return this.#send("#RETURN", tuple([...exposedOf(this.#entry(token.id))]));
         }
         case "number_of_objects":
           return this.#send("#RETURN", await host.numberOfObjects());
@@ -269,7 +271,8 @@ export class PythonDialect implements MessageHandler {
       return this.#send("#ERROR", thrown);
     }
     const shared = host.shareResult(entry, sharedAs, result);
-    if (shared === result) {
+    if (Object.is(shared, result)) {
+      // Object.is: a NaN result is itself, not a new shared object.
       return this.#send("#RETURN", result === undefined ? null : result);
     }
     const created = shared as SharedEntry;
@@ -284,7 +287,7 @@ export class PythonDialect implements MessageHandler {
       );
     }
     this.#hold(created);
-    this.#send("#PROXY", new PyTuple([new PyTuple(exposedOf(created)), this.#token(created)]));
+    this.#send("#PROXY", tuple([tuple([...exposedOf(created)]), this.#token(created)]));
   }
 
   /**

@@ -7,8 +7,8 @@
  * character references, MessagePack's limits on nesting and length.
  *
  * Values: `<nil/>` ↔ `null`, `<boolean>`, `<int>`/`<i4>`/`<i8>` ↔ number
- * (bigint beyond ±2^53; larger than int32 is sent as `<i8>`, which CPython
- * reads), `<double>`, `<string>` (and bare text), `<base64>` ↔ `Uint8Array`,
+ * (bigint beyond ±(2^53 - 1); larger than int32 is sent as `<i8>`, which
+ * CPython reads), `<double>` ↔ number (a `PyFloat` when integral), `<string>` (and bare text), `<base64>` ↔ `Uint8Array`,
  * `<dateTime.iso8601>` ↔ `Date` (UTC), `<array>` ↔ Array, `<struct>` ↔ a
  * plain object (string keys only). Sets travel as arrays. Proxies cannot
  * cross XML-RPC, in CPython either.
@@ -17,7 +17,7 @@
  */
 
 import { DocumentCodec } from "./document_codec.ts";
-import { PyTuple } from "./python_values.ts";
+import { PyFloat } from "../wire/python_data.ts";
 import { UnsendableError } from "../wire/unsendable.ts";
 
 const utf8 = new TextEncoder();
@@ -80,6 +80,10 @@ function writeValue(value: unknown, out: string[], depth: number, maxDepth: numb
     case "object":
       if (value === null) {
         out.push("<nil/>");
+      } else if (value instanceof Number) {
+        // A float of integral value (PyFloat): a <double>, as Python wrote it.
+        const number = value.valueOf();
+        out.push(`<double>${Object.is(number, -0) ? "-0.0" : `${number}.0`}</double>`);
       } else if (value instanceof Uint8Array) {
         out.push(`<base64>\n${toBase64(value)}\n</base64>`);
       } else if (value instanceof Date) {
@@ -90,8 +94,8 @@ function writeValue(value: unknown, out: string[], depth: number, maxDepth: numb
             iso.slice(11, 19)
           }</dateTime.iso8601>`,
         );
-      } else if (Array.isArray(value) || value instanceof PyTuple || value instanceof Set) {
-        const items = value instanceof PyTuple ? value.items : [...value];
+      } else if (Array.isArray(value) || value instanceof Set) {
+        const items = [...value];
         out.push("<array><data>\n");
         for (const item of items) writeValue(item, out, depth + 1, maxDepth);
         out.push("</data></array>");
@@ -233,7 +237,8 @@ export function readXmlrpc(bytes: Uint8Array, limits: XmlrpcLimits): unknown {
           const digits = textUntil(name).trim();
           if (!/^[-+]?\d{1,400}$/.test(digits)) throw new XmlrpcError(`a malformed <${name}>`);
           const big = BigInt(digits);
-          result = big >= -(2n ** 53n) && big <= 2n ** 53n ? Number(big) : big;
+          const safe = BigInt(Number.MAX_SAFE_INTEGER);
+          result = big >= -safe && big <= safe ? Number(big) : big;
           break;
         }
         case "boolean": {
@@ -254,7 +259,10 @@ export function readXmlrpc(bytes: Uint8Array, limits: XmlrpcLimits): unknown {
           if (number === "" || (Number.isNaN(parsed) && !/nan$/i.test(number))) {
             throw new XmlrpcError(`a malformed <${name}>`);
           }
-          result = parsed;
+          // A float of integral value stays a float (PyFloat), never an int.
+          result = Number.isInteger(parsed) && Math.abs(parsed) <= Number.MAX_SAFE_INTEGER
+            ? new PyFloat(parsed)
+            : parsed;
           break;
         }
         case "base64": {

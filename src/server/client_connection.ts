@@ -65,6 +65,8 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   /** Cancellable calls, by request id, until their client cancels or accepts them. */
   readonly #cancellable = new Map<number, CallContext>();
   readonly #limits: Required<ServerLimits>;
+  /** More Python types whose values CPython clients may store, for a pickle connection. */
+  readonly #pickleGlobals: ReadonlySet<string>;
   /** Every connection of the server, for `debugInfo()`. */
   readonly #connections: () => Iterable<ClientConnection>;
   /** Calls of this connection in progress (async results not yet sent). */
@@ -84,8 +86,10 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     callerId: number,
     requestShutdown: () => Promise<void>,
     connections: () => Iterable<ClientConnection> = () => [this],
+    pickleGlobals: ReadonlySet<string> = new Set(),
   ) {
     this.#connections = connections;
+    this.#pickleGlobals = pickleGlobals;
     this.#caller = Object.freeze({ id: callerId, signal: this.#aborter.signal });
     this.#host = host;
     this.#requestShutdown = requestShutdown;
@@ -140,6 +144,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
       this.#requestShutdown,
       this.#limits,
       first === XML_OPENING,
+      this.#pickleGlobals,
     );
   }
 

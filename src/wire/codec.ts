@@ -14,6 +14,16 @@
  * | 4 | typed arrays other than `Uint8Array`, `ArrayBuffer`, `DataView` |
  * | 5 | `Error` (name, message, stack, cause, errors, own properties) |
  * | 6 | a proxy token `[typeid, id, exposed]` |
+ * | 7, 8 | a stream, a callback (their ids) |
+ * | 9 | a {@linkcode PythonObject}: `[module, name, form, args, items, entries, hasState, state]` |
+ * | 10 | within a `PythonObject`, a Python value that keeps its type: `[kind, data]` |
+ *
+ * A {@linkcode PyFloat} (a Python float of integral value) is a float64,
+ * never an int; the other Python values a server keeps are what they
+ * extend (a tuple an array, a `PyFrozenSet` a `Set`, a `PyDatetime` a
+ * `Date`). Within a `PythonObject`'s parts, which a client sends back
+ * unchanged, a tuple, a `PyFloat`, a `PyFrozenSet`, a `PyByteArray` and a
+ * `PyDatetime` keep their type (ext 10).
  *
  * Longer than most files on purpose: the encoder and the decoder of each
  * kind of value sit side by side, so that their limits, memory charges and
@@ -47,6 +57,15 @@ export { MAX_DEPTH, MAX_LENGTH } from "./_limits.ts";
 import { MAX_DEPTH, MAX_LENGTH } from "./_limits.ts";
 import { DEFAULT_MAX_FRAME } from "./framing.ts";
 import { Callback } from "./callback.ts";
+import {
+  isTuple,
+  PyByteArray,
+  PyDatetime,
+  PyFloat,
+  PyFrozenSet,
+  PythonObject,
+  tuple,
+} from "./python_data.ts";
 
 const EXT_TIMESTAMP = -1;
 const EXT_UNDEFINED = 0;
@@ -58,6 +77,8 @@ const EXT_ERROR = 5;
 const EXT_TOKEN = 6;
 const EXT_STREAM = 7;
 const EXT_CALLBACK = 8;
+const EXT_PYTHON = 9;
+const EXT_PYTHON_VALUE = 10;
 
 /** A received message broke a decode limit or was not valid MessagePack. */
 export class DecodeError extends Error {
@@ -152,6 +173,8 @@ const EXT_COST: Readonly<Record<number, number>> = {
   [EXT_TOKEN]: 512,
   [EXT_STREAM]: 512,
   [EXT_CALLBACK]: 512,
+  [EXT_PYTHON]: 256,
+  [EXT_PYTHON_VALUE]: 64,
 };
 
 /**
@@ -166,6 +189,8 @@ export class Codec {
   readonly #reader: MsgpackReader;
   readonly #limits: CodecLimits;
   #cost = 0;
+  /** How many PythonObjects the value being written is inside (their parts keep Python's types). */
+  #inPython = 0;
 
   /** A codec that maps tokens through `peer` and refuses messages beyond `limits`. */
   constructor(peer: CodecPeer, limits: Partial<CodecLimits> = {}) {
@@ -339,6 +364,10 @@ export class Codec {
         }
         return this.#peer.decodeStream(id as number);
       }
+      case EXT_PYTHON:
+        return readPythonObject(reader.nested(size, depth));
+      case EXT_PYTHON_VALUE:
+        return readPythonValue(reader.nested(size, depth));
       default:
         throw new MsgpackError(`unknown extension type ${type}`);
     }
@@ -368,6 +397,7 @@ export class Codec {
         throw new UnsendableError(`a ${typeof value}`);
     }
     const next = depth + 1;
+    if (this.#inPython > 0 && this.#writePythonValue(value, depth)) return;
     if (Array.isArray(value)) {
       const length = value.length;
       this.#open(length, depth);
@@ -469,6 +499,11 @@ export class Codec {
       const mark = w.beginExt(EXT_STREAM);
       w.number(id);
       w.endExt(mark);
+    } else if (value instanceof Number) {
+      // A Python float of integral value (PyFloat): a float64, as Python sent it.
+      w.float(value.valueOf());
+    } else if (value instanceof PythonObject) {
+      this.#writePython(value, depth);
     } else {
       const record = value as Record<string, unknown>;
       const keys = Object.keys(record);
@@ -520,6 +555,63 @@ export class Codec {
       }
     }
     w.endExt(mark);
+  }
+
+  /** A PythonObject: an extension at `depth` holding its parts' array one level in. */
+  #writePython(value: PythonObject, depth: number): void {
+    const entries: unknown[] = [];
+    for (const [key, item] of value.entries) entries.push(key, item);
+    const hasState = value.state !== undefined;
+    const parts: unknown[] = [
+      value.module,
+      value.name,
+      value.form,
+      value.args,
+      value.items,
+      entries,
+      hasState,
+      hasState ? value.state : null,
+    ];
+    this.#nest(depth);
+    this.#cost += EXT_COST[EXT_PYTHON]!;
+    const mark = this.#writer.beginExt(EXT_PYTHON);
+    this.#inPython++;
+    try {
+      this.#write(parts, depth + 1);
+    } catch (error) {
+      throw within(error, `<${value.type}>`);
+    } finally {
+      this.#inPython--;
+    }
+    this.#writer.endExt(mark);
+  }
+
+  /**
+   * Within a PythonObject's parts: a Python value that keeps its type, as
+   * ext 10 `[kind, data]`; false for any other value.
+   */
+  #writePythonValue(value: object, depth: number): boolean {
+    let parts: [string, unknown];
+    if (Array.isArray(value)) {
+      if (!isTuple(value)) return false;
+      parts = ["tuple", [...value]];
+    } else if (value instanceof Number) parts = ["float", value.valueOf()];
+    else if (value instanceof PyFrozenSet) parts = ["frozenset", [...value]];
+    else if (value instanceof PyByteArray) parts = ["bytearray", value.slice()];
+    else if (value instanceof PyDatetime) parts = ["datetime", [value.state, value.tzinfo]];
+    else return false;
+    this.#nest(depth);
+    this.#cost += EXT_COST[EXT_PYTHON_VALUE]!;
+    const mark = this.#writer.beginExt(EXT_PYTHON_VALUE);
+    if (parts[0] === "float") {
+      this.#writer.arrayHeader(2);
+      this.#writer.string("float");
+      this.#writer.float(parts[1] as number);
+    } else {
+      this.#write(parts, depth + 1);
+    }
+    this.#writer.endExt(mark);
+    return true;
   }
 
   #writeBinaryKind(value: ArrayBufferView | ArrayBuffer): void {
@@ -585,6 +677,40 @@ function readTypedArray(data: Uint8Array): ArrayBuffer | ArrayBufferView {
     throw new TypeError(`Malformed ${Class.name}`);
   }
   return new Class(copy.buffer);
+}
+
+function readPythonObject(raw: unknown): PythonObject {
+  if (!Array.isArray(raw) || raw.length !== 8) throw new TypeError("Malformed Python value");
+  const [module, name, form, args, items, entries, hasState, state] = raw;
+  if (
+    typeof module !== "string" || typeof name !== "string" || typeof form !== "string" ||
+    !Array.isArray(args) || !Array.isArray(items) || !Array.isArray(entries) ||
+    entries.length % 2 !== 0 || typeof hasState !== "boolean"
+  ) {
+    throw new TypeError("Malformed Python value");
+  }
+  const pairs: [unknown, unknown][] = [];
+  for (let i = 0; i < entries.length; i += 2) pairs.push([entries[i], entries[i + 1]]);
+  return new PythonObject(module, name, {
+    form: form as "call",
+    args,
+    items,
+    entries: pairs,
+    ...(hasState ? { state } : {}),
+  });
+}
+
+function readPythonValue(raw: unknown): unknown {
+  if (!Array.isArray(raw) || raw.length !== 2) throw new TypeError("Malformed Python value");
+  const [kind, data] = raw;
+  if (kind === "float" && typeof data === "number") return new PyFloat(data);
+  if (kind === "tuple" && Array.isArray(data)) return tuple(data);
+  if (kind === "frozenset" && Array.isArray(data)) return new PyFrozenSet(data);
+  if (kind === "bytearray" && data instanceof Uint8Array) return new PyByteArray(data);
+  if (kind === "datetime" && Array.isArray(data) && data.length === 2) {
+    return new PyDatetime(data[0] as Uint8Array, data[1]);
+  }
+  throw new TypeError("Malformed Python value");
 }
 
 function expectToken(raw: unknown): WireToken {
