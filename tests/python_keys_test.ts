@@ -8,7 +8,7 @@
  * CPython script runs against our server and CPython's own in one test.
  */
 import assert from "node:assert/strict";
-import { type DictProxy, type SetProxy, SyncManager } from "../mod.ts";
+import { type DictProxy, PyFloat, type SetProxy, SyncManager } from "../mod.ts";
 import { PythonFacingManager } from "./_fixtures/python_shared.ts";
 import { cpythonServer, pythonTest, runPython } from "./_python.ts";
 
@@ -296,11 +296,12 @@ print("null")`);
     await dict.set([3, [4]], "deno array");
     await dict.set(new Set([5]), "deno set");
     await dict.set(2, "deno int");
+    await dict.set("a float", new PyFloat(2) as unknown as string);
     assert.deepStrictEqual(
       await python(
-        `print(json.dumps([d[(3, (4,))], d[frozenset({5})], d[2.0], repr(list(d.keys())[-3:])]))`,
+        `print(json.dumps([d[(3, (4,))], d[frozenset({5})], d[2.0], repr(list(d.keys())[-4:-1]), repr(d["a float"])]))`,
       ),
-      ["deno array", "deno set", "deno int", "[(3, (4,)), frozenset({5}), 2]"],
+      ["deno array", "deno set", "deno int", "[(3, (4,)), frozenset({5}), 2]", "2.0"],
       "a Deno array key is a tuple for Python, nested too, and a Set a frozenset",
     );
     await dict[Symbol.asyncDispose]();

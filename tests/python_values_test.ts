@@ -12,7 +12,18 @@
  * adds it.
  */
 import assert from "node:assert/strict";
-import { type DictProxy, PythonObject, SyncManager, tuple } from "../mod.ts";
+import {
+  BaseManager,
+  type BaseProxy,
+  type DictProxy,
+  PyByteArray,
+  PyDatetime,
+  PyFloat,
+  PyFrozenSet,
+  PythonObject,
+  SyncManager,
+  tuple,
+} from "../mod.ts";
 import { PythonFacingManager } from "./_fixtures/python_shared.ts";
 import { cpythonServer, pythonTest, runPython } from "./_python.ts";
 
@@ -285,9 +296,16 @@ print("null")`,
     await dict.set([1, 2], "array key");
     await dict.set("made here", new PythonObject("fractions", "Fraction", { args: [1, 3] }));
     await dict.set("evil", new PythonObject("os", "system", { args: ["echo owned"] }));
+    await dict.set("typed here", [
+      tuple([1, new PyFloat(2)]),
+      new PyFloat(-0),
+      new PyFrozenSet([1]),
+      new PyByteArray([1]),
+      PyDatetime.fromFields(2024, 1, 2, 3, 4, 5, 6),
+    ]);
     const read = await withSharedDict(
       manager.address,
-      `print(json.dumps([attempt(lambda: d[k]) for k in ["decimal again", "deque again", (1, 2), "made here", "evil", "float"]] + [attempt(lambda: [k for k in d.keys() if not isinstance(k, str)][0])]))`,
+      `print(json.dumps([attempt(lambda: d[k]) for k in ["decimal again", "deque again", (1, 2), "made here", "evil", "float", "typed here"]] + [attempt(lambda: [k for k in d.keys() if not isinstance(k, str)][0])]))`,
     );
     const rows = read as string[][];
     const [evil] = rows.splice(4, 1);
@@ -297,6 +315,10 @@ print("null")`,
       ["str", "'array key'"],
       ["Fraction", "Fraction(1, 3)"],
       ["float", "2.0"],
+      [
+        "list",
+        "[(1, 2.0), -0.0, frozenset({1}), bytearray(b'\\x01'), datetime.datetime(2024, 1, 2, 3, 4, 5, 6)]",
+      ],
       ["tuple", "(1, 2)"],
     ]);
     assert.equal(evil![0], "RemoteError");
@@ -353,5 +375,44 @@ class Color(enum.Enum):
       () => new SyncManager({ pickleGlobals: ["os system"] }),
       { name: "TypeError", message: /pickleGlobals must name globals as "module\.name"/ },
     );
+  },
+);
+
+await pythonTest(
+  ["3.13.0"],
+  "our client on a CPython server reads its values as from ours, and sends PyFloat, tuple() and PythonObject as Python types",
+  async () => {
+    await using server = await cpythonServer("3.13.0", "unix", AUTHKEY);
+    await using manager = await new BaseManager({
+      address: server.address,
+      authkey: new TextEncoder().encode(AUTHKEY),
+      serializer: "pickle",
+    }).connect();
+    const store = await manager.create("Store") as BaseProxy & {
+      put(key: string, value: unknown): Promise<void>;
+      get(key: string): Promise<unknown>;
+      kinds(...args: unknown[]): Promise<string[]>;
+    };
+    const decimal = new PythonObject("decimal", "Decimal", { args: ["1.50"] });
+    assert.deepStrictEqual(
+      await store.kinds(
+        new PyFloat(2),
+        2,
+        tuple([1, new PyFloat(2)]),
+        [1],
+        new PyFrozenSet([1]),
+        PyDatetime.fromFields(2024, 1, 2, 3, 4, 5, 6),
+        decimal,
+      ),
+      ["float", "int", "tuple", "list", "frozenset", "datetime", "Decimal"],
+    );
+    await store.put("v", [tuple([1, new PyFloat(2)]), decimal, new PyFrozenSet([1])]);
+    const read = await store.get("v") as unknown[];
+    assert.deepStrictEqual(read.slice(0, 1), [[1, 2]], "read as a Deno client reads ours");
+    assert.deepStrictEqual(read[2], new Set([1]));
+    assert.ok(read[1] instanceof PythonObject && read[1].type === "decimal.Decimal");
+    await store.put("again", read[1]);
+    assert.deepStrictEqual(await store.kinds(await store.get("again")), ["Decimal"]);
+    await store[Symbol.asyncDispose]();
   },
 );

@@ -43,10 +43,12 @@ export function notExposed(kind: string, method: string): never {
 /** Seconds (Python) to milliseconds (ours); `None` is no timeout. */
 export function ms(seconds: unknown): number | undefined {
   if (seconds === null || seconds === undefined) return undefined;
-  if (typeof seconds !== "number" || Number.isNaN(seconds)) {
+  // A float of integral value (2.0) is a PyFloat, a Number object.
+  const value = seconds instanceof Number ? seconds.valueOf() : seconds;
+  if (typeof value !== "number" || Number.isNaN(value)) {
     throw pythonError("TypeError", "timeout must be a number or None");
   }
-  return Math.max(0, seconds * 1000);
+  return Math.max(0, value * 1000);
 }
 
 /** The positional argument at `index`, else the keyword `name`, else `fallback`. */

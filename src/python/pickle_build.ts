@@ -394,24 +394,30 @@ export function finish(
   size: number,
   proxy: ((found: PyProxy) => unknown) | undefined,
   extra: ReadonlySet<string>,
+  view: boolean,
 ): unknown {
   let budget = 4 * size + 1024;
-  const convert = (value: unknown, depth: number): unknown => {
+  // `inside`: within a PythonObject's parts, where values keep their Python types even in `view`.
+  const convert = (value: unknown, depth: number, inside: boolean): unknown => {
+    const plain = view && !inside;
     if (--budget < 0) {
       throw new PickleError(
         "decoding it would take far more memory than its size (shared or cyclic structure)",
       );
     }
     if (value === null || typeof value !== "object") return value;
-    if (value instanceof Uint8Array || value instanceof Number) return value;
+    if (value instanceof Number) return plain ? value.valueOf() : value;
+    if (value instanceof Uint8Array) {
+      return plain && value instanceof PyByteArray ? new Uint8Array(value) : value;
+    }
     if (depth >= limits.maxDepth) {
       throw new PickleError(
         `values nest deeper than the limit of ${limits.maxDepth} levels (limits.maxDepth)`,
       );
     }
     if (Array.isArray(value)) {
-      const out = value.map((item) => convert(item, depth + 1));
-      return isTuple(value) ? tuple(out) : out;
+      const out = value.map((item) => convert(item, depth + 1, inside));
+      return isTuple(value) && !plain ? tuple(out) : out;
     }
     if (value instanceof PyDict) {
       // A plain object when JavaScript keeps its keys in Python's order: strings, none an index.
@@ -421,27 +427,32 @@ export function finish(
       }
       if (stringKeys) {
         const out: Record<string, unknown> = {};
-        for (const [key, item] of value.entries) out[key as string] = convert(item, depth + 1);
+        for (const [key, item] of value.entries) {
+          out[key as string] = convert(item, depth + 1, inside);
+        }
         return out;
       }
       const out = new Map<unknown, unknown>();
       for (const [key, item] of value.entries) {
-        out.set(convert(key, depth + 1), convert(item, depth + 1));
+        out.set(convert(key, depth + 1, inside), convert(item, depth + 1, inside));
       }
       return out;
     }
     if (value instanceof PySet) {
-      const items = value.items.map((item) => convert(item, depth + 1));
-      return value.frozen ? new PyFrozenSet(items) : new Set(items);
+      const items = value.items.map((item) => convert(item, depth + 1, inside));
+      return value.frozen && !plain ? new PyFrozenSet(items) : new Set(items);
     }
-    if (value instanceof Reduced) return finishReduced(value, (item) => convert(item, depth + 1));
+    if (value instanceof Reduced) {
+      const made = finishReduced(value, (item) => convert(item, depth + 1, true));
+      return plain && made instanceof PyDatetime ? new Date(made.getTime()) : made;
+    }
     if (value instanceof PyException) {
       const message = messageOf(value.args);
       const make = OTHER_EXCEPTIONS[value.cls.qualified];
       const error = make ? make(message) : named(value.cls.name, message);
       if (value.args.length > 0) {
         Object.defineProperty(error, "args", {
-          value: value.args.map((item) => convert(item, depth + 1)),
+          value: value.args.map((item) => convert(item, depth + 1, inside)),
           enumerable: false,
         });
       }
@@ -466,7 +477,7 @@ export function finish(
     }
     throw new PickleError("the pickle holds a value that cannot be read");
   };
-  return convert(raw, 0);
+  return convert(raw, 0, false);
 }
 
 /** A finished inert value: a datetime as a `PyDatetime`, anything else a `PythonObject`. */

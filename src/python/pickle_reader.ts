@@ -58,16 +58,19 @@ const NONE: ReadonlySet<string> = new Set();
  * Reads one pickle into plain values; refuses what it does not allow.
  * `proxy` turns each CPython proxy in it into what the caller holds for
  * one (by default a {@linkcode PyProxy}); `globals` are the types a user
- * added to those whose values travel inertly (`"module.name"`).
+ * added to those whose values travel inertly (`"module.name"`). With
+ * `view`, values are what a Deno client reads (a float a number, a tuple
+ * an array...) rather than what a server keeps.
  */
 export function readPickle(
   bytes: Uint8Array,
   limits: PickleLimits,
   proxy?: (found: PyProxy) => unknown,
   globals: ReadonlySet<string> = NONE,
+  view = false,
 ): unknown {
   const raw = new Unpickler(bytes, limits, globals).run();
-  return finish(raw, limits, bytes.length, proxy, globals);
+  return finish(raw, limits, bytes.length, proxy, globals, view);
 }
 
 /** A float as Python has it: an integral one is a PyFloat, never mistaken for an int. */

@@ -101,7 +101,8 @@ class Link implements MessageHandler {
     const limits = { maxDepth: MAX_DEPTH, maxLength: MAX_LENGTH, maxFrameSize: DEFAULT_MAX_FRAME };
     this.connection = new Connection(socket, NO_TOKENS, limits, () => {});
     this.connection.useCodec(
-      xmlrpc ? new XmlrpcCodec(limits) : new PickleCodec(limits, {}, globals),
+      // A Deno client reads a CPython server's values as it reads ours (a float a number...).
+      xmlrpc ? new XmlrpcCodec(limits, true) : new PickleCodec(limits, {}, globals, true),
     );
     this.ended = Promise.resolve();
   }

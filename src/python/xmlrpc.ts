@@ -155,8 +155,12 @@ type Token =
   | { readonly kind: "close"; readonly name: string }
   | { readonly kind: "text"; readonly text: string };
 
-/** The one value of an XML-RPC `<params>` document (CPython's `loads(s)[0][0]`). */
-export function readXmlrpc(bytes: Uint8Array, limits: XmlrpcLimits): unknown {
+/**
+ * The one value of an XML-RPC `<params>` document (CPython's
+ * `loads(s)[0][0]`); a `<double>` of integral value is a `PyFloat`, but
+ * with `view` (a Deno client's reading) a number.
+ */
+export function readXmlrpc(bytes: Uint8Array, limits: XmlrpcLimits, view = false): unknown {
   let source: string;
   try {
     source = text.decode(bytes);
@@ -260,7 +264,8 @@ export function readXmlrpc(bytes: Uint8Array, limits: XmlrpcLimits): unknown {
             throw new XmlrpcError(`a malformed <${name}>`);
           }
           // A float of integral value stays a float (PyFloat), never an int.
-          result = Number.isInteger(parsed) && Math.abs(parsed) <= Number.MAX_SAFE_INTEGER
+          result = !view && Number.isInteger(parsed) &&
+              Math.abs(parsed) <= Number.MAX_SAFE_INTEGER
             ? new PyFloat(parsed)
             : parsed;
           break;
@@ -396,11 +401,13 @@ function decodeText(raw: string): string {
 /** The codec of a connection whose peer is CPython with `serializer='xmlrpclib'`. */
 export class XmlrpcCodec extends DocumentCodec {
   readonly #limits: XmlrpcLimits & { readonly maxFrameSize: number };
+  readonly #view: boolean;
 
-  /** A codec refusing documents beyond `limits`. */
-  constructor(limits: XmlrpcLimits & { readonly maxFrameSize: number }) {
+  /** A codec refusing documents beyond `limits`; `view` reads as a Deno client does. */
+  constructor(limits: XmlrpcLimits & { readonly maxFrameSize: number }, view = false) {
     super(limits.maxFrameSize, "an XML-RPC message");
     this.#limits = limits;
+    this.#view = view;
   }
 
   /** `value` as one XML-RPC document. */
@@ -410,6 +417,6 @@ export class XmlrpcCodec extends DocumentCodec {
 
   /** The value of one XML-RPC document. */
   protected read(payload: Uint8Array): unknown {
-    return readXmlrpc(payload, this.#limits);
+    return readXmlrpc(payload, this.#limits, this.#view);
   }
 }

@@ -46,6 +46,8 @@ const XML_OPENING = 0x3c;
 export class ClientConnection implements CodecPeer, MessageHandler {
   /** The framed socket; the handshake runs over it before `serve()`. */
   readonly connection: Connection;
+  /** Python values keep their type here (a client's `new PyFloat(2)`, `tuple([...])`), for CPython clients. */
+  readonly keepsPythonTypes = true;
   readonly #host: ObjectHost;
   readonly #requestShutdown: () => Promise<void>;
   /** Object id → references this connection holds. */

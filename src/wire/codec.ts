@@ -16,14 +16,16 @@
  * | 6 | a proxy token `[typeid, id, exposed]` |
  * | 7, 8 | a stream, a callback (their ids) |
  * | 9 | a {@linkcode PythonObject}: `[module, name, form, args, items, entries, hasState, state]` |
- * | 10 | within a `PythonObject`, a Python value that keeps its type: `[kind, data]` |
+ * | 10 | a Python value that keeps its type (`PyFloat`, a tuple, ...): `[kind, data]` |
  *
  * A {@linkcode PyFloat} (a Python float of integral value) is a float64,
  * never an int; the other Python values a server keeps are what they
  * extend (a tuple an array, a `PyFrozenSet` a `Set`, a `PyDatetime` a
- * `Date`). Within a `PythonObject`'s parts, which a client sends back
- * unchanged, a tuple, a `PyFloat`, a `PyFrozenSet`, a `PyByteArray` and a
- * `PyDatetime` keep their type (ext 10).
+ * `Date`), so that a client reads them as JavaScript values; but within a
+ * `PythonObject`'s parts, which a client sends back unchanged, a tuple, a
+ * `PyFloat`, a `PyFrozenSet`, a `PyByteArray` and a `PyDatetime` keep
+ * their type (ext 10), as they do on their way from a client to its
+ * server, which keeps them (`CodecPeer.keepsPythonTypes`).
  *
  * Longer than most files on purpose: the encoder and the decoder of each
  * kind of value sit side by side, so that their limits, memory charges and
@@ -135,6 +137,14 @@ export interface CodecPeer {
   encodeCallback?(value: Callback): number;
   /** The function to hand to the application for a callback id that arrived. */
   decodeCallback?(id: number): unknown;
+  /**
+   * Whether this side keeps Python values as Python had them (a server):
+   * then a float64 of integral value that arrives is a {@linkcode PyFloat},
+   * not a number, and what it sends its clients outside a PythonObject is
+   * their JavaScript kin (a tuple an array, a `PyFrozenSet` a `Set`). A
+   * client sends them as ext 10, so that its server keeps their type.
+   */
+  readonly keepsPythonTypes?: boolean;
 }
 
 const TYPED_ARRAYS = [
@@ -203,6 +213,7 @@ export class Codec {
     this.#reader = new MsgpackReader(
       this.#limits,
       (reader, type, size, depth) => this.#readExtension(reader, type, size, depth),
+      peer.keepsPythonTypes === true ? (value) => new PyFloat(value) : undefined,
     );
   }
 
@@ -397,8 +408,8 @@ export class Codec {
         throw new UnsendableError(`a ${typeof value}`);
     }
     const next = depth + 1;
-    if (this.#inPython > 0 && this.#writePythonValue(value, depth)) return;
     if (Array.isArray(value)) {
+      if (this.#pythonTypes() && isTuple(value)) return this.#writePythonValue(value, depth);
       const length = value.length;
       this.#open(length, depth);
       this.#cost += DECODE_COST.array + DECODE_COST.arrayItem * length;
@@ -411,6 +422,9 @@ export class Codec {
         }
       }
     } else if (value instanceof Uint8Array) {
+      if (this.#pythonTypes() && value instanceof PyByteArray) {
+        return this.#writePythonValue(value, depth);
+      }
       this.#cost += DECODE_COST.binary;
       w.binary(value);
     } else if ((value as { [OBJECT_HANDLE]?: true })[OBJECT_HANDLE] === true) {
@@ -446,6 +460,9 @@ export class Codec {
       }
       w.endExt(mark);
     } else if (value instanceof Set) {
+      if (this.#pythonTypes() && value instanceof PyFrozenSet) {
+        return this.#writePythonValue(value, depth);
+      }
       this.#nest(depth);
       this.#open(value.size, next);
       this.#cost += EXT_COST[EXT_SET]! + DECODE_COST.array + DECODE_COST.arrayItem * value.size;
@@ -471,6 +488,9 @@ export class Codec {
       w.number(id);
       w.endExt(mark);
     } else if (value instanceof Date) {
+      if (this.#pythonTypes() && value instanceof PyDatetime) {
+        return this.#writePythonValue(value, depth);
+      }
       const time = value.getTime();
       if (Number.isNaN(time)) throw new UnsendableError("an invalid Date");
       this.#cost += EXT_COST[EXT_TIMESTAMP]!;
@@ -500,7 +520,8 @@ export class Codec {
       w.number(id);
       w.endExt(mark);
     } else if (value instanceof Number) {
-      // A Python float of integral value (PyFloat): a float64, as Python sent it.
+      // A Python float of integral value (PyFloat): a float64, which a server reads as a PyFloat.
+      if (this.#inPython > 0) return this.#writePythonValue(value, depth);
       w.float(value.valueOf());
     } else if (value instanceof PythonObject) {
       this.#writePython(value, depth);
@@ -587,19 +608,25 @@ export class Codec {
   }
 
   /**
-   * Within a PythonObject's parts: a Python value that keeps its type, as
-   * ext 10 `[kind, data]`; false for any other value.
+   * Whether Python values keep their types here (ext 10): always on the
+   * way to a server, which keeps them; on the way from one, only within a
+   * PythonObject's parts (a client reads the rest as their JavaScript kin).
    */
-  #writePythonValue(value: object, depth: number): boolean {
+  #pythonTypes(): boolean {
+    return this.#inPython > 0 || !this.#peer.keepsPythonTypes;
+  }
+
+  /** A Python value that keeps its type, as ext 10 `[kind, data]`. */
+  #writePythonValue(
+    value: unknown[] | Number | PyFrozenSet | PyByteArray | PyDatetime,
+    depth: number,
+  ): void {
     let parts: [string, unknown];
-    if (Array.isArray(value)) {
-      if (!isTuple(value)) return false;
-      parts = ["tuple", [...value]];
-    } else if (value instanceof Number) parts = ["float", value.valueOf()];
+    if (Array.isArray(value)) parts = ["tuple", [...value]];
+    else if (value instanceof Number) parts = ["float", value.valueOf()];
     else if (value instanceof PyFrozenSet) parts = ["frozenset", [...value]];
     else if (value instanceof PyByteArray) parts = ["bytearray", value.slice()];
-    else if (value instanceof PyDatetime) parts = ["datetime", [value.state, value.tzinfo]];
-    else return false;
+    else parts = ["datetime", [value.state, value.tzinfo]];
     this.#nest(depth);
     this.#cost += EXT_COST[EXT_PYTHON_VALUE]!;
     const mark = this.#writer.beginExt(EXT_PYTHON_VALUE);
@@ -611,7 +638,6 @@ export class Codec {
       this.#write(parts, depth + 1);
     }
     this.#writer.endExt(mark);
-    return true;
   }
 
   #writeBinaryKind(value: ArrayBufferView | ArrayBuffer): void {

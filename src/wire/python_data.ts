@@ -58,7 +58,7 @@ export function isTuple(value: unknown): boolean {
 /**
  * A Python float whose value is integral (`2.0`, `-0.0`), kept apart from
  * the int `2`: a `Number` object, so arithmetic and `Number` methods work
- * on it (`x + 1`, `x.toFixed(1)`), but `typeof` is `"object"`. Other
+ * on it (`Number(x) + 1`, `x.toFixed(1)`), but `typeof` is `"object"`. Other
  * floats are plain numbers: `1.5` cannot be mistaken for an int.
  *
  * @example
@@ -66,7 +66,7 @@ export function isTuple(value: unknown): boolean {
  * import { PyFloat } from "@multiprocess/managers";
  *
  * const two = new PyFloat(2);
- * console.log(two + 1, two.toFixed(1)); // 3 "2.0"
+ * console.log(Number(two) + 1, two.toFixed(1)); // 3 "2.0"
  * ```
  */
 export class PyFloat extends Number {}
