@@ -9,6 +9,7 @@
 
 import type { PySlice } from "./python_values.ts";
 import { isTuple, PyByteArray, PyFrozenSet, PythonObject } from "../wire/python_data.ts";
+import { UNHASHABLE_TYPES } from "../sync/keys.ts";
 
 /** Keyword arguments of a CPython call. */
 export type Keywords = Readonly<Record<string, unknown>>;
@@ -101,14 +102,6 @@ export function position(index: unknown, length: number, what = "list"): number 
   return resolved;
 }
 
-/** The Python values that cannot be hashed, by the type name Python's TypeError gives. */
-const UNHASHABLE_TYPES: Readonly<Record<string, string>> = {
-  "collections.deque": "collections.deque",
-  "collections.OrderedDict": "collections.OrderedDict",
-  "collections.defaultdict": "collections.defaultdict",
-  "collections.Counter": "Counter",
-};
-
 /**
  * Refuses, with Python's `TypeError: unhashable type: 'list'`, a key a
  * CPython client sent that Python cannot hash: a list, dict, set or
@@ -127,6 +120,7 @@ export function pythonHashable(key: unknown): void {
   } else if (key instanceof PyByteArray) kind = "bytearray";
   else if (key instanceof Set) kind = key instanceof PyFrozenSet ? undefined : "set";
   else if (key instanceof PythonObject) kind = UNHASHABLE_TYPES[key.type];
+  // (A Deno client's PythonObject of these types is refused by hashKey() too.)
   else if (key instanceof Map) kind = "dict";
   else {
     const proto = Object.getPrototypeOf(key);

@@ -108,12 +108,13 @@ export class Dict {
   /** The value of `key`, or `fallback`. */
   get(key: unknown, fallback?: unknown): unknown {
     const k = hashKey(key);
-    return this.#map.has(k) ? this.#map.get(k) : fallback;
+    const value = this.#map.get(k);
+    return value !== undefined || this.#map.has(k) ? value : fallback;
   }
   /** Sets `key` to `value`; an equal key set before stays the key, as in Python. */
   set(key: unknown, value: unknown): void {
     const k = hashKey(key);
-    if (!this.#map.has(k) && !Object.is(k, key)) this.#keys.set(k, keyObject(key));
+    if (!Object.is(k, key) && !this.#map.has(k)) this.#keys.set(k, keyObject(key));
     this.#map.set(k, value);
   }
   /** Whether `key` is present. */

@@ -20,6 +20,7 @@
 import { BaseProxy } from "../objects/proxy.ts";
 import {
   isTuple,
+  PyByteArray,
   PyDatetime,
   PyFloat,
   PyFrozenSet,
@@ -27,6 +28,18 @@ import {
   tuple,
   utcOffset,
 } from "../wire/python_data.ts";
+
+/**
+ * The Python types that travel as PythonObjects and cannot be hashed, by
+ * the name Python's `TypeError: unhashable type` gives them.
+ */
+export const UNHASHABLE_TYPES: Readonly<Record<string, string>> = {
+  "collections.deque": "collections.deque",
+  "collections.OrderedDict": "collections.OrderedDict",
+  "collections.defaultdict": "collections.defaultdict",
+  "collections.Counter": "Counter",
+  "array.array": "array.array",
+};
 
 /** What a key that is not a plain string or number starts with. */
 const SPELLED = "\u0000";
@@ -60,10 +73,9 @@ export function hashKey(value: unknown): unknown {
   }
   const number = numericKey(value);
   if (number !== undefined) return typeof number === "string" ? SPELLED + number : number;
-  if (!known(value)) {
-    if (unhashable(value)) throw unhashableError(value);
-    return value; // By identity: nothing sent over the wire finds it again, as in Python.
-  }
+  if (unhashable(value)) throw unhashableError(value);
+  // By identity: nothing sent over the wire finds it again, as in Python.
+  if (!known(value)) return value;
   return SPELLED + spell(value);
 }
 
@@ -87,10 +99,13 @@ export function keyObject(value: unknown): unknown {
  * what to use instead.
  */
 export function unhashableError(value: unknown): TypeError {
+  const [kind, what] = value instanceof PythonObject
+    ? [UNHASHABLE_TYPES[value.type], `a PythonObject of ${value.type}`]
+    : value instanceof PyByteArray
+    ? ["bytearray", "a PyByteArray"]
+    : ["dict", value instanceof Map ? "a Map" : "a plain object"];
   return new TypeError(
-    `unhashable type: 'dict' (a ${
-      value instanceof Map ? "Map" : "plain object"
-    } cannot be a dict key or set member; use a string, a number, an array or a Set)`,
+    `unhashable type: '${kind}' (${what} cannot be a dict key or set member; use a string, a number, an array or a Set)`,
   );
 }
 
@@ -160,15 +175,14 @@ function known(value: object): boolean {
 }
 
 function unhashable(value: object): boolean {
-  return isDict(value);
+  return isDict(value) || value instanceof PyByteArray ||
+    (value instanceof PythonObject && value.type in UNHASHABLE_TYPES);
 }
 
 /** A number's key: integers as integers (big ones as bigints), NaN a key of its own. */
 function numberKey(value: number): unknown {
-  if (Number.isInteger(value)) {
-    if (Number.isSafeInteger(value)) return value === 0 ? 0 : value;
-    return BigInt(value);
-  }
+  if (Number.isSafeInteger(value)) return value === 0 ? 0 : value;
+  if (Number.isInteger(value)) return BigInt(value);
   return value === value ? value : {};
 }
 
@@ -294,6 +308,7 @@ function spell(value: unknown, inside = false): string {
   const number = numericKey(value);
   if (number !== undefined) return spellNumber(number);
   const object = value as object;
+  if (!inside && unhashable(object)) throw unhashableError(object);
   if (Array.isArray(object)) {
     return `t${object.length}(${object.map((item) => spell(item, inside)).join("")})`;
   }
@@ -321,7 +336,6 @@ function spell(value: unknown, inside = false): string {
     }${spell(object.entries, true)}${object.state === undefined ? "" : spell(object.state, true)};`;
   }
   if (isDict(object)) {
-    if (!inside) throw unhashableError(object);
     const entries = dictEntries(object);
     return `m${entries.length}(${
       entries.map(([k, v]) => spell(k, true) + spell(v, true)).join("")

@@ -201,6 +201,8 @@ export class Codec {
   #cost = 0;
   /** How many PythonObjects the value being written is inside (their parts keep Python's types). */
   #inPython = 0;
+  /** Whether the peer is a server, which keeps Python values' types (see `keepsPythonTypes`). */
+  readonly #toServer: boolean;
 
   /** A codec that maps tokens through `peer` and refuses messages beyond `limits`. */
   constructor(peer: CodecPeer, limits: Partial<CodecLimits> = {}) {
@@ -210,6 +212,7 @@ export class Codec {
       maxLength: limits.maxLength ?? MAX_LENGTH,
       maxFrameSize: limits.maxFrameSize ?? DEFAULT_MAX_FRAME,
     };
+    this.#toServer = peer.keepsPythonTypes !== true;
     this.#reader = new MsgpackReader(
       this.#limits,
       (reader, type, size, depth) => this.#readExtension(reader, type, size, depth),
@@ -409,7 +412,9 @@ export class Codec {
     }
     const next = depth + 1;
     if (Array.isArray(value)) {
-      if (this.#pythonTypes() && isTuple(value)) return this.#writePythonValue(value, depth);
+      if ((this.#toServer || this.#inPython > 0) && isTuple(value)) {
+        return this.#writePythonValue(value, depth);
+      }
       const length = value.length;
       this.#open(length, depth);
       this.#cost += DECODE_COST.array + DECODE_COST.arrayItem * length;
@@ -521,7 +526,7 @@ export class Codec {
       w.endExt(mark);
     } else if (value instanceof Number) {
       // A Python float of integral value (PyFloat): a float64, which a server reads as a PyFloat.
-      if (this.#inPython > 0) return this.#writePythonValue(value, depth);
+      if (this.#inPython > 0) return this.#writePythonValue(value as PyFloat, depth);
       w.float(value.valueOf());
     } else if (value instanceof PythonObject) {
       this.#writePython(value, depth);
@@ -613,12 +618,12 @@ export class Codec {
    * PythonObject's parts (a client reads the rest as their JavaScript kin).
    */
   #pythonTypes(): boolean {
-    return this.#inPython > 0 || !this.#peer.keepsPythonTypes;
+    return this.#toServer || this.#inPython > 0;
   }
 
   /** A Python value that keeps its type, as ext 10 `[kind, data]`. */
   #writePythonValue(
-    value: unknown[] | Number | PyFrozenSet | PyByteArray | PyDatetime,
+    value: unknown[] | PyFloat | PyFrozenSet | PyByteArray | PyDatetime,
     depth: number,
   ): void {
     let parts: [string, unknown];
