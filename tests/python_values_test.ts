@@ -416,3 +416,60 @@ await pythonTest(
     await store[Symbol.asyncDispose]();
   },
 );
+
+await pythonTest(
+  ["3.13.0"],
+  "with serializer='xmlrpclib', floats stay floats through our server, as through CPython's",
+  async () => {
+    await using ours = await new SyncManager({
+      authkey: new TextEncoder().encode(AUTHKEY),
+      modules: [],
+    }).start();
+    await using theirs = await cpythonServer("3.13.0", "unix", AUTHKEY, "xmlrpclib", "sync");
+    const values = [
+      "2.0",
+      "-0.0",
+      "1.5",
+      "[1.0, 2, 2.5]",
+      "{'a': 1.0, 'b': 1}",
+      "2**31 - 1",
+      "2.0**60",
+    ];
+    const run = async (address: unknown): Promise<unknown> =>
+      JSON.parse(
+        new TextDecoder().decode(
+          await runPython(
+            "3.13.0",
+            `import json, sys
+from multiprocessing.managers import SyncManager
+manager = SyncManager(address=json.loads(sys.stdin.read()), authkey=${
+              JSON.stringify(AUTHKEY)
+            }.encode(), serializer="xmlrpclib")
+manager.connect()
+d, q = manager.dict(), manager.Queue()
+out = []
+for i, v in enumerate([${values.join(", ")}]):
+    d[str(i)] = v
+    q.put(v)
+    out.append([repr(d[str(i)]), repr(q.get())])
+print(json.dumps(out))`,
+            JSON.stringify(address),
+          ),
+        ),
+      );
+    const expected = await run(theirs.address);
+    assert.deepStrictEqual(
+      (expected as string[][]).map(([read]) => read),
+      [
+        "2.0",
+        "-0.0",
+        "1.5",
+        "[1.0, 2, 2.5]",
+        "{'a': 1.0, 'b': 1}",
+        "2147483647",
+        "1.152921504606847e+18",
+      ],
+    );
+    assert.deepStrictEqual(await run(ours.address), expected);
+  },
+);
