@@ -399,26 +399,25 @@ export function finish(
   let budget = 4 * size + 1024;
   // `inside`: within a PythonObject's parts, where values keep their Python types even in `view`.
   const convert = (value: unknown, depth: number, inside: boolean): unknown => {
-    const plain = view && !inside;
     if (--budget < 0) {
       throw new PickleError(
         "decoding it would take far more memory than its size (shared or cyclic structure)",
       );
     }
     if (value === null || typeof value !== "object") return value;
+    const plain = view && !inside;
+    if (Array.isArray(value)) {
+      if (depth >= limits.maxDepth) tooDeep(limits);
+      const length = value.length;
+      const out = new Array<unknown>(length);
+      for (let i = 0; i < length; i++) out[i] = convert(value[i], depth + 1, inside);
+      return !plain && isTuple(value) ? tuple(out) : out;
+    }
     if (value instanceof Number) return plain ? value.valueOf() : value;
     if (value instanceof Uint8Array) {
       return plain && value instanceof PyByteArray ? new Uint8Array(value) : value;
     }
-    if (depth >= limits.maxDepth) {
-      throw new PickleError(
-        `values nest deeper than the limit of ${limits.maxDepth} levels (limits.maxDepth)`,
-      );
-    }
-    if (Array.isArray(value)) {
-      const out = value.map((item) => convert(item, depth + 1, inside));
-      return isTuple(value) && !plain ? tuple(out) : out;
-    }
+    if (depth >= limits.maxDepth) tooDeep(limits);
     if (value instanceof PyDict) {
       // A plain object when JavaScript keeps its keys in Python's order: strings, none an index.
       let stringKeys = true;
@@ -478,6 +477,12 @@ export function finish(
     throw new PickleError("the pickle holds a value that cannot be read");
   };
   return convert(raw, 0, false);
+}
+
+function tooDeep(limits: PickleLimits): never {
+  throw new PickleError(
+    `values nest deeper than the limit of ${limits.maxDepth} levels (limits.maxDepth)`,
+  );
 }
 
 /** A finished inert value: a datetime as a `PyDatetime`, anything else a `PythonObject`. */

@@ -54,6 +54,13 @@ const MAX_EXPONENT = 1000;
  * that nothing else finds, as in Python, where only the same object would.
  */
 export function hashKey(value: unknown): unknown {
+  // The common keys first, small enough to be inlined where they are used.
+  if (typeof value === "string") return value.charCodeAt(0) === 0 ? SPELLED + spell(value) : value;
+  if (typeof value === "number" && Number.isSafeInteger(value) && value !== 0) return value;
+  return otherKey(value);
+}
+
+function otherKey(value: unknown): unknown {
   switch (typeof value) {
     case "string":
       return value.charCodeAt(0) === 0 ? SPELLED + spell(value) : value;
