@@ -11,6 +11,10 @@
  * tuple and a `Set` a frozenset. What Python has no counterpart for is an
  * {@linkcode UnsendableError} naming it.
  *
+ * Past 400 lines: one writer per opcode family (integers, strings, the
+ * containers, datetimes, inert values, exceptions, tokens) beside the one
+ * `#write` that picks among them, so that the pickle it makes reads whole.
+ *
  * @module
  */
 
