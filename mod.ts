@@ -79,6 +79,15 @@ export {
 export { Manager, SyncManager, type TypedArray } from "./src/client/sync_manager.ts";
 export type { Pipelined } from "./src/objects/pipeline.ts";
 export { kwargs, PythonKeywords } from "./src/python/python_session.ts";
+export {
+  isTuple,
+  PyByteArray,
+  PyDatetime,
+  PyFloat,
+  PyFrozenSet,
+  PythonObject,
+  tuple,
+} from "./src/wire/python_data.ts";
 export { Callback, callback, type CallbackStub } from "./src/wire/callback.ts";
 export { Process, type ProcessOptions, type Target } from "./src/client/process.ts";
 export type {

@@ -4,6 +4,8 @@
  * saying what is missing; they never fail for it.
  */
 
+import { firstLine, within } from "./_helpers.ts";
+
 const found = new Map<string, Promise<boolean>>();
 
 /** True when `PYENV_VERSION=<version> python3` runs exactly that version. */
@@ -74,4 +76,42 @@ export async function runPython(
   } finally {
     clearTimeout(deadline);
   }
+}
+
+const SERVER = new URL("./_fixtures/python_server.py", import.meta.url).pathname;
+
+/** A CPython manager server, as `tests/_fixtures/python_server.py` starts one. */
+export interface CpythonServer extends AsyncDisposable {
+  /** Its address: a socket path, or a TCP address. */
+  readonly address: string | { hostname: string; port: number };
+}
+
+/**
+ * A CPython `version` server on `transport` with `authkey` (`kind` "docs":
+ * the Python docs' QueueManager; "sync": a SyncManager); stopped, and its
+ * socket removed, on dispose.
+ */
+export async function cpythonServer(
+  version: string,
+  transport: "unix" | "tcp",
+  authkey: string,
+  serializer = "pickle",
+  kind: "docs" | "sync" = "docs",
+): Promise<CpythonServer> {
+  const child = new Deno.Command("python3", {
+    args: [SERVER, transport, authkey, serializer, kind],
+    env: { PYENV_VERSION: version },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const { line, rest: lines } = await firstLine(child.stdout, "the CPython server's address");
+  return {
+    address: JSON.parse(line),
+    async [Symbol.asyncDispose](): Promise<void> {
+      await child.stdin.close().catch(() => {});
+      await within(child.status, 10_000, "the CPython server's exit");
+      await lines.cancel();
+    },
+  };
 }

@@ -19,7 +19,7 @@ import { connect } from "../src/wire/transport.ts";
 import type { Address } from "../mod.ts";
 import { Counter, TestManager } from "./_fixtures/counter.ts";
 import { writePickle } from "../src/python/pickle_writer.ts";
-import { PyTuple } from "../src/python/python_values.ts";
+import { tuple } from "../src/wire/python_data.ts";
 import { writeXmlrpc } from "../src/python/xmlrpc.ts";
 import { seededRandom } from "./_helpers.ts";
 
@@ -53,12 +53,12 @@ function cases(rand: () => number, liveId: number, releasedId: number): {
     ]);
   const pickle = (): Uint8Array =>
     writePickle(
-      new PyTuple([
+      tuple([
         [null, liveId.toString(16), "zz"][int(3)],
         // Not create or incref: a CPython client's references are its own to keep (its decref of
         // what it does not hold is ignored, so a Deno client's references are safe).
         ["decref", "increment", "echo", "accept_connection", "dummy", "get_methods"][int(6)],
-        new PyTuple([["Counter", 1, "x".repeat(int(20)), [1.5, { a: null }]][int(4)]]),
+        tuple([["Counter", 1, "x".repeat(int(20)), [1.5, { a: null }]][int(4)]]),
         int(2) === 0 ? {} : { by: int(9) },
       ]),
     );
@@ -70,13 +70,13 @@ function cases(rand: () => number, liveId: number, releasedId: number): {
       () =>
         frame(writeXmlrpc(
           ["dummy", "increment", "accept_connection"][int(3)] === "dummy"
-            ? new PyTuple([null, "dummy", [], {}])
-            : new PyTuple([liveId.toString(16), "increment", [int(9)], {}]),
+            ? tuple([null, "dummy", [], {}])
+            : tuple([liveId.toString(16), "increment", [int(9)], {}]),
         )),
       true,
     ],
     ["mutated XML-RPC", () => {
-      const b = writeXmlrpc(new PyTuple([null, "get_methods", [[int(9)]], { a: "<&>" }])).slice();
+      const b = writeXmlrpc(tuple([null, "get_methods", [[int(9)]], { a: "<&>" }])).slice();
       for (let i = 0, n = 1 + int(6); i < n; i++) {
         b[int(b.length)] = "<>/&;x!"[int(7)]!.charCodeAt(0);
       }

@@ -9,7 +9,15 @@
 import assert from "node:assert/strict";
 import { PickleError, readPickle } from "../src/python/pickle_reader.ts";
 import { writePickle } from "../src/python/pickle_writer.ts";
-import { PySlice, PyTuple } from "../src/python/python_values.ts";
+import { PySlice } from "../src/python/python_values.ts";
+import {
+  PyByteArray,
+  PyDatetime,
+  PyFloat,
+  PyFrozenSet,
+  PythonObject,
+  tuple,
+} from "../src/wire/python_data.ts";
 import { Counter, TestManager } from "./_fixtures/counter.ts";
 import { COUNTER_MODULE } from "./_helpers.ts";
 import { pythonTest, runPython } from "./_python.ts";
@@ -24,7 +32,7 @@ function python(code: string, stdin: Uint8Array = new Uint8Array(0)): Promise<Ui
 /** CPython's pickles of `expressions` at `protocol`, each as bytes. */
 async function pickled(expressions: string[], protocol: number): Promise<Uint8Array[]> {
   const out = await python(
-    `import pickle, sys, queue, threading, collections, json, datetime
+    `import pickle, sys, queue, threading, collections, json, datetime, decimal, fractions, uuid
 values = [${expressions.join(", ")}]
 print(json.dumps([pickle.dumps(v, protocol=${protocol}).hex() for v in values]))`,
   );
@@ -42,30 +50,68 @@ const TABLE: [string, unknown][] = [
   ["-1", -1],
   ["2**31", 2 ** 31],
   ["-(2**31) - 5", -(2 ** 31) - 5],
-  ["2**53", 2 ** 53],
+  ["2**53 - 1", 2 ** 53 - 1],
+  ["2**53", 2n ** 53n],
+  ["-(2**53)", -(2n ** 53n)],
   ["2**64 + 1", 2n ** 64n + 1n],
   ["-(2**70)", -(2n ** 70n)],
   ["1.5", 1.5],
+  ["2.0", new PyFloat(2)],
+  ["-0.0", new PyFloat(-0)],
+  ["2.0**53", 2 ** 53],
   ["float('inf')", Infinity],
   ["''", ""],
   ["'héllo 😀'", "héllo 😀"],
   ["'x' * 300", "x".repeat(300)],
   ["b'\\x00\\xff'", Uint8Array.of(0, 255)],
-  ["bytearray(b'ab')", Uint8Array.of(97, 98)],
+  ["bytearray(b'ab')", new PyByteArray([97, 98])],
   ["[1, [2, 'three']]", [1, [2, "three"]]],
-  ["(1, 2, 3, 4)", [1, 2, 3, 4]],
-  ["()", []],
+  ["(1, 2, 3, 4)", tuple([1, 2, 3, 4])],
+  ["(1,)", tuple([1])],
+  ["()", tuple([])],
+  ["[(1, 2.0)]", [tuple([1, new PyFloat(2)])]],
   ["{'a': 1, 'b': [True]}", { a: 1, b: [true] }],
   ["{}", {}],
   ["{1: 'one', 'two': 2}", new Map<unknown, unknown>([[1, "one"], ["two", 2]])],
-  ["collections.OrderedDict([('z', 1), ('a', 2)])", { z: 1, a: 2 }],
+  ["{'b': 1, '1': 2}", new Map<unknown, unknown>([["b", 1], ["1", 2]])],
+  ["{(0, 0): 'start'}", new Map<unknown, unknown>([[tuple([0, 0]), "start"]])],
+  [
+    "collections.OrderedDict([('z', 1), ('a', 2)])",
+    new PythonObject("collections", "OrderedDict", { entries: [["z", 1], ["a", 2]] }),
+  ],
+  ["range(3)", new PythonObject("builtins", "range", { args: [0, 3, 1] })],
+  [
+    "complex(1, 2)",
+    new PythonObject("builtins", "complex", { args: [new PyFloat(1), new PyFloat(2)] }),
+  ],
+  ["decimal.Decimal('1.50')", new PythonObject("decimal", "Decimal", { args: ["1.50"] })],
+  ["fractions.Fraction(3, 4)", new PythonObject("fractions", "Fraction", { args: [3, 4] })],
+  [
+    "uuid.UUID(int=5)",
+    new PythonObject("uuid", "UUID", { form: "new", state: { int: 5 } }),
+  ],
+  [
+    "collections.defaultdict(list, {'a': [1]})",
+    new PythonObject("collections", "defaultdict", {
+      args: [new PythonObject("builtins", "list", { form: "ref" })],
+      entries: [["a", [1]]],
+    }),
+  ],
   ["{1, 2}", new Set([1, 2])],
-  ["frozenset({'a'})", new Set(["a"])],
+  ["frozenset({'a'})", new PyFrozenSet(["a"])],
   ["slice(1, 3)", new PySlice(1, 3, null)],
-  ["datetime.datetime(2024, 1, 2, 3, 4, 5, 6000)", new Date(Date.UTC(2024, 0, 2, 3, 4, 5, 6))],
+  [
+    "datetime.datetime(2024, 1, 2, 3, 4, 5, 6001)",
+    PyDatetime.fromFields(2024, 1, 2, 3, 4, 5, 6001),
+  ],
   [
     "datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=-5)))",
-    new Date(Date.UTC(2024, 0, 2, 8, 4, 5)),
+    new PyDatetime(
+      PyDatetime.fromFields(2024, 1, 2, 3, 4, 5).state,
+      new PythonObject("datetime", "timezone", {
+        args: [new PythonObject("datetime", "timedelta", { args: [-1, 68400, 0] })],
+      }),
+    ),
   ],
   ["[x := [1], x]", [[1], [1]]],
 ];
@@ -114,11 +160,19 @@ await pythonTest(["3.13.0"], "what we write, CPython loads as the same value", a
     [-(2n ** 100n), "-1267650600228229401496703205376"],
     [0.25, "0.25"],
     [-0, "-0.0"],
+    [new PyFloat(2), "2.0"],
+    [new Map<unknown, unknown>([[[1, 2], "x"]]), "{(1, 2): 'x'}"],
+    [new Set([[1, [2]]]), "{(1, (2,))}"],
+    [new Set([new Set([3])]), "{frozenset({3})}"],
+    [new PyFrozenSet([1]), "frozenset({1})"],
+    [new PyByteArray([1]), "bytearray(b'\\x01')"],
+    [PyDatetime.fromFields(2024, 1, 2, 3, 4, 5, 6), "datetime.datetime(2024, 1, 2, 3, 4, 5, 6)"],
+    [new PythonObject("decimal", "Decimal", { args: ["1.5"] }), "Decimal('1.5')"],
     ["é😀", "'é😀'"],
     [Uint8Array.of(1, 2), "b'\\x01\\x02'"],
     [[1, "a", [null]], "[1, 'a', [None]]"],
-    [new PyTuple([1, 2]), "(1, 2)"],
-    [new PyTuple([1, 2, 3, 4]), "(1, 2, 3, 4)"],
+    [tuple([1, 2]), "(1, 2)"],
+    [tuple([1, 2, 3, 4]), "(1, 2, 3, 4)"],
     [{ a: 1 }, "{'a': 1}"],
     [new Map<unknown, unknown>([[1, "x"]]), "{1: 'x'}"],
     [new Set(["s"]), "{'s'}"],
@@ -146,20 +200,28 @@ await pythonTest(
   ["3.13.0"],
   "1,000 random values: CPython → us → CPython comes back equal",
   async () => {
-    const generator = `import pickle, random, json, sys
+    const generator =
+      `import pickle, random, json, sys, datetime, decimal, fractions, collections, uuid
 random.seed(1234)
 def value(depth=0):
-    kind = random.randrange(10 if depth < 4 else 6)
+    kind = random.randrange(15 if depth < 4 else 6)
     if kind == 0: return None
     if kind == 1: return random.choice([True, False])
-    if kind == 2: return random.randint(-2**70, 2**70) if random.random() < 0.2 else random.randint(-1000, 1000)
-    if kind == 3: return random.choice([0.5, -1.25, 1e300, float('inf')])
+    if kind == 2: return random.randint(-2**70, 2**70) if random.random() < 0.2 else random.choice([random.randint(-1000, 1000), 2**53, -2**53])
+    if kind == 3: return random.choice([0.5, -1.25, 1e300, float('inf'), 2.0, -0.0, 0.0, 2.0**53, float(random.randint(-99, 99))])
     if kind == 4: return ''.join(random.choice('ab é😀\\n') for _ in range(random.randrange(8)))
     if kind == 5: return bytes(random.randrange(256) for _ in range(random.randrange(6)))
     if kind == 6: return [value(depth + 1) for _ in range(random.randrange(4))]
     if kind == 7: return {('k%d' % i): value(depth + 1) for i in range(random.randrange(4))}
     if kind == 8: return {random.randrange(100): value(depth + 1) for _ in range(random.randrange(3))}
-    return set(random.randrange(50) for _ in range(random.randrange(4)))
+    if kind == 9: return set(random.randrange(50) for _ in range(random.randrange(4)))
+    if kind == 10: return tuple(value(depth + 1) for _ in range(random.randrange(5)))
+    if kind == 11: return frozenset(random.choice([1, 2.5, 'x', b'y', (1, 'z')]) for _ in range(random.randrange(4)))
+    if kind == 12: return {(random.randrange(9), random.choice(['a', 1.0])): value(depth + 1) for _ in range(random.randrange(3))}
+    if kind == 13:
+        tz = random.choice([None, datetime.timezone.utc, datetime.timezone(datetime.timedelta(hours=random.randint(-12, 12)), 'Z')])
+        return datetime.datetime(random.randint(1, 9999), random.randint(1, 12), random.randint(1, 28), random.randint(0, 23), 0, random.randint(0, 59), random.randint(0, 999999), tzinfo=tz)
+    return random.choice([decimal.Decimal('-1.50'), fractions.Fraction(1, 3), complex(0, -1), collections.deque([1, (2,)], maxlen=3), collections.OrderedDict(b=1, a=2), collections.Counter('aab'), collections.defaultdict(int, {'x': 1}), uuid.UUID(int=7), datetime.date(2024, 2, 29), datetime.time(23, 59, 59, 999999), datetime.timedelta(-1, 5), range(2, 9, 3)])
 values = [value() for _ in range(1000)]
 print(json.dumps([pickle.dumps(v, protocol=random.choice([2, 3, 4, 5])).hex() for v in values]))`;
     const hex: string[] = JSON.parse(new TextDecoder().decode(await python(generator)));
@@ -185,7 +247,7 @@ await pythonTest(
         "__import__('os').system",
         "(lambda l: (l.append(l), l)[1])([])",
         "(lambda: [r := [], [r := [r] for _ in range(80)]][1][-1])()",
-        "__import__('fractions').Fraction(1, 3)",
+        "__import__('ipaddress').ip_address('10.0.0.1')",
       ],
       4,
     );
@@ -200,7 +262,7 @@ await pythonTest(
     assert.throws(() => readPickle(deep!, LIMITS), /nest deeper than the limit of 64 levels/);
     assert.throws(
       () => readPickle(custom!, LIMITS),
-      /global fractions\.Fraction, which is not allowed/,
+      /global ipaddress\.IPv4Address, which is not allowed/,
     );
     assert.throws(
       () => readPickle(writePickle(new Array(20).fill(1)), { maxDepth: 64, maxLength: 10 }),

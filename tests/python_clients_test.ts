@@ -61,7 +61,8 @@ for (const version of ["3.13.0", "3.12.1"]) {
         );
         assert.equal(
           seen.echo,
-          "{'a': [1, 2.5, None, b'x', [1, 2]], 'n': 1180591620717411303424, 's': {3}}",
+          "{'a': [1, 2.5, None, b'x', (1, 2)], 'n': 1180591620717411303424, 's': {3}}",
+          "a value echoed by a @shared method comes back as it went, its tuple a tuple",
         );
         assert.deepStrictEqual(
           seen.error,

@@ -9,35 +9,18 @@
 import assert from "node:assert/strict";
 import { BaseManager, type BaseProxy, kwargs, SyncManager } from "../mod.ts";
 import { firstLine, within } from "./_helpers.ts";
-import { pythonTest, runPython } from "./_python.ts";
+import { cpythonServer, pythonTest, runPython } from "./_python.ts";
 
 const SERVER = new URL("./_fixtures/python_server.py", import.meta.url).pathname;
 const AUTHKEY = "abracadabra";
 
 /** A CPython server in `version` on `transport`; stopped (and its socket removed) on dispose. */
-async function pythonServer(
+const pythonServer = (
   version: string,
   transport: "unix" | "tcp",
   serializer = "pickle",
   kind: "docs" | "sync" = "docs",
-): Promise<{ address: string | { hostname: string; port: number } } & AsyncDisposable> {
-  const child = new Deno.Command("python3", {
-    args: [SERVER, transport, AUTHKEY, serializer, kind],
-    env: { PYENV_VERSION: version },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const { line, rest: lines } = await firstLine(child.stdout, "the CPython server's address");
-  return {
-    address: JSON.parse(line),
-    async [Symbol.asyncDispose](): Promise<void> {
-      await child.stdin.close().catch(() => {});
-      await within(child.status, 10_000, "the CPython server's exit");
-      await lines.cancel();
-    },
-  };
-}
+) => cpythonServer(version, transport, AUTHKEY, serializer, kind);
 
 type Store = BaseProxy & {
   put(key: string, value: unknown): Promise<void>;
@@ -339,12 +322,8 @@ await pythonTest(
     ]),
 );
 
-// TODO(issue 25): 2**53 and -(2**53) come back from our server as floats (9007199254740992.0).
-// The pickle reader reads ints within ±2**53 *inclusive* as JavaScript numbers
-// (fromBigint in src/wire/pickle_reader.ts), and the pickle writer writes a number that is not a
-// safe integer (|n| > 2**53 - 1) as a BINFLOAT. Unignore once the codec keeps them ints.
-Deno.test({
-  name: "ints of exactly ±2**53 a CPython client stores come back from our server as ints",
-  ignore: true,
-  fn: () => intsComeBack(["2**53", "-(2**53)"]),
-});
+await pythonTest(
+  ["3.13.0"],
+  "ints of exactly ±2**53 a CPython client stores come back from our server as ints",
+  () => intsComeBack(["2**53", "-(2**53)"]),
+);

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { readXmlrpc, writeXmlrpc, XmlrpcError } from "../src/python/xmlrpc.ts";
-import { PyTuple } from "../src/python/python_values.ts";
+import { tuple } from "../src/wire/python_data.ts";
 import { clientHandshake, importAuthkey } from "../src/wire/handshake.ts";
 import { frame, FrameReader } from "../src/wire/framing.ts";
 import { connect } from "../src/wire/transport.ts";
@@ -209,7 +209,7 @@ async function xmlClient(address: string): Promise<{
 
 /** A request document `(ident, method, args, {})` with `text` in place of "ARG" in its args. */
 function request(ident: string | null, method: string, args: unknown[], text = ""): Uint8Array {
-  const document = new TextDecoder().decode(writeXmlrpc(new PyTuple([ident, method, args, {}])));
+  const document = new TextDecoder().decode(writeXmlrpc(tuple([ident, method, args, {}])));
   return new TextEncoder().encode(document.replace("<string>ARG</string>", text));
 }
 

@@ -115,6 +115,22 @@ export interface ManagerOptions {
    */
   readonly legacyAuth?: boolean;
   /**
+   * More Python types whose values CPython clients may store and read
+   * (`"module.name"` of each global their pickles name: a class, or the
+   * function that rebuilds its values), beside those that travel by
+   * default (`docs/python.md`): `["__main__.Point"]` for a namedtuple,
+   * `["numpy.ndarray", "numpy.dtype", "numpy.core.multiarray._reconstruct"]`
+   * for numpy arrays. The server never imports or calls them: it keeps the
+   * value as it was named and called, and each CPython client that reads
+   * it calls that global with those arguments. **At your own risk**: any
+   * client with the authkey can then make every CPython client that reads
+   * its values call these globals with arguments of its choosing, so list
+   * only globals that do nothing but build data from any arguments. Applies
+   * to the server this manager starts, and to its pickle connections to a
+   * CPython server.
+   */
+  readonly pickleGlobals?: readonly string[];
+  /**
    * Milliseconds `start()` waits for the server process to be ready: its
    * imports, their top-level awaits and the initializer (default 30000).
    * Past it the process is stopped and `start()` says what it was doing.
@@ -268,6 +284,7 @@ export class BaseManager {
     if (options.legacyAuth !== undefined && typeof options.legacyAuth !== "boolean") {
       throw new TypeError("legacyAuth must be true or false");
     }
+    checkPickleGlobals(options.pickleGlobals);
     checkPermissions(options.permissions);
     checkProjectOptions(options);
     checkLimits(options.limits);
@@ -329,6 +346,7 @@ export class BaseManager {
           initargs: await handArgs(initargs, "initargs"),
           handshakeTimeout: this.#options.handshakeTimeout ?? 5000,
           legacyAuth: this.#options.legacyAuth ?? false,
+          pickleGlobals: [...(this.#options.pickleGlobals ?? [])],
           limits: this.#options.limits ?? null,
           tls: this.#options.tls ?? null,
         },
@@ -395,6 +413,9 @@ export class BaseManager {
       authkey: this.#authkey,
       handshakeTimeout: this.#options.handshakeTimeout ?? 5000,
       legacyAuth: this.#options.legacyAuth ?? false,
+      ...(this.#options.pickleGlobals === undefined
+        ? {}
+        : { pickleGlobals: this.#options.pickleGlobals }),
       ...(this.#options.limits === undefined ? {} : { limits: this.#options.limits }),
       ...(this.#options.tls === undefined ? {} : { tls: this.#options.tls }),
       ...(socketDir === undefined ? {} : { socketDir }),
@@ -557,6 +578,9 @@ export class BaseManager {
         serializer: this.#options.serializer,
         proxyType: (typeid) => findRegistration(owner, typeid)?.proxytype,
         legacyAuth: this.#options.legacyAuth ?? false,
+        ...(this.#options.pickleGlobals === undefined
+          ? {}
+          : { pickleGlobals: this.#options.pickleGlobals }),
         ...(this.#options.handshakeTimeout === undefined
           ? {}
           : { handshakeTimeout: this.#options.handshakeTimeout }),
@@ -639,4 +663,21 @@ function moduleUrls(modules: readonly (string | URL)[] | undefined): string[] {
   if (modules === undefined) return [Deno.mainModule];
   if (!Array.isArray(modules)) throw new TypeError("modules must be an array of module URLs");
   return modules.map((module) => moduleUrl(module, "modules"));
+}
+
+/** Checks the `pickleGlobals` option: names of globals, `"module.name"`. */
+function checkPickleGlobals(globals: unknown): void {
+  if (globals === undefined) return;
+  if (!Array.isArray(globals)) {
+    throw new TypeError('pickleGlobals must be an array of "module.name" strings');
+  }
+  for (const name of globals) {
+    if (typeof name !== "string" || !/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/.test(name)) {
+      throw new TypeError(
+        `pickleGlobals must name globals as "module.name" (such as "__main__.Point"), not ${
+          JSON.stringify(name)
+        }`,
+      );
+    }
+  }
 }

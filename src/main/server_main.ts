@@ -85,6 +85,7 @@ async function serve(): Promise<void> {
       authkey: config.authkey,
       handshakeTimeout: config.handshakeTimeout,
       legacyAuth: config.legacyAuth,
+      pickleGlobals: config.pickleGlobals,
       ...(config.limits ? { limits: config.limits } : {}),
       ...(config.tls ? { tls: config.tls } : {}),
     });

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { PyFloat } from "../wire/python_data.ts";
 import { DECODE_COST, DECODE_EXPANSION, decodeBudget, KeyCosts } from "../wire/codec.ts";
 
 const utf8 = new TextEncoder();
@@ -27,9 +28,13 @@ export interface XmlrpcLimits {
   readonly maxLength: number;
 }
 
-/** The one value of an XML-RPC `<params>` document (CPython's `loads(s)[0][0]`). */
-export function readXmlrpc(bytes: Uint8Array, limits: XmlrpcLimits): unknown {
-  return new DocumentReader(bytes, limits).document();
+/**
+ * The one value of an XML-RPC `<params>` document (CPython's
+ * `loads(s)[0][0]`); a `<double>` of integral value is a `PyFloat`, but
+ * with `view` (a Deno client's reading) a number.
+ */
+export function readXmlrpc(bytes: Uint8Array, limits: XmlrpcLimits, view = false): unknown {
+  return new DocumentReader(bytes, limits, view).document();
 }
 
 const ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
@@ -105,9 +110,12 @@ class DocumentReader {
   #empty = false;
   #closing = false;
 
-  constructor(bytes: Uint8Array, limits: XmlrpcLimits) {
+  readonly #view: boolean;
+
+  constructor(bytes: Uint8Array, limits: XmlrpcLimits, view: boolean) {
     this.#bytes = bytes;
     this.#limits = limits;
+    this.#view = view;
     this.#budget = decodeBudget(bytes.length);
   }
 
@@ -310,7 +318,8 @@ class DocumentReader {
         if (!/^[-+]?\d{1,400}$/.test(digits)) throw new XmlrpcError(`a malformed <${name}>`);
         if (digits.length < 16) return Number(digits) + 0; // "-0" is 0, as an int
         const big = BigInt(digits);
-        if (big >= -(2n ** 53n) && big <= 2n ** 53n) return Number(big);
+        const safe = BigInt(Number.MAX_SAFE_INTEGER);
+        if (big >= -safe && big <= safe) return Number(big);
         this.#charge(COST.bigint + digits.length);
         return big;
       }
@@ -331,7 +340,11 @@ class DocumentReader {
         if (number === "" || (Number.isNaN(parsed) && !/nan$/i.test(number))) {
           throw new XmlrpcError(`a malformed <${name}>`);
         }
-        return parsed;
+        // A float of integral value stays a float (PyFloat), never an int.
+        return !this.#view && Number.isInteger(parsed) &&
+            Math.abs(parsed) <= Number.MAX_SAFE_INTEGER
+          ? new PyFloat(parsed)
+          : parsed;
       }
       case "base64":
         return empty ? new Uint8Array(0) : this.#base64();

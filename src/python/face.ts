@@ -8,6 +8,8 @@
  */
 
 import type { PySlice } from "./python_values.ts";
+import { isTuple, PyByteArray, PyFrozenSet, PythonObject } from "../wire/python_data.ts";
+import { UNHASHABLE_TYPES } from "../sync/keys.ts";
 
 /** Keyword arguments of a CPython call. */
 export type Keywords = Readonly<Record<string, unknown>>;
@@ -42,10 +44,12 @@ export function notExposed(kind: string, method: string): never {
 /** Seconds (Python) to milliseconds (ours); `None` is no timeout. */
 export function ms(seconds: unknown): number | undefined {
   if (seconds === null || seconds === undefined) return undefined;
-  if (typeof seconds !== "number" || Number.isNaN(seconds)) {
+  // A float of integral value (2.0) is a PyFloat, a Number object.
+  const value = seconds instanceof Number ? seconds.valueOf() : seconds;
+  if (typeof value !== "number" || Number.isNaN(value)) {
     throw pythonError("TypeError", "timeout must be a number or None");
   }
-  return Math.max(0, seconds * 1000);
+  return Math.max(0, value * 1000);
 }
 
 /** The positional argument at `index`, else the keyword `name`, else `fallback`. */
@@ -96,4 +100,31 @@ export function position(index: unknown, length: number, what = "list"): number 
     throw pythonError("IndexError", `${what} index out of range`);
   }
   return resolved;
+}
+
+/**
+ * Refuses, with Python's `TypeError: unhashable type: 'list'`, a key a
+ * CPython client sent that Python cannot hash: a list, dict, set or
+ * bytearray (and the like), or a tuple holding one. (A Deno client's
+ * array is a tuple there, its `Set` a frozenset; this is CPython's side.)
+ */
+export function pythonHashable(key: unknown): void {
+  if (typeof key !== "object" || key === null) return;
+  let kind: string | undefined;
+  if (Array.isArray(key)) {
+    if (isTuple(key)) {
+      for (const item of key) pythonHashable(item);
+      return;
+    }
+    kind = "list";
+  } else if (key instanceof PyByteArray) kind = "bytearray";
+  else if (key instanceof Set) kind = key instanceof PyFrozenSet ? undefined : "set";
+  else if (key instanceof PythonObject) kind = UNHASHABLE_TYPES[key.type];
+  // (A Deno client's PythonObject of these types is refused by hashKey() too.)
+  else if (key instanceof Map) kind = "dict";
+  else {
+    const proto = Object.getPrototypeOf(key);
+    if (proto === Object.prototype || proto === null) kind = "dict";
+  }
+  if (kind !== undefined) throw pythonError("TypeError", `unhashable type: '${kind}'`);
 }

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { PySlice, PyTuple } from "./python_values.ts";
+import { PySlice } from "./python_values.ts";
+import { PyFloat, PythonObject, tuple } from "../wire/python_data.ts";
 import {
   type Dict,
   type List,
@@ -23,8 +24,23 @@ import {
   position,
   pythonError,
   type PythonFace,
+  pythonHashable,
   sliceIndices,
 } from "./face.ts";
+
+/** The methods of a dict or set whose first argument is a key (or member). */
+const KEYED = new Set([
+  "__getitem__",
+  "__setitem__",
+  "__delitem__",
+  "__contains__",
+  "get",
+  "pop",
+  "setdefault",
+  "add",
+  "discard",
+  "remove",
+]);
 
 export const DICT: PythonFace = {
   proxyType: "DictProxy",
@@ -48,6 +64,7 @@ export const DICT: PythonFace = {
   ],
   shares: { __iter__: "iterate" },
   call(object: Dict, method, args, kwds): unknown {
+    if (KEYED.has(method)) pythonHashable(args[0]);
     switch (method) {
       case "__getitem__":
         if (!object.has(args[0])) throw pythonError("KeyError", args[0]);
@@ -81,7 +98,7 @@ export const DICT: PythonFace = {
       case "values":
         return object.values();
       case "items":
-        return object.entries().map((pair) => new PyTuple(pair));
+        return object.entries().map((pair) => tuple(pair));
       case "pop":
         if (!object.has(args[0])) {
           if (args.length > 1) return args[1];
@@ -90,10 +107,13 @@ export const DICT: PythonFace = {
         return object.pop(args[0]);
       case "popitem":
         if (object.size() === 0) throw pythonError("KeyError", "popitem(): dictionary is empty");
-        return new PyTuple(object.popitem());
+        return tuple(object.popitem());
       case "setdefault":
         return object.setdefault(args[0], args.length > 1 ? args[1] : null);
       case "update":
+        if (Array.isArray(args[0])) {
+          for (const pair of args[0]) pythonHashable(Array.isArray(pair) ? pair[0] : undefined);
+        }
         if (args.length > 0) object.update(args[0]);
         if (Object.keys(kwds).length > 0) object.update(kwds);
         return null;
@@ -257,15 +277,22 @@ export const ARRAY: PythonFace = {
   exposed: ["__len__", "__getitem__", "__setitem__"],
   call(object: SharedArray, method, args): unknown {
     const length = object.length();
+    // An Array('d', ...) holds floats: 2.0 reads as a float, as from Python's array.
+    const read = (item: unknown): unknown =>
+      object.floating && Number.isInteger(item) ? new PyFloat(item as number) : item;
     switch (method) {
       case "__len__":
         return length;
       case "__getitem__":
         if (args[0] instanceof PySlice) {
           const items = object.toArray();
-          return sliceIndices(args[0], length).map((i) => items[i]);
+          const slice = sliceIndices(args[0], length).map((i) => read(items[i]));
+          // A slice of Python's array.array is one (its typecode known when Python made it).
+          return object.typecode === undefined
+            ? slice
+            : new PythonObject("array", "array", { args: [object.typecode, slice] });
         }
-        return object.get(position(args[0], length, "array"));
+        return read(object.get(position(args[0], length, "array")));
       case "__setitem__":
         if (args[0] instanceof PySlice) {
           const values = [...(args[1] as Iterable<unknown>)];
@@ -323,6 +350,7 @@ export const SET: PythonFace = {
   ],
   shares: { __iter__: "iterate" },
   call(object: SharedSet, method, args): unknown {
+    if (KEYED.has(method)) pythonHashable(args[0]);
     switch (method) {
       case "__contains__":
         return object.has(args[0]);
@@ -343,6 +371,11 @@ export const SET: PythonFace = {
       case "clear":
         return object.clear();
       case "update":
+        for (const other of args) {
+          if (other instanceof Set || Array.isArray(other)) {
+            for (const item of other) pythonHashable(item);
+          }
+        }
         return object.update(...args);
       case "copy":
         return object.copy();

@@ -2,21 +2,26 @@
  * A pickle reader that runs nothing: it reads the pickles CPython's
  * managers send (protocols 2 to 5, and the few protocol 0 opcodes older
  * picklers mix in) into plain values. A global is only ever looked up in
- * a fixed allowlist (exception classes, `set`, `frozenset`, `bytearray`,
- * `slice`, `collections.OrderedDict`, the manager's token and proxy
- * rebuilders); anything else is refused with an error that names it. No
- * object is built from a name, so no prototype can be reached.
+ * a fixed allowlist (exception classes, the builtin containers, the
+ * manager's token and proxy rebuilders, and the Python types whose values
+ * travel inertly, to which a user may add); anything else is refused with
+ * an error that names it. No object is built from a name, so no prototype
+ * can be reached.
  *
  * The same limits as MessagePack hold: nesting depth, items per
  * collection, and memory per message (the finished value is walked once,
  * with a budget, so shared or cyclic structures cannot blow up). The memo
  * is bounded by the message: every entry costs at least one opcode byte.
  *
- * Values: `None` → `null`, `bool`, `int` → number (bigint outside ±2^53),
- * `float`, `str`, `bytes`/`bytearray` → `Uint8Array`, `list`/`tuple` →
- * Array, `dict` → a plain object when every key is a string, else a `Map`,
- * `set`/`frozenset` → `Set`, exceptions → `Error`s named as in Python,
- * `slice` → {@linkcode PySlice}, a proxy → {@linkcode PyProxy}.
+ * Values keep their Python type (`wire/python_data.ts`): `None` → `null`,
+ * `bool`, `int` → number (bigint past ±(2^53 - 1)), `float` → number (a
+ * {@linkcode PyFloat} when integral), `str`, `bytes` → `Uint8Array`
+ * (`bytearray` a `PyByteArray`), `list` → Array, `tuple` → an Array marked
+ * as a tuple, `dict` → a plain object when every key is a string that is
+ * not an array index, else a `Map`, `set` → `Set`, `frozenset` →
+ * `PyFrozenSet`, `datetime` → `PyDatetime`, the other inert types →
+ * `PythonObject`, exceptions → `Error`s named as in Python, `slice` →
+ * {@linkcode PySlice}, a proxy → {@linkcode PyProxy}.
  *
  * This file is the opcode machine: one switch over CPython's opcodes and
  * the stack, marks and memo they work on, kept whole so that each opcode
@@ -27,6 +32,7 @@
  */
 
 import type { PyProxy } from "./python_values.ts";
+import { isTuple as isTupleValue, PyByteArray, PyFloat, tuple } from "../wire/python_data.ts";
 import {
   addItems,
   buildState,
@@ -39,25 +45,39 @@ import {
   type PickleLimits,
   PyDict,
   PySet,
+  Reduced,
 } from "./pickle_build.ts";
 
 export { PickleError, type PickleLimits } from "./pickle_build.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-const TWO_53 = 2n ** 53n;
+const SAFE = 2n ** 53n - 1n;
+const NONE: ReadonlySet<string> = new Set();
 
 /**
  * Reads one pickle into plain values; refuses what it does not allow.
  * `proxy` turns each CPython proxy in it into what the caller holds for
- * one (by default a {@linkcode PyProxy}).
+ * one (by default a {@linkcode PyProxy}); `globals` are the types a user
+ * added to those whose values travel inertly (`"module.name"`). With
+ * `view`, values are what a Deno client reads (a float a number, a tuple
+ * an array...) rather than what a server keeps.
  */
 export function readPickle(
   bytes: Uint8Array,
   limits: PickleLimits,
   proxy?: (found: PyProxy) => unknown,
+  globals: ReadonlySet<string> = NONE,
+  view = false,
 ): unknown {
-  const raw = new Unpickler(bytes, limits).run();
-  return finish(raw, limits, bytes.length, proxy);
+  const raw = new Unpickler(bytes, limits, globals).run();
+  return finish(raw, limits, bytes.length, proxy, globals, view);
+}
+
+/** A float as Python has it: an integral one is a PyFloat, never mistaken for an int. */
+function float(value: number): number | PyFloat {
+  return Number.isInteger(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER
+    ? new PyFloat(value)
+    : value;
 }
 
 class Unpickler {
@@ -68,11 +88,13 @@ class Unpickler {
   #stack: unknown[] = [];
   readonly #marks: unknown[][] = [];
   readonly #memo = new Map<number, unknown>();
+  readonly #globals: ReadonlySet<string>;
 
-  constructor(bytes: Uint8Array, limits: PickleLimits) {
+  constructor(bytes: Uint8Array, limits: PickleLimits, globals: ReadonlySet<string>) {
     this.#bytes = bytes;
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#limits = limits;
+    this.#globals = globals;
   }
 
   run(): unknown {
@@ -152,12 +174,12 @@ class Unpickler {
           if (Number.isNaN(value) && !/^-?nan$/i.test(text)) {
             throw new PickleError(`a malformed float ${JSON.stringify(text)}`);
           }
-          this.#push(value);
+          this.#push(float(value));
           break;
         }
         case 0x47: // BINFLOAT (big-endian)
           this.#need(8);
-          this.#push(this.#view.getFloat64(this.#pos));
+          this.#push(float(this.#view.getFloat64(this.#pos)));
           this.#pos += 8;
           break;
         case 0x8c: // SHORT_BINUNICODE
@@ -176,8 +198,10 @@ class Unpickler {
           this.#push(this.#take(this.#uint32()).slice());
           break;
         case 0x8e: // BINBYTES8
-        case 0x96: // BYTEARRAY8
           this.#push(this.#take(this.#uint64()).slice());
+          break;
+        case 0x96: // BYTEARRAY8
+          this.#push(new PyByteArray(this.#take(this.#uint64())));
           break;
         case 0x55: // SHORT_BINSTRING (a Python 2 str): latin-1 text
           this.#push(latin1(this.#take(this.#byte())));
@@ -192,7 +216,7 @@ class Unpickler {
           this.#push([]);
           break;
         case 0x29: // EMPTY_TUPLE
-          this.#push([]);
+          this.#push(tuple([]));
           break;
         case 0x7d: // EMPTY_DICT
           this.#push(new PyDict());
@@ -201,21 +225,23 @@ class Unpickler {
           this.#push(new PySet(false));
           break;
         case 0x6c: // LIST
-        case 0x74: // TUPLE
           this.#push(this.#popMark());
           break;
+        case 0x74: // TUPLE
+          this.#push(tuple(this.#popMark()));
+          break;
         case 0x85: // TUPLE1
-          this.#push([this.#pop()]);
+          this.#push(tuple([this.#pop()]));
           break;
         case 0x86: { // TUPLE2
           const b = this.#pop();
-          this.#push([this.#pop(), b]);
+          this.#push(tuple([this.#pop(), b]));
           break;
         }
         case 0x87: { // TUPLE3
           const c = this.#pop();
           const b = this.#pop();
-          this.#push([this.#pop(), b, c]);
+          this.#push(tuple([this.#pop(), b, c]));
           break;
         }
         case 0x64: { // DICT
@@ -262,7 +288,7 @@ class Unpickler {
         case 0x63: { // GLOBAL
           const module = this.#line();
           const name = this.#line();
-          this.#push(lookupGlobal(module, name));
+          this.#push(lookupGlobal(module, name, this.#globals));
           break;
         }
         case 0x93: { // STACK_GLOBAL
@@ -271,26 +297,29 @@ class Unpickler {
           if (typeof module !== "string" || typeof name !== "string") {
             throw new PickleError("STACK_GLOBAL needs two strings");
           }
-          this.#push(lookupGlobal(module, name));
+          this.#push(lookupGlobal(module, name, this.#globals));
           break;
         }
         case 0x52: { // REDUCE
           const args = this.#pop();
           const callable = this.#pop();
-          this.#push(callGlobal(callable, args, this.#limits));
+          this.#push(callGlobal(callable, args, this.#limits, this.#globals));
           break;
         }
         case 0x81: { // NEWOBJ
           const args = this.#pop();
           const cls = this.#pop();
-          this.#push(newObject(cls, args, this.#limits));
+          this.#push(newObject(cls, args, this.#limits, this.#globals));
           break;
         }
         case 0x92: { // NEWOBJ_EX
-          this.#pop(); // kwargs
+          const kwargs = this.#pop();
+          if (!(kwargs instanceof PyDict) || kwargs.entries.size > 0) {
+            throw new PickleError("NEWOBJ_EX with keyword arguments is not accepted");
+          }
           const args = this.#pop();
           const cls = this.#pop();
-          this.#push(newObject(cls, args, this.#limits));
+          this.#push(newObject(cls, args, this.#limits, this.#globals));
           break;
         }
         case 0x62: { // BUILD
@@ -480,17 +509,31 @@ class Unpickler {
   }
 
   #append(target: unknown, items: unknown[]): void {
-    if (!Array.isArray(target)) throw new PickleError("APPEND to a value that is not a list");
-    if (target.length + items.length > this.#limits.maxLength) {
+    // A list, or a value of an inert type (a deque) that takes items once made.
+    const list = (target instanceof Reduced ? target.items : target) as unknown[];
+    if (!Array.isArray(list) || isTupleValue(list)) {
+      throw new PickleError("APPEND to a value that is not a list");
+    }
+    if (list.length + items.length > this.#limits.maxLength) {
       throw new PickleError(
         `a collection of more than ${this.#limits.maxLength} items (limits.maxLength)`,
       );
     }
-    for (const item of items) target.push(item);
+    for (const item of items) list.push(item);
   }
 
   #setItems(target: unknown, items: unknown[]): void {
     if (items.length % 2 !== 0) throw new PickleError("SETITEMS with an odd number of items");
+    if (target instanceof Reduced) {
+      // A value of an inert type (an OrderedDict) that takes entries once made.
+      if (target.entries.length + items.length / 2 > this.#limits.maxLength) {
+        throw new PickleError(
+          `a collection of more than ${this.#limits.maxLength} items (limits.maxLength)`,
+        );
+      }
+      for (let i = 0; i < items.length; i += 2) target.entries.push([items[i], items[i + 1]]);
+      return;
+    }
     if (!(target instanceof PyDict)) throw new PickleError("SETITEM on a value that is not a dict");
     if (target.entries.size + items.length / 2 > this.#limits.maxLength) {
       throw new PickleError(
@@ -507,6 +550,7 @@ function latin1(bytes: Uint8Array): string {
   return out;
 }
 
+/** An int: a number when it is a safe integer, else a bigint (2**53 itself is not: 2**53 + 1 rounds to it). */
 function fromBigint(value: bigint): number | bigint {
-  return value >= -TWO_53 && value <= TWO_53 ? Number(value) : value;
+  return value >= -SAFE && value <= SAFE ? Number(value) : value;
 }

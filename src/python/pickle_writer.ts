@@ -1,17 +1,34 @@
 /**
  * Writes JavaScript values as pickles (protocol 4) that CPython reads
  * without running anything but its own constructors of data: `None`,
- * `bool`, `int`, `float`, `str`, `bytes`, `list`, `tuple`
- * ({@linkcode PyTuple}), `dict`, `set`, builtin exceptions and
- * `queue.Empty`/`Full`, `threading.BrokenBarrierError`, and a manager's
- * `Token`. What Python has no counterpart for is an
+ * `bool`, `int`, `float`, `str`, `bytes`, `list`, `tuple` (an array
+ * marked by `tuple()`), `dict`, `set`, builtin exceptions and
+ * `queue.Empty`/`Full`, `threading.BrokenBarrierError`, a manager's
+ * `Token`, and the Python values a server keeps as they came (an integral
+ * `PyFloat`, `PyFrozenSet`, `PyByteArray`, `PyDatetime`, and
+ * `PythonObject`s of the allowed types, made as they were read). In a dict
+ * key or a set member, where Python takes no list or set, an array is a
+ * tuple and a `Set` a frozenset. What Python has no counterpart for is an
  * {@linkcode UnsendableError} naming it.
+ *
+ * Past 400 lines: one writer per opcode family (integers, strings, the
+ * containers, datetimes, inert values, exceptions, tokens) beside the one
+ * `#write` that picks among them, so that the pickle it makes reads whole.
  *
  * @module
  */
 
-import { BUILTIN_EXCEPTIONS, PyProxy, PySlice, PyToken, PyTuple } from "./python_values.ts";
+import { BUILTIN_EXCEPTIONS, PyProxy, PySlice, PyToken } from "./python_values.ts";
+import {
+  isTuple,
+  PyByteArray,
+  PyDatetime,
+  PyFrozenSet,
+  PythonObject,
+  tuple,
+} from "../wire/python_data.ts";
 import { UnsendableError } from "../wire/unsendable.ts";
+import { travels } from "./pickle_build.ts";
 
 const utf8 = new TextEncoder();
 
@@ -36,6 +53,8 @@ export function pythonExceptionClass(error: Error): [string, string] {
 /** Instances of other classes, as the caller would send them (a proxy's token), or undefined. */
 export type PickleReplacer = (value: object) => unknown;
 
+const NONE: ReadonlySet<string> = new Set();
+
 /** Scratch space kept between pickles up to this size. */
 const KEEP_LIMIT = 256 * 1024;
 
@@ -46,14 +65,21 @@ class Pickler {
   #pos = 0;
   #maxDepth = 100;
   #replace: PickleReplacer | undefined;
+  #globals: ReadonlySet<string> = NONE;
 
-  run(value: unknown, maxDepth: number, replace: PickleReplacer | undefined): Uint8Array {
+  run(
+    value: unknown,
+    maxDepth: number,
+    replace: PickleReplacer | undefined,
+    globals: ReadonlySet<string>,
+  ): Uint8Array {
     this.#maxDepth = maxDepth;
     this.#replace = replace;
+    this.#globals = globals;
     this.#pos = 0;
     try {
       this.#op2(0x80, 4); // PROTO 4
-      this.#write(value, 0);
+      this.#write(value, 0, false);
       this.#op1(0x2e); // STOP
       return this.#bytes.slice(0, this.#pos);
     } finally {
@@ -215,11 +241,68 @@ class Pickler {
     this.#op2(0x86, 0x52); // TUPLE2 (state, tz), REDUCE
   }
 
-  #items(items: Iterable<unknown>, depth: number): void {
-    for (const item of items) this.#write(item, depth + 1);
+  #items(items: Iterable<unknown>, depth: number, key: boolean): void {
+    for (const item of items) this.#write(item, depth + 1, key);
   }
 
-  #write(value: unknown, depth: number): void {
+  /** A tuple of `items`: `key` says they are in a dict key or set member. */
+  #tuple(items: readonly unknown[], depth: number, key: boolean): void {
+    if (items.length === 0) return this.#op1(0x29); // EMPTY_TUPLE
+    if (items.length <= 3) {
+      this.#items(items, depth, key);
+      return this.#op1(0x84 + items.length); // TUPLE1..3
+    }
+    this.#op1(0x28); // MARK
+    this.#items(items, depth, key);
+    return this.#op1(0x74); // TUPLE
+  }
+
+  /** A value of an inert Python type, made as it was read, if its global may travel. */
+  #pythonObject(value: PythonObject, depth: number): void {
+    if (!travels(value.module, value.name, this.#globals)) {
+      throw new UnsendableError(
+        `a PythonObject of ${value.type}`,
+        " (not a type whose values may travel to Python: see pickleGlobals in docs/python.md)",
+      );
+    }
+    this.#global(value.module, value.name);
+    if (value.form === "ref") return;
+    this.#tuple(value.args, depth + 1, false);
+    this.#op1(value.form === "new" ? 0x81 : 0x52); // NEWOBJ or REDUCE
+    if (value.items.length > 0) {
+      this.#op1(0x28);
+      this.#items(value.items, depth, false);
+      this.#op1(0x65); // APPENDS
+    }
+    if (value.entries.length > 0) {
+      this.#op1(0x28);
+      for (const [key, item] of value.entries) {
+        this.#write(key, depth + 1, true);
+        this.#write(item, depth + 1, false);
+      }
+      this.#op1(0x75); // SETITEMS
+    }
+    if (value.state !== undefined) {
+      this.#write(value.state, depth + 1, false);
+      this.#op1(0x62); // BUILD
+    }
+  }
+
+  /** A datetime as it came: its 10 bytes of state and its tzinfo, to the microsecond. */
+  #pyDatetime(value: PyDatetime, depth: number): void {
+    this.#global("datetime", "datetime");
+    this.#op2(0x43, 10); // SHORT_BINBYTES
+    this.#raw(value.state);
+    if (value.tzinfo === null) return this.#op2(0x85, 0x52); // TUPLE1, REDUCE
+    this.#write(value.tzinfo, depth + 1, false);
+    this.#op2(0x86, 0x52); // TUPLE2, REDUCE
+  }
+
+  /**
+   * Writes `value`. `key` says it is (in) a dict key or a set member, where
+   * an array is a tuple and a `Set` a frozenset, as Python has them there.
+   */
+  #write(value: unknown, depth: number, key: boolean): void {
     if (depth > this.#maxDepth) {
       throw new UnsendableError(`a value nested deeper than ${this.#maxDepth} levels`);
     }
@@ -248,6 +331,11 @@ class Pickler {
     }
     if (value === null) return this.#op1(0x4e); // NONE
     if (value instanceof Uint8Array) {
+      if (value instanceof PyByteArray) {
+        this.#global("builtins", "bytearray");
+        this.#write(value.slice(), depth + 1, false);
+        return this.#op2(0x85, 0x52); // TUPLE1, REDUCE
+      }
       if (value.length < 256) {
         this.#op2(0x43, value.length); // SHORT_BINBYTES
       } else {
@@ -256,41 +344,44 @@ class Pickler {
       }
       return this.#raw(value);
     }
-    if (value instanceof PyTuple) {
-      const items = value.items;
-      if (items.length === 0) return this.#op1(0x29); // EMPTY_TUPLE
-      if (items.length <= 3) {
-        this.#items(items, depth);
-        return this.#op1(0x84 + items.length); // TUPLE1..3
-      }
-      this.#op1(0x28); // MARK
-      this.#items(items, depth);
-      return this.#op1(0x74); // TUPLE
-    }
     if (Array.isArray(value)) {
+      if (key || isTuple(value)) return this.#tuple(value, depth, key);
       this.#op1(0x5d); // EMPTY_LIST
       if (value.length === 0) return;
       this.#op1(0x28);
-      this.#items(value, depth);
+      this.#items(value, depth, false);
       return this.#op1(0x65); // APPENDS
     }
+    if (value instanceof Number) {
+      this.#op1(0x47); // BINFLOAT: a float of integral value (PyFloat) stays a float
+      this.#ensure(8);
+      this.#view.setFloat64(this.#pos, value.valueOf());
+      this.#pos += 8;
+      return;
+    }
     if (value instanceof Set) {
+      if (key || value instanceof PyFrozenSet) {
+        this.#op1(0x28); // MARK
+        this.#items(value, depth, true);
+        return this.#op1(0x91); // FROZENSET
+      }
       this.#op1(0x8f); // EMPTY_SET
       if (value.size === 0) return;
       this.#op1(0x28);
-      this.#items(value, depth);
+      this.#items(value, depth, true);
       return this.#op1(0x90); // ADDITEMS
     }
     if (value instanceof Map) {
       this.#op1(0x7d); // EMPTY_DICT
       if (value.size === 0) return;
       this.#op1(0x28);
-      for (const [key, item] of value) {
-        this.#write(key, depth + 1);
-        this.#write(item, depth + 1);
+      for (const [entryKey, item] of value) {
+        this.#write(entryKey, depth + 1, true);
+        this.#write(item, depth + 1, false);
       }
       return this.#op1(0x75); // SETITEMS
     }
+    if (value instanceof PythonObject) return this.#pythonObject(value, depth);
     if (value instanceof Error) {
       const [module, name] = pythonExceptionClass(value);
       this.#global(module, name);
@@ -298,7 +389,7 @@ class Pickler {
         ? `${value.name}: ${value.message}`
         : value.message;
       const args = (value as { args?: unknown }).args;
-      this.#write(new PyTuple(Array.isArray(args) ? args : [message]), depth + 1);
+      this.#tuple(Array.isArray(args) ? args : [message], depth + 1, false);
       this.#op1(0x52); // REDUCE
       // The remote stack, as a note Python 3.11+ prints with the traceback (CPython's own
       // managers lose it): BUILD with the state {"__notes__": [...]}.
@@ -309,16 +400,14 @@ class Pickler {
       const note = `Raised in the Deno manager server (${value.name}: ${value.message}):\n${
         frames.join("\n")
       }`;
-      this.#write(new Map([["__notes__", [note]]]), depth + 1);
+      this.#write(new Map([["__notes__", [note]]]), depth + 1, false);
       return this.#op1(0x62); // BUILD
     }
     if (value instanceof PyToken) {
       this.#global("multiprocessing.managers", "Token");
       this.#op2(0x29, 0x81); // EMPTY_TUPLE, NEWOBJ
-      const address = typeof value.address === "string"
-        ? value.address
-        : new PyTuple(value.address);
-      this.#write(new PyTuple([value.typeid, address, value.id]), depth + 1);
+      const address = typeof value.address === "string" ? value.address : tuple([...value.address]);
+      this.#tuple([value.typeid, address, value.id], depth + 1, false);
       return this.#op1(0x62); // BUILD
     }
     if (value instanceof PyProxy) {
@@ -326,19 +415,20 @@ class Pickler {
       this.#global("multiprocessing.managers", "RebuildProxy");
       this.#op1(0x28); // MARK
       this.#global("multiprocessing.managers", value.proxyType);
-      this.#write(value.token, depth + 1);
+      this.#write(value.token, depth + 1, false);
       this.#string("pickle");
       const kwds = new Map<string, unknown>();
-      if (value.exposed !== undefined) kwds.set("exposed", new PyTuple(value.exposed));
-      this.#write(kwds, depth + 1);
+      if (value.exposed !== undefined) kwds.set("exposed", tuple([...value.exposed]));
+      this.#write(kwds, depth + 1, false);
       this.#op1(0x74); // TUPLE
       return this.#op1(0x52); // REDUCE
     }
     if (value instanceof PySlice) {
       this.#global("builtins", "slice");
-      this.#write(new PyTuple([value.start, value.stop, value.step]), depth + 1);
+      this.#tuple([value.start, value.stop, value.step], depth + 1, false);
       return this.#op1(0x52);
     }
+    if (value instanceof PyDatetime) return this.#pyDatetime(value, depth);
     if (value instanceof Date) return this.#datetime(value);
     const proto = Object.getPrototypeOf(value);
     if (proto === Object.prototype || proto === null) {
@@ -346,14 +436,14 @@ class Pickler {
       this.#op1(0x7d);
       if (entries.length === 0) return;
       this.#op1(0x28);
-      for (const [key, item] of entries) {
-        this.#string(key);
-        this.#write(item, depth + 1);
+      for (const [name, item] of entries) {
+        this.#string(name);
+        this.#write(item, depth + 1, false);
       }
       return this.#op1(0x75);
     }
     const replaced = this.#replace?.(value as object);
-    if (replaced !== undefined) return this.#write(replaced, depth);
+    if (replaced !== undefined) return this.#write(replaced, depth, key);
     const name = (value as { constructor?: { name?: string } }).constructor?.name ?? "object";
     throw new UnsendableError(`a ${name} instance`, " (Python receives data, errors and proxies)");
   }
@@ -364,12 +454,15 @@ const pickler = new Pickler();
 /**
  * `value` as a pickle CPython's `pickle.loads` reads. `replace` may turn
  * instances of other classes into what is sent in their place (a proxy
- * into its token).
+ * into its token); `globals` are the types a user added to those whose
+ * values travel (`"module.name"`): a `PythonObject` of any other type is
+ * refused.
  */
 export function writePickle(
   value: unknown,
   maxDepth = 100,
   replace?: PickleReplacer,
+  globals: ReadonlySet<string> = NONE,
 ): Uint8Array {
-  return pickler.run(value, maxDepth, replace);
+  return pickler.run(value, maxDepth, replace, globals);
 }

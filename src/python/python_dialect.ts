@@ -27,7 +27,8 @@ import { PickleCodec, type PickleProxies } from "./pickle_codec.ts";
 import { XmlrpcCodec } from "./xmlrpc.ts";
 import type { ServerLimits } from "../server/limits.ts";
 import type { DecodeError } from "../wire/codec.ts";
-import { PyProxy, PyToken, PyTuple } from "./python_values.ts";
+import { PyProxy, PyToken } from "./python_values.ts";
+import { tuple } from "../wire/python_data.ts";
 import { BaseProxy } from "../objects/proxy.ts";
 import { GET_VALUE } from "../wire/protocol.ts";
 import { RemoteError } from "../errors.ts";
@@ -51,10 +52,11 @@ export function servePython(
   requestShutdown: () => Promise<void>,
   limits: Required<ServerLimits>,
   xmlrpc: boolean,
+  pickleGlobals: ReadonlySet<string> = new Set(),
 ): MessageHandler {
   const dialect = new PythonDialect(connection, host, caller, requestShutdown, xmlrpc);
   connection.useCodec(
-    xmlrpc ? new XmlrpcCodec(limits) : new PickleCodec(limits, dialect.proxies),
+    xmlrpc ? new XmlrpcCodec(limits) : new PickleCodec(limits, dialect.proxies, pickleGlobals),
   );
   return dialect;
 }
@@ -203,13 +205,13 @@ export class PythonDialect implements MessageHandler {
       return;
     }
     try {
-      this.#connection.send(new PyTuple([kind, payload]));
+      this.#connection.send(tuple([kind, payload]));
       call?.replied();
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       const undone = call?.cancel() === true ? UNDONE : "";
       this.#connection.send(
-        new PyTuple([
+        tuple([
           "#UNSERIALIZABLE",
           traceback("TypeError", `${reason} (the reply was ${kind})${undone}`),
         ]),
@@ -242,7 +244,7 @@ export class PythonDialect implements MessageHandler {
           this.#hold(entry);
           return this.#send(
             "#RETURN",
-            new PyTuple([pythonId(entry), new PyTuple(exposedOf(entry))]),
+            tuple([pythonId(entry), tuple([...exposedOf(entry)])]),
           );
         }
         case "incref": {
@@ -259,7 +261,7 @@ export class PythonDialect implements MessageHandler {
         case "get_methods": {
           const token = args[0];
           if (!(token instanceof PyToken)) throw new RemoteError("get_methods needs a Token");
-          return this.#send("#RETURN", new PyTuple(exposedOf(this.#entry(token.id))));
+          return this.#send("#RETURN", tuple([...exposedOf(this.#entry(token.id))]));
         }
         case "number_of_objects":
           return this.#send("#RETURN", await host.numberOfObjects());
@@ -375,7 +377,7 @@ export class PythonDialect implements MessageHandler {
     this.#hold(created);
     this.#send(
       "#PROXY",
-      new PyTuple([new PyTuple(exposedOf(created)), this.#token(created)]),
+      tuple([tuple([...exposedOf(created)]), this.#token(created)]),
       context,
     );
   }

@@ -23,7 +23,7 @@ import {
 import { Barrier, Condition, Event, Lock, RLock, Semaphore } from "../sync/primitives.ts";
 import { Queue } from "../sync/queue.ts";
 import { STANDARD_TYPES } from "../sync/standard_types.ts";
-import { arg, type Keywords, ms, type PythonFace } from "./face.ts";
+import { arg, type Keywords, ms, type PythonFace, pythonHashable } from "./face.ts";
 import { bindKeywords } from "./keywords.ts";
 import { ARRAY, DICT, ITERATOR, LIST, NAMESPACE, SET, VALUE } from "./face_containers.ts";
 import { BARRIER, CONDITION, EVENT, LOCK, QUEUE, SEMAPHORE } from "./face_sync.ts";
@@ -67,14 +67,29 @@ export function pythonCreateArgs(
   );
   switch (standard ? typeid : "") {
     case "Value":
-    case "Array":
       return typeof args[0] === "string" ? [args[1]] : args;
+    case "Array": {
+      if (typeof args[0] !== "string") return args;
+      // Array('d', ...) and Array('f', ...) hold floats, as Python's array.array does.
+      const [typecode, values] = args;
+      if ((typecode === "d" || typecode === "f") && values !== null && typeof values === "object") {
+        const numbers = Array.from(values as Iterable<unknown>, Number);
+        return [
+          typecode === "d" ? Float64Array.from(numbers) : Float32Array.from(numbers),
+          typecode,
+        ];
+      }
+      return [Array.isArray(values) ? values : [...values as Iterable<unknown>], typecode];
+    }
     case "dict": {
       const init = new Map<unknown, unknown>();
       const first = args[0];
       if (first instanceof Map) { for (const [k, v] of first) init.set(k, v); }
       else if (Array.isArray(first)) {
-        for (const pair of first) init.set((pair as unknown[])[0], (pair as unknown[])[1]);
+        for (const pair of first) {
+          pythonHashable((pair as unknown[])[0]);
+          init.set((pair as unknown[])[0], (pair as unknown[])[1]);
+        }
       } else if (first !== undefined && first !== null) {
         for (const [k, v] of Object.entries(first as object)) init.set(k, v);
       }

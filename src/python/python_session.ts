@@ -25,7 +25,8 @@ import { type CodecPeer, type DecodeError, MAX_DEPTH, MAX_LENGTH } from "../wire
 import { DEFAULT_MAX_FRAME } from "../wire/framing.ts";
 import { PickleCodec } from "./pickle_codec.ts";
 import { XmlrpcCodec } from "./xmlrpc.ts";
-import { PyProxy, PyToken, PyTuple } from "./python_values.ts";
+import { PyProxy, PyToken } from "./python_values.ts";
+import { tuple } from "../wire/python_data.ts";
 import { connect } from "../wire/transport.ts";
 import { ConnectionClosedError, RemoteError } from "../errors.ts";
 import { ControlMethod, SERVER_ID } from "../wire/protocol.ts";
@@ -86,6 +87,8 @@ export interface PythonSessionOptions {
   readonly serializer?: "pickle" | "xmlrpclib";
   /** Proxy class for a typeid (a `SyncManager`'s typed proxies), or undefined for an auto proxy. */
   readonly proxyType?: (typeid: string) => ProxyClass | undefined;
+  /** More Python types whose values travel (`"module.name"`, see `ManagerOptions`). */
+  readonly pickleGlobals?: readonly string[];
 }
 
 /** A connection with at most one request in flight. */
@@ -94,10 +97,13 @@ class Link implements MessageHandler {
   #pending: PromiseWithResolvers<unknown> | undefined;
   readonly ended: Promise<void>;
 
-  constructor(socket: Deno.Conn, xmlrpc: boolean) {
+  constructor(socket: Deno.Conn, xmlrpc: boolean, globals: ReadonlySet<string>) {
     const limits = { maxDepth: MAX_DEPTH, maxLength: MAX_LENGTH, maxFrameSize: DEFAULT_MAX_FRAME };
     this.connection = new Connection(socket, NO_TOKENS, limits, () => {});
-    this.connection.useCodec(xmlrpc ? new XmlrpcCodec(limits) : new PickleCodec(limits));
+    this.connection.useCodec(
+      // A Deno client reads a CPython server's values as it reads ours (a float a number...).
+      xmlrpc ? new XmlrpcCodec(limits, true) : new PickleCodec(limits, {}, globals, true),
+    );
     this.ended = Promise.resolve();
   }
 
@@ -163,8 +169,8 @@ function controlRequest(
   name: string,
   args: readonly unknown[],
   keywords: Readonly<Record<string, unknown>> = {},
-): PyTuple {
-  return new PyTuple([null, name, new PyTuple(args), keywords]);
+): unknown[] {
+  return tuple([null, name, tuple([...args]), keywords]);
 }
 
 /** A session with a CPython manager server. */
@@ -175,6 +181,7 @@ export class PythonSession implements PipelineChannel {
   readonly #key: AuthKey;
   readonly #handshakeTimeout: number;
   readonly #xmlrpc: boolean;
+  readonly #pickleGlobals: ReadonlySet<string>;
   readonly #proxyType: (typeid: string) => ProxyClass | undefined;
   /** The typeid of each object this session made a proxy for, for typed calls. */
   readonly #typeids = new Map<number, string>();
@@ -203,6 +210,7 @@ export class PythonSession implements PipelineChannel {
     this.#key = key;
     this.#handshakeTimeout = options.handshakeTimeout ?? 5000;
     this.#xmlrpc = options.serializer === "xmlrpclib";
+    this.#pickleGlobals = new Set(options.pickleGlobals ?? []);
     this.#proxyType = options.proxyType ?? (() => undefined);
   }
 
@@ -274,7 +282,7 @@ export class PythonSession implements PipelineChannel {
     let reply: unknown;
     try {
       reply = await link.request(
-        new PyTuple([id.toString(16), method, new PyTuple(positional), keywords]),
+        tuple([id.toString(16), method, tuple([...positional]), keywords]),
       );
     } catch (error) {
       this.#links.delete(link);
@@ -415,7 +423,7 @@ export class PythonSession implements PipelineChannel {
   async #open(): Promise<Link> {
     if (this.#closedBy !== undefined) throw this.#closedBy;
     const socket = await connect(this.address);
-    const link = new Link(socket, this.#xmlrpc);
+    const link = new Link(socket, this.#xmlrpc, this.#pickleGlobals);
     this.#links.add(link);
     const cancel = onDeadline(this.#handshakeTimeout, () => link.connection.close());
     try {

@@ -1,22 +1,13 @@
 /**
- * The Python values that have no JavaScript counterpart of their own but
- * must cross CPython's wire: a tuple (a reply, a request), a slice (the
- * argument of `lst[1:3]`), a manager's token and a proxy rebuilt from one.
- * The pickle reader makes them; the pickle writer writes them; code that
- * talks to CPython reads them.
+ * The values of CPython's manager protocol that have no JavaScript
+ * counterpart of their own: a slice (the argument of `lst[1:3]`), a
+ * manager's token and a proxy rebuilt from one. The pickle reader makes
+ * them; the pickle writer writes them; code that talks to CPython reads
+ * them. Python's data values (tuples, floats, datetimes and the rest) are
+ * `wire/python_data.ts`, where the MessagePack codec sees them too.
  *
  * @module
  */
-
-/** A Python tuple, where a list would not do (a reply, a token's state). */
-export class PyTuple {
-  /** The items. */
-  readonly items: readonly unknown[];
-  /** Wraps `items`. */
-  constructor(items: readonly unknown[]) {
-    this.items = items;
-  }
-}
 
 /** A Python `slice(start, stop, step)`. */
 export class PySlice {

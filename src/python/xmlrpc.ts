@@ -17,7 +17,7 @@
  */
 
 import { DocumentCodec } from "./document_codec.ts";
-import { PyTuple } from "./python_values.ts";
+import { PyFloat } from "../wire/python_data.ts";
 import { UnsendableError } from "../wire/unsendable.ts";
 import { readXmlrpc, XmlrpcError, type XmlrpcLimits } from "./_xmlrpc_reader.ts";
 
@@ -82,6 +82,10 @@ function writeValue(value: unknown, out: string[], depth: number, maxDepth: numb
     case "object":
       if (value === null) {
         out.push("<nil/>");
+      } else if (value instanceof PyFloat) {
+        // A float of integral value (PyFloat): a <double>, as Python wrote it.
+        const number = value.valueOf();
+        out.push(`<double>${Object.is(number, -0) ? "-0.0" : `${number}.0`}</double>`);
       } else if (value instanceof Uint8Array) {
         out.push(`<base64>\n${toBase64(value)}\n</base64>`);
       } else if (value instanceof Date) {
@@ -92,8 +96,8 @@ function writeValue(value: unknown, out: string[], depth: number, maxDepth: numb
             iso.slice(11, 19)
           }</dateTime.iso8601>`,
         );
-      } else if (Array.isArray(value) || value instanceof PyTuple || value instanceof Set) {
-        const items = value instanceof PyTuple ? value.items : [...value];
+      } else if (Array.isArray(value) || value instanceof Set) {
+        const items = [...value];
         out.push("<array><data>\n");
         for (const item of items) writeValue(item, out, depth + 1, maxDepth);
         out.push("</data></array>");
@@ -134,12 +138,14 @@ function toBase64(bytes: Uint8Array): string {
 
 /** The codec of a connection whose peer is CPython with `serializer='xmlrpclib'`. */
 export class XmlrpcCodec extends DocumentCodec {
+  readonly #view: boolean;
   readonly #limits: XmlrpcLimits & { readonly maxFrameSize: number };
 
   /** A codec refusing documents beyond `limits`. */
-  constructor(limits: XmlrpcLimits & { readonly maxFrameSize: number }) {
+  constructor(limits: XmlrpcLimits & { readonly maxFrameSize: number }, view = false) {
     super(limits.maxFrameSize, "an XML-RPC message");
     this.#limits = limits;
+    this.#view = view;
   }
 
   /** `value` as one XML-RPC document. */
@@ -149,6 +155,6 @@ export class XmlrpcCodec extends DocumentCodec {
 
   /** The value of one XML-RPC document. */
   protected read(payload: Uint8Array): unknown {
-    return readXmlrpc(payload, this.#limits);
+    return readXmlrpc(payload, this.#limits, this.#view);
   }
 }

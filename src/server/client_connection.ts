@@ -71,6 +71,8 @@ interface AwaitedCall {
 export class ClientConnection implements CodecPeer, MessageHandler {
   /** The framed socket; the handshake runs over it before `serve()`. */
   readonly connection: Connection;
+  /** Python values keep their type here (a client's `new PyFloat(2)`, `tuple([...])`), for CPython clients. */
+  readonly keepsPythonTypes = true;
   readonly #host: ObjectHost;
   readonly #requestShutdown: () => Promise<void>;
   /** Object id → references this connection holds. */
@@ -94,6 +96,8 @@ export class ClientConnection implements CodecPeer, MessageHandler {
   readonly #limits: Required<ServerLimits>;
   /** Objects this connection holds, and those on their way to it. */
   readonly #objects: ObjectQuota;
+  /** More Python types whose values CPython clients may store, for a pickle connection. */
+  readonly #pickleGlobals: ReadonlySet<string>;
   /** Every connection of the server, for `debugInfo()`. */
   readonly #connections: () => Iterable<ClientConnection>;
   /** Calls of this connection in progress (async results not yet sent). */
@@ -115,8 +119,10 @@ export class ClientConnection implements CodecPeer, MessageHandler {
     callerId: number,
     requestShutdown: () => Promise<void>,
     connections: () => Iterable<ClientConnection> = () => [this],
+    pickleGlobals: ReadonlySet<string> = new Set(),
   ) {
     this.#connections = connections;
+    this.#pickleGlobals = pickleGlobals;
     this.#caller = Object.freeze({ id: callerId, signal: this.#aborter.signal });
     this.#host = host;
     this.#requestShutdown = requestShutdown;
@@ -177,6 +183,7 @@ export class ClientConnection implements CodecPeer, MessageHandler {
       this.#requestShutdown,
       this.#limits,
       first === XML_OPENING,
+      this.#pickleGlobals,
     );
   }
 

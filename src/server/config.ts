@@ -55,6 +55,8 @@ export interface ServerConfig {
   readonly handshakeTimeout: number;
   /** Accept CPython 3.11's HMAC-MD5 handshake too. */
   readonly legacyAuth: boolean;
+  /** More Python types whose values CPython clients may store (`"module.name"`). */
+  readonly pickleGlobals: readonly string[];
   readonly limits: ServerLimits | null;
   readonly tls: TlsOptions | null;
 }

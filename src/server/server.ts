@@ -51,6 +51,8 @@ export interface ServerOptions {
   readonly handshakeTimeout?: number;
   /** Accept (and answer) CPython 3.11's HMAC-MD5 handshake too; default false. */
   readonly legacyAuth?: boolean;
+  /** More Python types whose values CPython clients may store (`"module.name"`, see `ManagerOptions`). */
+  readonly pickleGlobals?: readonly string[];
   /** What a client may send; see {@linkcode ServerLimits}. */
   readonly limits?: ServerLimits;
   /** TLS (TCP only): the server's `cert` and `key`. */
@@ -83,6 +85,7 @@ export class Server {
   readonly #handshakeTimeout: number;
   readonly #limits: Required<ServerLimits>;
   readonly #socketDir: string | undefined;
+  readonly #pickleGlobals: ReadonlySet<string>;
   readonly #connections = new Set<ClientConnection>();
   /** Peers in the handshake that have not proved the key, oldest first, with when they came. */
   readonly #handshaking = new Map<ClientConnection, number>();
@@ -104,6 +107,7 @@ export class Server {
     this.#handshakeTimeout = options.handshakeTimeout ?? 5000;
     this.#limits = resolveLimits(options.limits);
     this.#socketDir = options.socketDir;
+    this.#pickleGlobals = new Set(options.pickleGlobals ?? []);
     this.#key = importAuthkey(options.authkey, options.legacyAuth ?? false);
     this.#key.catch(() => {});
     const bound = listen(options.address, options.tls);
@@ -199,6 +203,7 @@ export class Server {
       ++this.#callerIds,
       () => this.shutdown(),
       () => this.#connections,
+      this.#pickleGlobals,
     );
     const came = performance.now();
     this.#handshaking.set(client, came);

@@ -5,9 +5,11 @@
  * conditions with JavaScript classes: IndexError, KeyError and ValueError
  * become `RangeError`, RuntimeError becomes `Error`.
  *
- * Keys and members compare as `Map` and `Set` keys do: strings, numbers,
- * bigints and booleans work as in Python; an object arriving over the wire
- * is a new object, so it never matches an earlier one.
+ * Keys and members compare as Python compares them, for every client
+ * (`keys.ts`): `1`, `1.0` and `True` are one key, arrays (tuples) and
+ * `Set`s (frozensets) by their items, bytes by content, datetimes by
+ * instant; a plain object or a `Map` (Python's dict) is refused as
+ * unhashable. The first key object set stays the key, as in Python.
  *
  * Longer than most files: dict, list, set, Namespace, Value and Array side
  * by side, with the Python semantics they share (ordering, repr, indices).
@@ -19,6 +21,8 @@ import { currentCall } from "../objects/caller.ts";
 import { BaseProxy } from "../objects/proxy.ts";
 import { PlacedMap } from "./_placed_map.ts";
 import { GET_VALUE_HOOK } from "../wire/protocol.ts";
+import { isTuple } from "../wire/python_data.ts";
+import { hashKey, keyObject, pythonEquals } from "./keys.ts";
 
 /** The steps of `iterator` as an async generator, which a shared method's caller gets as a stream. */
 async function* streamOf(iterator: SharedIterator): AsyncGenerator<unknown, void, undefined> {
@@ -93,33 +97,45 @@ function sizeChecked<T>(
  * ```
  */
 export class Dict {
-  /** Its entries; each key's place kept, so that an undone pop puts it back there. */
-  readonly #map: PlacedMap<unknown, unknown>;
+  /**
+   * The values by {@linkcode hashKey}, in Python's order; each key's place
+   * kept, so that an undone pop puts it back there.
+   */
+  readonly #map = new PlacedMap<unknown, unknown>();
+  /** The key objects set first, where they are not their own hash key (`true`, `[1, 2]`). */
+  readonly #keys = new Map<unknown, unknown>();
 
   /** A dict of the entries of a Map, a plain object or an array of pairs. */
   constructor(init?: unknown) {
-    this.#map = new PlacedMap(entriesOf(init, "dict"));
+    for (const [key, value] of entriesOf(init, "dict")) this.set(key, value);
   }
 
   /** The value of `key`, or `fallback`. */
   get(key: unknown, fallback?: unknown): unknown {
-    return this.#map.has(key) ? this.#map.get(key) : fallback;
+    const k = hashKey(key);
+    const value = this.#map.get(k);
+    return value !== undefined || this.#map.has(k) ? value : fallback;
   }
-  /** Sets `key` to `value`. */
+  /** Sets `key` to `value`; an equal key set before stays the key, as in Python. */
   set(key: unknown, value: unknown): void {
-    this.#map.set(key, value);
+    const k = hashKey(key);
+    if (!Object.is(k, key) && !this.#map.has(k)) this.#keys.set(k, keyObject(key));
+    this.#map.set(k, value);
   }
   /** Whether `key` is present. */
   has(key: unknown): boolean {
-    return this.#map.has(key);
+    return this.#map.has(hashKey(key));
   }
   /** Removes `key`; whether it was there. */
   delete(key: unknown): boolean {
-    return this.#map.delete(key);
+    const k = hashKey(key);
+    this.#keys.delete(k);
+    return this.#map.delete(k);
   }
   /** Removes every entry. */
   clear(): void {
     this.#map.clear();
+    this.#keys.clear();
   }
   /** The number of entries. */
   size(): number {
@@ -127,7 +143,11 @@ export class Dict {
   }
   /** The keys, in insertion order. */
   keys(): unknown[] {
-    return [...this.#map.keys()];
+    const out = [...this.#map.keys()];
+    if (this.#keys.size > 0) {
+      for (let i = 0; i < out.length; i++) out[i] = this.#keyOf(out[i]);
+    }
+    return out;
   }
   /** The values, in insertion order. */
   values(): unknown[] {
@@ -135,14 +155,18 @@ export class Dict {
   }
   /** The `[key, value]` pairs, in insertion order. */
   entries(): [unknown, unknown][] {
-    return [...this.#map.entries()];
+    const out: [unknown, unknown][] = [];
+    for (const [k, value] of this.#map) out.push([this.#keyOf(k), value]);
+    return out;
   }
   /** Removes `key` and returns its value; without `fallback`, a missing key is a RangeError. */
   pop(key: unknown, ...fallback: [unknown?]): unknown {
-    if (this.#map.has(key)) {
-      const value = this.#map.get(key);
-      this.#undoable(key, value);
-      this.#map.delete(key);
+    const k = hashKey(key);
+    if (this.#map.has(k)) {
+      const value = this.#map.get(k);
+      this.#undoable(k, value);
+      this.#map.delete(k);
+      this.#keys.delete(k);
       return value;
     }
     if (fallback.length > 0) return fallback[0];
@@ -150,24 +174,32 @@ export class Dict {
   }
   /** Removes and returns the last inserted `[key, value]`. */
   popitem(): [unknown, unknown] {
-    const last = [...this.#map.entries()].at(-1);
-    if (last === undefined) throw new RangeError("popitem(): dictionary is empty");
-    this.#undoable(last[0], last[1]);
-    this.#map.delete(last[0]);
-    return last;
+    let last: unknown;
+    let found = false;
+    for (const k of this.#map.keys()) {
+      last = k;
+      found = true;
+    }
+    if (!found) throw new RangeError("popitem(): dictionary is empty");
+    const entry: [unknown, unknown] = [this.#keyOf(last), this.#map.get(last)];
+    this.#undoable(last, entry[1]);
+    this.#map.delete(last);
+    this.#keys.delete(last);
+    return entry;
   }
   /** The value of `key`, set to `fallback` first if absent. */
   setdefault(key: unknown, fallback: unknown = null): unknown {
-    if (!this.#map.has(key)) this.#map.set(key, fallback);
-    return this.#map.get(key);
+    const k = hashKey(key);
+    if (!this.#map.has(k)) this.set(key, fallback);
+    return this.#map.get(k);
   }
   /** Adds the entries of a Map, a plain object or an array of pairs. */
   update(other: unknown): void {
-    for (const [key, value] of entriesOf(other, "update()")) this.#map.set(key, value);
+    for (const [key, value] of entriesOf(other, "update()")) this.set(key, value);
   }
   /** A copy of the entries, as a Map. */
   copy(): Map<unknown, unknown> {
-    return new Map(this.#map);
+    return new Map(this.entries());
   }
   /** What `_getvalue()` returns: a copy, as a Map. */
   [GET_VALUE_HOOK](): Map<unknown, unknown> {
@@ -179,19 +211,30 @@ export class Dict {
   }
   /** An iterator over `[key, value]` entries; it fails if the size changes meanwhile. */
   iterate(): SharedIterator {
-    return sizeChecked("dictionary", () => this.#map.size, this.#map.entries(), (e) => e);
+    return sizeChecked(
+      "dictionary",
+      () => this.#map.size,
+      this.#map.entries(),
+      ([k, value]) => [this.#keyOf(k), value],
+    );
   }
 
-  /**
-   * Before `key` is popped for a client call: if the call is undone, the
-   * entry comes back at its place in insertion order (a value set for the
-   * key meanwhile is kept, at that place, as if the pop had never been).
-   */
-  #undoable(key: unknown, value: unknown): void {
+  /** Popped for a client call that is then undone: the entry goes back in its place. */
+  #undoable(k: unknown, value: unknown): void {
     const call = currentCall();
-    const place = this.#map.placeOf(key);
+    const place = this.#map.placeOf(k);
     if (call === undefined || place === undefined) return;
-    call.onUndo(() => this.#map.restore(key, value, place));
+    const held = this.#keys.has(k);
+    const key = this.#keys.get(k);
+    call.onUndo(() => {
+      this.#map.restore(k, value, place);
+      if (held) this.#keys.set(k, key);
+    });
+  }
+
+  /** The key object stored under hash key `k`. */
+  #keyOf(k: unknown): unknown {
+    return this.#keys.size > 0 && this.#keys.has(k) ? this.#keys.get(k) : k;
   }
 }
 
@@ -322,20 +365,24 @@ export class List {
 
 /** Python's `set` (CPython 3.14's `SyncManager.set()`), as an async mirror of `Set`. */
 export class SharedSet {
-  readonly #set: Set<unknown>;
+  /** The members by {@linkcode hashKey}, each the member object added first. */
+  readonly #set = new Map<unknown, unknown>();
 
   constructor(init?: unknown) {
-    this.#set = new Set(init === undefined || init === null ? [] : iterableOf(init, "set"));
+    if (init !== undefined && init !== null) {
+      for (const item of iterableOf(init, "set")) this.add(item);
+    }
   }
 
   add(item: unknown): void {
-    this.#set.add(item);
+    const k = hashKey(item);
+    if (!this.#set.has(k)) this.#set.set(k, keyObject(item));
   }
   delete(item: unknown): boolean {
-    return this.#set.delete(item);
+    return this.#set.delete(hashKey(item));
   }
   has(item: unknown): boolean {
-    return this.#set.has(item);
+    return this.#set.has(hashKey(item));
   }
   clear(): void {
     this.#set.clear();
@@ -344,26 +391,28 @@ export class SharedSet {
     return this.#set.size;
   }
   values(): unknown[] {
-    return [...this.#set];
+    return [...this.#set.values()];
   }
   discard(item: unknown): void {
-    this.#set.delete(item);
+    this.#set.delete(hashKey(item));
   }
   /** Python's `remove()`: a missing item is a RangeError. */
   remove(item: unknown): void {
-    if (!this.#set.delete(item)) throw new RangeError(`Key not found: ${describeKey(item)}`);
+    if (!this.#set.delete(hashKey(item))) {
+      throw new RangeError(`Key not found: ${describeKey(item)}`);
+    }
   }
   /** Removes and returns some item; an empty set is a RangeError. */
   pop(): unknown {
-    for (const item of this.#set) {
-      this.#set.delete(item);
+    for (const [k, item] of this.#set) {
+      this.#set.delete(k);
       // Popped for a client call that is then undone: back first, where it was.
       currentCall()?.onUndo(() => {
-        this.#set.delete(item);
+        this.#set.delete(k);
         const rest = [...this.#set];
         this.#set.clear();
-        this.#set.add(item);
-        for (const other of rest) this.#set.add(other);
+        this.#set.set(k, item);
+        for (const [other, member] of rest) this.#set.set(other, member);
       });
       return item;
     }
@@ -371,11 +420,11 @@ export class SharedSet {
   }
   update(...others: unknown[]): void {
     for (const other of others) {
-      for (const item of iterableOf(other, "update()")) this.#set.add(item);
+      for (const item of iterableOf(other, "update()")) this.add(item);
     }
   }
   copy(): Set<unknown> {
-    return new Set(this.#set);
+    return new Set(this.#set.values());
   }
   [GET_VALUE_HOOK](): Set<unknown> {
     return this.copy();
@@ -450,12 +499,18 @@ export class Value {
 export class SharedArray {
   /** An array, or a typed array (whose element type then applies on set). */
   readonly #items: { length: number; [index: number]: unknown };
+  /** Whether it holds floats (a Float32Array or Float64Array), as Python's `Array('d', ...)`. */
+  readonly floating: boolean;
+  /** Python's typecode, when a CPython client made it (`Array('i', ...)`): its slices are `array.array`s. */
+  readonly typecode: string | undefined;
 
-  constructor(values: unknown) {
+  constructor(values: unknown, typecode?: string) {
+    this.typecode = typeof typecode === "string" ? typecode : undefined;
     if (Array.isArray(values)) this.#items = [...values];
     else if (ArrayBuffer.isView(values) && !(values instanceof DataView)) {
       this.#items = (values as unknown as { slice(): { length: number } }).slice();
     } else throw new TypeError("Array(values) takes an array or a typed array");
+    this.floating = values instanceof Float64Array || values instanceof Float32Array;
   }
 
   length(): number {
@@ -531,30 +586,13 @@ function iterableOf(value: unknown, what: string): Iterable<unknown> {
   throw new TypeError(`${what} takes an array, a Set or another iterable value`);
 }
 
-/** Python's `==` for the values that travel: structural for arrays and plain objects. */
-export function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b || (a !== a && b !== b)) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (a instanceof BaseProxy || b instanceof BaseProxy) {
-    return a instanceof BaseProxy && b instanceof BaseProxy && a._token.id === b._token.id;
-  }
-  if (Array.isArray(a)) {
-    return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
-  }
-  if (a instanceof Date) return b instanceof Date && a.getTime() === b.getTime();
-  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
-  if (Object.getPrototypeOf(a) === Object.prototype) {
-    const keys = Object.keys(a);
-    return keys.length === Object.keys(b).length &&
-      keys.every((k) => sameValue((a as never)[k], (b as never)[k]));
-  }
-  return false;
-}
+/** Python's `==` for the values that travel (`keys.ts`). */
+export const sameValue: (a: unknown, b: unknown) => boolean = pythonEquals;
 
 /** Python's ordering; mixing types that Python cannot order is a TypeError. */
 export function pythonCompare(a: unknown, b: unknown): number {
   const kind = (x: unknown): string =>
-    typeof x === "boolean" || typeof x === "bigint"
+    typeof x === "boolean" || typeof x === "bigint" || x instanceof Number
       ? "number"
       : Array.isArray(x)
       ? "array"
@@ -621,6 +659,14 @@ function pythonRepr(value: unknown): string {
   if (value === null || value === undefined) return "None";
   if (value === true) return "True";
   if (value === false) return "False";
+  if (value instanceof Number) {
+    const text = String(value.valueOf());
+    return /^-?\d+$/.test(text) ? `${text}.0` : text;
+  }
+  if (isTuple(value)) {
+    const items = (value as unknown[]).map(pythonRepr);
+    return items.length === 1 ? `(${items[0]},)` : `(${items.join(", ")})`;
+  }
   if (Array.isArray(value)) return `[${value.map(pythonRepr).join(", ")}]`;
   if (value instanceof BaseProxy) return String(value);
   if (typeof value === "object") {

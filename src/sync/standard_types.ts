@@ -135,7 +135,7 @@ export const STANDARD_TYPES: readonly StandardType[] = [
   { typeid: "Value", callable: (value: unknown) => new Value(value), kind: "Value" },
   {
     typeid: "Array",
-    callable: (values: unknown) => new SharedArray(values),
+    callable: (values: unknown, typecode?: string) => new SharedArray(values, typecode),
     kind: "Array",
     methodToTypeid: iterate,
   },

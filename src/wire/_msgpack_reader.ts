@@ -57,6 +57,7 @@ const TWO_32 = 4294967296;
 export class MsgpackReader {
   readonly #limits: DecodeLimits;
   readonly #extension: ExtensionDecoder;
+  readonly #integralFloat: ((value: number) => unknown) | undefined;
   #bytes: Uint8Array = new Uint8Array(0);
   #view: DataView = new DataView(this.#bytes.buffer);
   #pos = 0;
@@ -68,10 +69,19 @@ export class MsgpackReader {
   #spent = 0;
   readonly #keys = new KeyCosts();
 
-  /** A reader that refuses messages beyond `limits` and hands extensions to `extension`. */
-  constructor(limits: DecodeLimits, extension: ExtensionDecoder) {
+  /**
+   * A reader that refuses messages beyond `limits` and hands extensions to
+   * `extension`; `integralFloat`, if given, makes what a float64 of
+   * integral value (other than -0) is read as.
+   */
+  constructor(
+    limits: DecodeLimits,
+    extension: ExtensionDecoder,
+    integralFloat?: (value: number) => unknown,
+  ) {
     this.#limits = limits;
     this.#extension = extension;
+    this.#integralFloat = integralFloat;
   }
 
   /**
@@ -205,10 +215,16 @@ export class MsgpackReader {
         at = this.#advance(4);
         this.charge(DECODE_COST.heapNumber);
         return view.getFloat32(at);
-      case 0xcb:
+      case 0xcb: {
         at = this.#advance(8);
         this.charge(DECODE_COST.heapNumber);
-        return view.getFloat64(at);
+        const float = view.getFloat64(at);
+        // A writer sends an integral value as a float64 only when it means a float (PyFloat).
+        return this.#integralFloat !== undefined && Number.isSafeInteger(float) &&
+            !Object.is(float, -0)
+          ? this.#integralFloat(float)
+          : float;
+      }
       case 0xcc:
         at = this.#advance(1);
         return this.#bytes[at]!;

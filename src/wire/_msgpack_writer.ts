@@ -180,6 +180,14 @@ export class MsgpackWriter {
     this.#pos += 8;
   }
 
+  /** A float64, whatever its value (a Python float of integral value stays a float). */
+  float(value: number): void {
+    this.#ensure(9);
+    this.#bytes[this.#pos++] = 0xcb;
+    this.#view.setFloat64(this.#pos, value);
+    this.#pos += 8;
+  }
+
   /** A UTF-8 string; returns its length in bytes. */
   string(value: string): number {
     const length = value.length;

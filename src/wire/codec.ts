@@ -14,6 +14,18 @@
  * | 4 | typed arrays other than `Uint8Array`, `ArrayBuffer`, `DataView` |
  * | 5 | `Error` (name, message, stack, cause, errors, own properties) |
  * | 6 | a proxy token `[typeid, id, exposed]` |
+ * | 7, 8 | a stream, a callback (their ids) |
+ * | 9 | a {@linkcode PythonObject}: `[module, name, form, args, items, entries, hasState, state]` |
+ * | 10 | a Python value that keeps its type (`PyFloat`, a tuple, ...): `[kind, data]` |
+ *
+ * A {@linkcode PyFloat} (a Python float of integral value) is a float64,
+ * never an int; the other Python values a server keeps are what they
+ * extend (a tuple an array, a `PyFrozenSet` a `Set`, a `PyDatetime` a
+ * `Date`), so that a client reads them as JavaScript values; but within a
+ * `PythonObject`'s parts, which a client sends back unchanged, a tuple, a
+ * `PyFloat`, a `PyFrozenSet`, a `PyByteArray` and a `PyDatetime` keep
+ * their type (ext 10), as they do on their way from a client to its
+ * server, which keeps them (`CodecPeer.keepsPythonTypes`).
  *
  * Longer than most files on purpose: the encoder and the decoder of each
  * kind of value sit side by side, so that their limits, memory charges and
@@ -54,6 +66,15 @@ export {
 import { MAX_DEPTH, MAX_LENGTH } from "./_limits.ts";
 import { DEFAULT_MAX_FRAME } from "./framing.ts";
 import { Callback } from "./callback.ts";
+import {
+  isTuple,
+  PyByteArray,
+  PyDatetime,
+  PyFloat,
+  PyFrozenSet,
+  PythonObject,
+  tuple,
+} from "./python_data.ts";
 
 const EXT_TIMESTAMP = -1;
 const EXT_UNDEFINED = 0;
@@ -65,6 +86,8 @@ const EXT_ERROR = 5;
 const EXT_TOKEN = 6;
 const EXT_STREAM = 7;
 const EXT_CALLBACK = 8;
+const EXT_PYTHON = 9;
+const EXT_PYTHON_VALUE = 10;
 
 /** A received message broke a decode limit or was not valid MessagePack. */
 export class DecodeError extends Error {
@@ -126,6 +149,14 @@ export interface CodecPeer {
   encodeCallback?(value: Callback): number;
   /** The function to hand to the application for a callback id that arrived. */
   decodeCallback?(id: number): unknown;
+  /**
+   * Whether this side keeps Python values as Python had them (a server):
+   * then a float64 of integral value that arrives is a {@linkcode PyFloat},
+   * not a number, and what it sends its clients outside a PythonObject is
+   * their JavaScript kin (a tuple an array, a `PyFrozenSet` a `Set`). A
+   * client sends them as ext 10, so that its server keeps their type.
+   */
+  readonly keepsPythonTypes?: boolean;
 }
 
 const TYPED_ARRAYS = [
@@ -164,6 +195,8 @@ const EXT_COST: Readonly<Record<number, number>> = {
   [EXT_TOKEN]: 512,
   [EXT_STREAM]: 512,
   [EXT_CALLBACK]: 512,
+  [EXT_PYTHON]: 256,
+  [EXT_PYTHON_VALUE]: 64,
 };
 
 /**
@@ -179,6 +212,10 @@ export class Codec {
   readonly #limits: CodecLimits;
   #cost = 0;
   readonly #keys = new KeyCosts();
+  /** How many PythonObjects the value being written is inside (their parts keep Python's types). */
+  #inPython = 0;
+  /** Whether the peer is a server, which keeps Python values' types (see `keepsPythonTypes`). */
+  readonly #toServer: boolean;
 
   /** A codec that maps tokens through `peer` and refuses messages beyond `limits`. */
   constructor(peer: CodecPeer, limits: Partial<CodecLimits> = {}) {
@@ -188,9 +225,11 @@ export class Codec {
       maxLength: limits.maxLength ?? MAX_LENGTH,
       maxFrameSize: limits.maxFrameSize ?? DEFAULT_MAX_FRAME,
     };
+    this.#toServer = peer.keepsPythonTypes !== true;
     this.#reader = new MsgpackReader(
       this.#limits,
       (reader, type, size, depth) => this.#readExtension(reader, type, size, depth),
+      peer.keepsPythonTypes === true ? (value) => new PyFloat(value) : undefined,
     );
   }
 
@@ -358,6 +397,10 @@ export class Codec {
         }
         return this.#peer.decodeStream(id as number);
       }
+      case EXT_PYTHON:
+        return readPythonObject(reader.nested(size, depth));
+      case EXT_PYTHON_VALUE:
+        return readPythonValue(reader.nested(size, depth));
       default:
         throw new MsgpackError(`unknown extension type ${type}`);
     }
@@ -393,6 +436,9 @@ export class Codec {
     }
     const next = depth + 1;
     if (Array.isArray(value)) {
+      if ((this.#toServer || this.#inPython > 0) && isTuple(value)) {
+        return this.#writePythonValue(value, depth);
+      }
       const length = value.length;
       this.#open(length, depth);
       this.#cost += DECODE_COST.array + DECODE_COST.arrayItem * length;
@@ -405,6 +451,9 @@ export class Codec {
         }
       }
     } else if (value instanceof Uint8Array) {
+      if (this.#pythonTypes() && value instanceof PyByteArray) {
+        return this.#writePythonValue(value, depth);
+      }
       this.#cost += DECODE_COST.binary;
       w.binary(value);
     } else if ((value as { [OBJECT_HANDLE]?: true })[OBJECT_HANDLE] === true) {
@@ -445,6 +494,9 @@ export class Codec {
       }
       w.endExt(mark);
     } else if (value instanceof Set) {
+      if (this.#pythonTypes() && value instanceof PyFrozenSet) {
+        return this.#writePythonValue(value, depth);
+      }
       this.#nest(depth);
       this.#open(value.size, next);
       this.#cost += EXT_COST[EXT_SET]! + DECODE_COST.array +
@@ -471,6 +523,9 @@ export class Codec {
       w.number(id);
       w.endExt(mark);
     } else if (value instanceof Date) {
+      if (this.#pythonTypes() && value instanceof PyDatetime) {
+        return this.#writePythonValue(value, depth);
+      }
       const time = value.getTime();
       if (Number.isNaN(time)) throw new UnsendableError("an invalid Date");
       this.#cost += EXT_COST[EXT_TIMESTAMP]!;
@@ -499,6 +554,12 @@ export class Codec {
       const mark = w.beginExt(EXT_STREAM);
       w.number(id);
       w.endExt(mark);
+    } else if (value instanceof Number) {
+      // A Python float of integral value (PyFloat): a float64, which a server reads as a PyFloat.
+      if (this.#inPython > 0) return this.#writePythonValue(value as PyFloat, depth);
+      w.float(value.valueOf());
+    } else if (value instanceof PythonObject) {
+      this.#writePython(value, depth);
     } else {
       const record = value as Record<string, unknown>;
       const keys = Object.keys(record);
@@ -554,6 +615,68 @@ export class Codec {
       }
     }
     w.endExt(mark);
+  }
+
+  /** A PythonObject: an extension at `depth` holding its parts' array one level in. */
+  #writePython(value: PythonObject, depth: number): void {
+    const entries: unknown[] = [];
+    for (const [key, item] of value.entries) entries.push(key, item);
+    const hasState = value.state !== undefined;
+    const parts: unknown[] = [
+      value.module,
+      value.name,
+      value.form,
+      value.args,
+      value.items,
+      entries,
+      hasState,
+      hasState ? value.state : null,
+    ];
+    this.#nest(depth);
+    this.#cost += EXT_COST[EXT_PYTHON]!;
+    const mark = this.#writer.beginExt(EXT_PYTHON);
+    this.#inPython++;
+    try {
+      this.#write(parts, depth + 1);
+    } catch (error) {
+      throw within(error, `<${value.type}>`);
+    } finally {
+      this.#inPython--;
+    }
+    this.#writer.endExt(mark);
+  }
+
+  /**
+   * Whether Python values keep their types here (ext 10): always on the
+   * way to a server, which keeps them; on the way from one, only within a
+   * PythonObject's parts (a client reads the rest as their JavaScript kin).
+   */
+  #pythonTypes(): boolean {
+    return this.#toServer || this.#inPython > 0;
+  }
+
+  /** A Python value that keeps its type, as ext 10 `[kind, data]`. */
+  #writePythonValue(
+    value: unknown[] | PyFloat | PyFrozenSet | PyByteArray | PyDatetime,
+    depth: number,
+  ): void {
+    let parts: [string, unknown];
+    if (Array.isArray(value)) parts = ["tuple", [...value]];
+    else if (value instanceof Number) parts = ["float", value.valueOf()];
+    else if (value instanceof PyFrozenSet) parts = ["frozenset", [...value]];
+    else if (value instanceof PyByteArray) parts = ["bytearray", value.slice()];
+    else parts = ["datetime", [value.state, value.tzinfo]];
+    this.#nest(depth);
+    this.#cost += EXT_COST[EXT_PYTHON_VALUE]!;
+    const mark = this.#writer.beginExt(EXT_PYTHON_VALUE);
+    if (parts[0] === "float") {
+      this.#writer.arrayHeader(2);
+      this.#writer.string("float");
+      this.#writer.float(parts[1] as number);
+    } else {
+      this.#write(parts, depth + 1);
+    }
+    this.#writer.endExt(mark);
   }
 
   #writeBinaryKind(value: ArrayBufferView | ArrayBuffer): void {
@@ -619,6 +742,40 @@ function readTypedArray(data: Uint8Array): ArrayBuffer | ArrayBufferView {
     throw new TypeError(`Malformed ${Class.name}`);
   }
   return new Class(copy.buffer);
+}
+
+function readPythonObject(raw: unknown): PythonObject {
+  if (!Array.isArray(raw) || raw.length !== 8) throw new TypeError("Malformed Python value");
+  const [module, name, form, args, items, entries, hasState, state] = raw;
+  if (
+    typeof module !== "string" || typeof name !== "string" || typeof form !== "string" ||
+    !Array.isArray(args) || !Array.isArray(items) || !Array.isArray(entries) ||
+    entries.length % 2 !== 0 || typeof hasState !== "boolean"
+  ) {
+    throw new TypeError("Malformed Python value");
+  }
+  const pairs: [unknown, unknown][] = [];
+  for (let i = 0; i < entries.length; i += 2) pairs.push([entries[i], entries[i + 1]]);
+  return new PythonObject(module, name, {
+    form: form as "call",
+    args,
+    items,
+    entries: pairs,
+    ...(hasState ? { state } : {}),
+  });
+}
+
+function readPythonValue(raw: unknown): unknown {
+  if (!Array.isArray(raw) || raw.length !== 2) throw new TypeError("Malformed Python value");
+  const [kind, data] = raw;
+  if (kind === "float" && typeof data === "number") return new PyFloat(data);
+  if (kind === "tuple" && Array.isArray(data)) return tuple(data);
+  if (kind === "frozenset" && Array.isArray(data)) return new PyFrozenSet(data);
+  if (kind === "bytearray" && data instanceof Uint8Array) return new PyByteArray(data);
+  if (kind === "datetime" && Array.isArray(data) && data.length === 2) {
+    return new PyDatetime(data[0] as Uint8Array, data[1]);
+  }
+  throw new TypeError("Malformed Python value");
 }
 
 function expectToken(raw: unknown): WireToken {

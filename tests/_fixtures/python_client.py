@@ -140,7 +140,7 @@ elif scenario == "sync":
     seen["value"] = v.value
     arr = manager.Array("i", [1, 2, 3])
     arr[0] = 10
-    seen["array"] = [len(arr), arr[0], arr[1:], list(arr)]
+    seen["array"] = [len(arr), arr[0], list(arr[1:]), list(arr)]  # a slice is an array.array, as from CPython
     barrier = manager.Barrier(1)
     seen["barrier"] = [barrier.parties, barrier.n_waiting, barrier.broken, barrier.wait(timeout=1)]
     cond = manager.Condition()
