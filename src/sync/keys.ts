@@ -93,12 +93,27 @@ function otherKey(value: unknown): unknown {
  * or frozenset it stands for. Anything else is kept as it is.
  */
 export function keyObject(value: unknown): unknown {
-  if (typeof value !== "object" || value === null) return value;
-  if (Array.isArray(value)) return tuple(value.map(keyObject));
-  if (value instanceof Set && !(value instanceof PyFrozenSet)) {
-    return new PyFrozenSet([...value].map(keyObject));
+  try {
+    return copyAsKey(value, new Set());
+  } catch (error) {
+    // A value that contains itself (only JavaScript can make one) is kept as it is.
+    if (error === CYCLE) return value;
+    throw error;
   }
-  return value;
+}
+
+const CYCLE = Symbol("cycle");
+
+function copyAsKey(value: unknown, path: Set<object>): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  const nested = Array.isArray(value) ||
+    (value instanceof Set && !(value instanceof PyFrozenSet));
+  if (!nested) return value;
+  if (path.has(value)) throw CYCLE;
+  path.add(value);
+  const items = [...(value as Iterable<unknown>)].map((item) => copyAsKey(item, path));
+  path.delete(value);
+  return Array.isArray(value) ? tuple(items) : new PyFrozenSet(items);
 }
 
 /**
@@ -315,6 +330,27 @@ function spell(value: unknown, inside = false): string {
   const number = numericKey(value);
   if (number !== undefined) return spellNumber(number);
   const object = value as object;
+  // A value that contains itself (only JavaScript can make one) is equal only to itself.
+  if (onPath.has(object)) return `c${identity(object)};`;
+  onPath.add(object);
+  try {
+    return spellObject(object, inside);
+  } finally {
+    onPath.delete(object);
+  }
+}
+
+/** The containers being spelled, outermost first: a value met again is a cycle. */
+const onPath = new Set<object>();
+const identities = new WeakMap<object, number>();
+
+function identity(object: object): number {
+  let id = identities.get(object);
+  if (id === undefined) identities.set(object, id = ++unique);
+  return id;
+}
+
+function spellObject(object: object, inside: boolean): string {
   if (!inside && unhashable(object)) throw unhashableError(object);
   if (Array.isArray(object)) {
     return `t${object.length}(${object.map((item) => spell(item, inside)).join("")})`;
