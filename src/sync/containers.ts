@@ -21,8 +21,8 @@ import { currentCall } from "../objects/caller.ts";
 import { BaseProxy } from "../objects/proxy.ts";
 import { PlacedMap } from "./_placed_map.ts";
 import { GET_VALUE_HOOK } from "../wire/protocol.ts";
-import { isTuple } from "../wire/python_data.ts";
 import { hashKey, keyObject, pythonEquals } from "./keys.ts";
+import { pythonRepr } from "./python_repr.ts";
 
 /** The steps of `iterator` as an async generator, which a shared method's caller gets as a stream. */
 async function* streamOf(iterator: SharedIterator): AsyncGenerator<unknown, void, undefined> {
@@ -635,44 +635,4 @@ export function compareCodePoints(a: string, b: string): number {
 
 function describeKey(key: unknown): string {
   return typeof key === "string" ? `'${key}'` : typeof key === "bigint" ? `${key}n` : String(key);
-}
-
-/** Python's `repr()` of a string: single quotes unless only double quotes avoid escaping. */
-function pythonStringRepr(text: string): string {
-  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
-  let out = quote;
-  for (const char of text) {
-    const code = char.codePointAt(0)!;
-    if (char === quote || char === "\\") out += `\\${char}`;
-    else if (char === "\n") out += "\\n";
-    else if (char === "\r") out += "\\r";
-    else if (char === "\t") out += "\\t";
-    else if (code < 0x20 || (code >= 0x7f && code <= 0xa0)) {
-      out += `\\x${code.toString(16).padStart(2, "0")}`;
-    } else out += char;
-  }
-  return out + quote;
-}
-
-function pythonRepr(value: unknown): string {
-  if (typeof value === "string") return pythonStringRepr(value);
-  if (value === null || value === undefined) return "None";
-  if (value === true) return "True";
-  if (value === false) return "False";
-  if (value instanceof Number) {
-    const text = String(value.valueOf());
-    return /^-?\d+$/.test(text) ? `${text}.0` : text;
-  }
-  if (isTuple(value)) {
-    const items = (value as unknown[]).map(pythonRepr);
-    return items.length === 1 ? `(${items[0]},)` : `(${items.join(", ")})`;
-  }
-  if (Array.isArray(value)) return `[${value.map(pythonRepr).join(", ")}]`;
-  if (value instanceof BaseProxy) return String(value);
-  if (typeof value === "object") {
-    return `{${
-      Object.entries(value).map(([k, v]) => `${pythonStringRepr(k)}: ${pythonRepr(v)}`).join(", ")
-    }}`;
-  }
-  return String(value);
 }
