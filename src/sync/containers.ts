@@ -328,7 +328,7 @@ export class List {
    * Python's `index()`: `start` and `end` count from the end when negative,
    * as slice bounds do; a missing item is a RangeError.
    */
-  index(item: unknown, start = 0, end = this.#items.length): number {
+  index(item: unknown, start: number = 0, end: number = this.#items.length): number {
     const length = this.#items.length;
     const bound = (at: number): number => Math.min(length, Math.max(0, at < 0 ? length + at : at));
     for (let i = bound(checkIndex(start)); i < bound(checkIndex(end)); i++) {
