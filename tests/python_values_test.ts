@@ -473,3 +473,30 @@ print(json.dumps(out))`,
     assert.deepStrictEqual(await run(ours.address), expected);
   },
 );
+
+await pythonTest(
+  ["3.13.0"],
+  "str() of a CPython client's proxies prints the referent as CPython's own server does",
+  async () => {
+    await using ours = await new SyncManager({
+      authkey: new TextEncoder().encode(AUTHKEY),
+      modules: [],
+    }).start();
+    await using theirs = await cpythonServer("3.13.0", "unix", AUTHKEY, "pickle", "sync");
+    const script = (address: unknown): string => `
+import datetime, json
+from multiprocessing.managers import SyncManager
+m = SyncManager(address=${JSON.stringify(address)}, authkey=b'${AUTHKEY}')
+m.connect()
+d = m.dict()
+d['grid'] = {(0, 0): 'start'}
+d[2.0] = [1.5, -0.0, b"it's", None, True, (1,), frozenset()]
+d['when'] = datetime.datetime(2024, 1, 2, 3, 4, 5, 6)
+d["quote's"] = float('nan')
+print(json.dumps([str(d), str(m.list([1, 'a', (2, 3)])), str(m.Array('d', [1, 2.5])), str(m.Namespace(x=1.0))]))
+`;
+    const read = async (address: unknown): Promise<string[]> =>
+      JSON.parse(new TextDecoder().decode(await runPython("3.13.0", script(address))));
+    assert.deepStrictEqual(await read(ours.address), await read(theirs.address));
+  },
+);

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { pythonRepr } from "../sync/python_repr.ts";
 import { PySlice } from "./python_values.ts";
 import { PyFloat, PythonObject, tuple } from "../wire/python_data.ts";
 import {
@@ -44,6 +45,9 @@ const KEYED = new Set([
 
 export const DICT: PythonFace = {
   proxyType: "DictProxy",
+  repr(object: Dict): string {
+    return pythonRepr(new Map(object.entries()));
+  },
   exposed: [
     "__contains__",
     "__delitem__",
@@ -128,6 +132,9 @@ export const DICT: PythonFace = {
 
 export const LIST: PythonFace = {
   proxyType: "ListProxy",
+  repr(object: List): string {
+    return pythonRepr(object.slice());
+  },
   exposed: [
     "__add__",
     "__contains__",
@@ -272,14 +279,24 @@ export const VALUE: PythonFace = {
   },
 };
 
+/** An item of an Array('d', ...) is a float: 2.0 reads as a float, as from Python's array. */
+function arrayItem(object: SharedArray, item: unknown): unknown {
+  return object.floating && Number.isInteger(item) ? new PyFloat(item as number) : item;
+}
+
 export const ARRAY: PythonFace = {
   proxyType: "ArrayProxy",
+  repr(object: SharedArray): string {
+    const items = object.toArray().map((item) => arrayItem(object, item));
+    // A CPython client's Array('d', ...) is an array.array on CPython's server.
+    return object.typecode === undefined
+      ? pythonRepr(items)
+      : `array('${object.typecode}', ${pythonRepr(items)})`;
+  },
   exposed: ["__len__", "__getitem__", "__setitem__"],
   call(object: SharedArray, method, args): unknown {
     const length = object.length();
-    // An Array('d', ...) holds floats: 2.0 reads as a float, as from Python's array.
-    const read = (item: unknown): unknown =>
-      object.floating && Number.isInteger(item) ? new PyFloat(item as number) : item;
+    const read = (item: unknown): unknown => arrayItem(object, item);
     switch (method) {
       case "__len__":
         return length;
@@ -336,6 +353,9 @@ export const NAMESPACE: PythonFace = {
 
 export const SET: PythonFace = {
   proxyType: "AutoProxy",
+  repr(object: SharedSet): string {
+    return pythonRepr(new Set(object.values()));
+  },
   exposed: [
     "__contains__",
     "__len__",

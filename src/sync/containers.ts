@@ -21,8 +21,8 @@ import { currentCall } from "../objects/caller.ts";
 import { BaseProxy } from "../objects/proxy.ts";
 import { PlacedMap } from "./_placed_map.ts";
 import { GET_VALUE_HOOK } from "../wire/protocol.ts";
-import { isTuple } from "../wire/python_data.ts";
 import { hashKey, keyObject, pythonEquals } from "./keys.ts";
+import { pythonRepr } from "./python_repr.ts";
 
 /** The steps of `iterator` as an async generator, which a shared method's caller gets as a stream. */
 async function* streamOf(iterator: SharedIterator): AsyncGenerator<unknown, void, undefined> {
@@ -238,14 +238,32 @@ export class Dict {
   }
 }
 
-/** Python's `list`, as an async mirror of `Array`. */
+/**
+ * Python's `list`, as an async mirror of `Array`.
+ *
+ * To share one under a name (every client that creates `get_list` gets it):
+ *
+ * @example
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ * import { List } from "@multiprocess/managers/standard";
+ *
+ * export class AppManager extends SyncManager {}
+ * const list = new List(["a", "b"]);
+ * AppManager.register("get_list", () => list);
+ * list.append("c");
+ * console.log(list.length()); // 3
+ * ```
+ */
 export class List {
   #items: unknown[];
 
+  /** A list of the items of an array or other iterable (empty without one). */
   constructor(init?: unknown) {
     this.#items = init === undefined || init === null ? [] : [...iterableOf(init, "list")];
   }
 
+  /** The number of items (Python's `len()`). */
   length(): number {
     return this.#items.length;
   }
@@ -261,10 +279,12 @@ export class List {
   set(index: number, value: unknown): void {
     this.#items[this.#position(index)] = value;
   }
+  /** Appends `items` and returns the new length. */
   push(...items: unknown[]): number {
     for (const item of items) this.#items.push(item);
     return this.#items.length;
   }
+  /** Appends `item`. */
   append(item: unknown): void {
     this.#items.push(item);
   }
@@ -272,6 +292,7 @@ export class List {
   extend(items: unknown): void {
     for (const item of iterableOf(items, "extend()")) this.#items.push(item);
   }
+  /** Inserts `item` before `index` (negative: from the end). */
   insert(index: number, item: unknown): void {
     const at = checkIndex(index);
     const length = this.#items.length;
@@ -289,14 +310,17 @@ export class List {
     });
     return item;
   }
+  /** Removes `deleteCount` items at `start`, inserts `items` there, and returns those removed (Array's `splice`). */
   splice(start: number, deleteCount?: number, ...items: unknown[]): unknown[] {
     return deleteCount === undefined
       ? this.#items.splice(start)
       : this.#items.splice(start, deleteCount, ...items);
   }
+  /** A copy of the items from `start` to before `end`. */
   slice(start?: number, end?: number): unknown[] {
     return this.#items.slice(start, end);
   }
+  /** The index of the first item equal to `item` (Python's `==`), or -1. */
   indexOf(item: unknown): number {
     return this.#items.findIndex((x) => sameValue(x, item));
   }
@@ -304,7 +328,7 @@ export class List {
    * Python's `index()`: `start` and `end` count from the end when negative,
    * as slice bounds do; a missing item is a RangeError.
    */
-  index(item: unknown, start = 0, end = this.#items.length): number {
+  index(item: unknown, start: number = 0, end: number = this.#items.length): number {
     const length = this.#items.length;
     const bound = (at: number): number => Math.min(length, Math.max(0, at < 0 ? length + at : at));
     for (let i = bound(checkIndex(start)); i < bound(checkIndex(end)); i++) {
@@ -312,6 +336,7 @@ export class List {
     }
     throw new RangeError(`${describeKey(item)} is not in list`);
   }
+  /** How many items equal `item` (Python's `==`). */
   count(item: unknown): number {
     return this.#items.filter((x) => sameValue(x, item)).length;
   }
@@ -329,15 +354,19 @@ export class List {
   sort(options?: { reverse?: boolean }): void {
     this.#items.sort(options?.reverse ? (a, b) => pythonCompare(b, a) : pythonCompare);
   }
+  /** Reverses the items in place. */
   reverse(): void {
     this.#items.reverse();
   }
+  /** Removes every item. */
   clear(): void {
     this.#items = [];
   }
+  /** A copy of the items, as an array. */
   copy(): unknown[] {
     return [...this.#items];
   }
+  /** What `_getvalue()` returns: a copy of the items. */
   [GET_VALUE_HOOK](): unknown[] {
     return this.copy();
   }
@@ -363,36 +392,60 @@ export class List {
   }
 }
 
-/** Python's `set` (CPython 3.14's `SyncManager.set()`), as an async mirror of `Set`. */
+/**
+ * Python's `set` (CPython 3.14's `SyncManager.set()`), as an async mirror of `Set`.
+ *
+ * To share one under a name (every client that creates `get_set` gets it):
+ *
+ * @example
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ * import { SharedSet } from "@multiprocess/managers/standard";
+ *
+ * export class AppManager extends SyncManager {}
+ * const set = new SharedSet([1, 2]);
+ * AppManager.register("get_set", () => set);
+ * set.add(3);
+ * console.log(set.size()); // 3
+ * ```
+ */
 export class SharedSet {
   /** The members by {@linkcode hashKey}, each the member object added first. */
   readonly #set = new Map<unknown, unknown>();
 
+  /** A set of the items of an array or other iterable (empty without one). */
   constructor(init?: unknown) {
     if (init !== undefined && init !== null) {
       for (const item of iterableOf(init, "set")) this.add(item);
     }
   }
 
+  /** Adds `item` unless an equal one is there (Python's equality). */
   add(item: unknown): void {
     const k = hashKey(item);
     if (!this.#set.has(k)) this.#set.set(k, keyObject(item));
   }
+  /** Removes `item`; whether it was there. */
   delete(item: unknown): boolean {
     return this.#set.delete(hashKey(item));
   }
+  /** Whether an item equal to `item` is there. */
   has(item: unknown): boolean {
     return this.#set.has(hashKey(item));
   }
+  /** Removes every item. */
   clear(): void {
     this.#set.clear();
   }
+  /** The number of items (Python's `len()`). */
   size(): number {
     return this.#set.size;
   }
+  /** The items, in the order they were added. */
   values(): unknown[] {
     return [...this.#set.values()];
   }
+  /** Python's `discard()`: removes `item` if it is there. */
   discard(item: unknown): void {
     this.#set.delete(hashKey(item));
   }
@@ -418,14 +471,17 @@ export class SharedSet {
     }
     throw new RangeError("pop from an empty set");
   }
+  /** Adds the items of each of `others`. */
   update(...others: unknown[]): void {
     for (const other of others) {
       for (const item of iterableOf(other, "update()")) this.add(item);
     }
   }
+  /** A copy of the items, as a Set. */
   copy(): Set<unknown> {
     return new Set(this.#set.values());
   }
+  /** What `_getvalue()` returns: a copy, as a Set. */
   [GET_VALUE_HOOK](): Set<unknown> {
     return this.copy();
   }
@@ -433,15 +489,33 @@ export class SharedSet {
   stream(): AsyncGenerator<unknown, void, undefined> {
     return streamOf(this.iterate());
   }
+  /** An iterator over the items; it fails if the size changes meanwhile. */
   iterate(): SharedIterator {
     return sizeChecked("Set", () => this.#set.size, this.#set.values(), (x) => x);
   }
 }
 
-/** Python's `Namespace`: named attributes. */
+/**
+ * Python's `Namespace`: named attributes.
+ *
+ * To share one under a name (every client that creates `get_namespace` gets it):
+ *
+ * @example
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ * import { Namespace } from "@multiprocess/managers/standard";
+ *
+ * export class AppManager extends SyncManager {}
+ * const namespace = new Namespace({ round: 1 });
+ * AppManager.register("get_namespace", () => namespace);
+ * namespace.set("round", 2);
+ * console.log(namespace.get("round")); // 2
+ * ```
+ */
 export class Namespace {
   readonly #attributes = new Map<string, unknown>();
 
+  /** A namespace with the attributes of `init`. */
   constructor(init?: Record<string, unknown>) {
     if (init !== undefined && init !== null) {
       if (typeof init !== "object" || Array.isArray(init)) {
@@ -451,21 +525,27 @@ export class Namespace {
     }
   }
 
+  /** The attribute `name`; a missing one is an error, as in Python. */
   get(name: string): unknown {
     return this.#attributes.get(checkName(name));
   }
+  /** Sets the attribute `name` to `value`. */
   set(name: string, value: unknown): void {
     this.#attributes.set(checkName(name), value);
   }
+  /** Removes the attribute `name`; whether it was there. */
   delete(name: string): boolean {
     return this.#attributes.delete(checkName(name));
   }
+  /** Whether the attribute `name` is set. */
   has(name: string): boolean {
     return this.#attributes.has(checkName(name));
   }
+  /** The attributes, as a plain object. */
   toObject(): Record<string, unknown> {
     return Object.fromEntries(this.#attributes);
   }
+  /** What `_getvalue()` returns: the attributes. */
   [GET_VALUE_HOOK](): Record<string, unknown> {
     return this.toObject();
   }
@@ -478,24 +558,60 @@ export class Namespace {
   }
 }
 
-/** Python's `Value`: one value to get and set. */
+/**
+ * Python's `Value`: one value to get and set.
+ *
+ * To share one under a name (every client that creates `get_value` gets it):
+ *
+ * @example
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ * import { Value } from "@multiprocess/managers/standard";
+ *
+ * export class AppManager extends SyncManager {}
+ * const value = new Value(1.5);
+ * AppManager.register("get_value", () => value);
+ * value.set(2.5);
+ * console.log(value.get()); // 2.5
+ * ```
+ */
 export class Value {
   #value: unknown;
+  /** A value holding `value`. */
   constructor(value: unknown = null) {
     this.#value = value;
   }
+  /** The value (Python's `.value`). */
   get(): unknown {
     return this.#value;
   }
+  /** Replaces the value. */
   set(value: unknown): void {
     this.#value = value;
   }
+  /** What `_getvalue()` returns: the value. */
   [GET_VALUE_HOOK](): unknown {
     return this.#value;
   }
 }
 
-/** Python's `Array`: a fixed-length sequence (an array or typed array). */
+/**
+ * Python's `Array`: a fixed-length sequence (an array or typed array).
+ *
+ * To share one under a name (every client that creates `get_array` gets it):
+ *
+ * @example
+ * ```ts
+ * import { SyncManager } from "@multiprocess/managers";
+ * import { SharedArray } from "@multiprocess/managers/standard";
+ *
+ * export class AppManager extends SyncManager {}
+ * const array = new SharedArray([0, 0, 0]);
+ * AppManager.register("get_array", () => array);
+ * array.set(1, 7);
+ * console.log(array.toArray()); // [ 0, 7, 0 ]
+ * ```
+ */
 export class SharedArray {
   /** An array, or a typed array (whose element type then applies on set). */
   readonly #items: { length: number; [index: number]: unknown };
@@ -504,6 +620,7 @@ export class SharedArray {
   /** Python's typecode, when a CPython client made it (`Array('i', ...)`): its slices are `array.array`s. */
   readonly typecode: string | undefined;
 
+  /** An array of `values` (an array or typed array, whose length is then fixed); `typecode` is Python's, when a CPython client made it. */
   constructor(values: unknown, typecode?: string) {
     this.typecode = typeof typecode === "string" ? typecode : undefined;
     if (Array.isArray(values)) this.#items = [...values];
@@ -513,18 +630,23 @@ export class SharedArray {
     this.floating = values instanceof Float64Array || values instanceof Float32Array;
   }
 
+  /** The number of items (Python's `len()`). */
   length(): number {
     return this.#items.length;
   }
+  /** The item at `index` (negative: from the end). */
   get(index: number): unknown {
     return this.#items[this.#position(index)];
   }
+  /** Sets the item at `index`. */
   set(index: number, value: unknown): void {
     this.#items[this.#position(index)] = value;
   }
+  /** A copy of the items, as an array. */
   toArray(): unknown[] {
     return Array.from(this.#items as ArrayLike<unknown>);
   }
+  /** What `_getvalue()` returns: a copy of the items. */
   [GET_VALUE_HOOK](): unknown[] {
     return this.toArray();
   }
@@ -532,6 +654,7 @@ export class SharedArray {
   stream(): AsyncGenerator<unknown, void, undefined> {
     return streamOf(this.iterate());
   }
+  /** An iterator over the items. */
   iterate(): SharedIterator {
     let i = 0;
     return new SharedIterator(() =>
@@ -635,44 +758,4 @@ export function compareCodePoints(a: string, b: string): number {
 
 function describeKey(key: unknown): string {
   return typeof key === "string" ? `'${key}'` : typeof key === "bigint" ? `${key}n` : String(key);
-}
-
-/** Python's `repr()` of a string: single quotes unless only double quotes avoid escaping. */
-function pythonStringRepr(text: string): string {
-  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
-  let out = quote;
-  for (const char of text) {
-    const code = char.codePointAt(0)!;
-    if (char === quote || char === "\\") out += `\\${char}`;
-    else if (char === "\n") out += "\\n";
-    else if (char === "\r") out += "\\r";
-    else if (char === "\t") out += "\\t";
-    else if (code < 0x20 || (code >= 0x7f && code <= 0xa0)) {
-      out += `\\x${code.toString(16).padStart(2, "0")}`;
-    } else out += char;
-  }
-  return out + quote;
-}
-
-function pythonRepr(value: unknown): string {
-  if (typeof value === "string") return pythonStringRepr(value);
-  if (value === null || value === undefined) return "None";
-  if (value === true) return "True";
-  if (value === false) return "False";
-  if (value instanceof Number) {
-    const text = String(value.valueOf());
-    return /^-?\d+$/.test(text) ? `${text}.0` : text;
-  }
-  if (isTuple(value)) {
-    const items = (value as unknown[]).map(pythonRepr);
-    return items.length === 1 ? `(${items[0]},)` : `(${items.join(", ")})`;
-  }
-  if (Array.isArray(value)) return `[${value.map(pythonRepr).join(", ")}]`;
-  if (value instanceof BaseProxy) return String(value);
-  if (typeof value === "object") {
-    return `{${
-      Object.entries(value).map(([k, v]) => `${pythonStringRepr(k)}: ${pythonRepr(v)}`).join(", ")
-    }}`;
-  }
-  return String(value);
 }

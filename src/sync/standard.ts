@@ -13,9 +13,12 @@
  * JobManager.register("get_jobs", () => jobs);
  * ```
  *
- * They run in the server process; clients call them through proxies. The
- * queues and `Dict` are here so far; the other standard types are made
- * with `SyncManager`'s methods.
+ * They run in the server process; clients call them through proxies: a
+ * CPython client's own `SyncManager` proxies call them with Python's
+ * names, arguments and units, whatever name they were registered under.
+ * Here are the queues and the containers: `Dict`, `List`, `SharedSet`,
+ * `Namespace`, `Value` and `SharedArray`. The locks, semaphores, `Event`,
+ * `Condition` and `Barrier` are made with `SyncManager`'s methods.
  *
  * @module
  */
@@ -23,7 +26,16 @@
 import { Queue } from "./queue.ts";
 
 export { Queue, type QueueWaitOptions } from "./queue.ts";
-export { Dict, SharedIterator, type Step } from "./containers.ts";
+export {
+  Dict,
+  List,
+  Namespace,
+  SharedArray,
+  SharedIterator,
+  SharedSet,
+  type Step,
+  Value,
+} from "./containers.ts";
 
 /**
  * A `Queue` whose items are counted until marked done (`taskDone()`), so
