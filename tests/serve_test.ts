@@ -46,12 +46,18 @@ await pythonTest(
   ["3.13.0"],
   "serve with narrow flags: the Python docs' queue client, SyncManager's types, a Deno client, SIGTERM",
   async () => {
-    const child = serve(NARROW, ["--address=127.0.0.1:0", "--queue=get_queue", "--dict=get_dict"]);
+    const child = serve(NARROW, [
+      "--address=127.0.0.1:0",
+      "--queue=get_queue",
+      "--dict=get_dict",
+      "--lock=get_lock",
+      "--event=get_event",
+    ]);
     const stderr = new Response(child.stderr).text();
     const { line, rest } = await firstLine(child.stdout, "serve's banner");
     try {
       const port = line.match(
-        /^serving on 127\.0\.0\.1:(\d+); shared: get_queue \(queue\), get_dict \(dict\)$/,
+        /^serving on 127\.0\.0\.1:(\d+); shared: get_queue \(queue\), get_dict \(dict\), get_lock \(lock\), get_event \(event\)$/,
       )
         ?.[1];
       assert.ok(port, line);
@@ -63,17 +69,22 @@ await pythonTest(
       const standard = await runPython(
         "3.13.0",
         `
-from multiprocessing.managers import SyncManager
+from multiprocessing.managers import SyncManager, AcquirerProxy, EventProxy
 SyncManager.register('get_dict')
+SyncManager.register('get_lock', proxytype=AcquirerProxy)
+SyncManager.register('get_event', proxytype=EventProxy)
 m = SyncManager(address=('127.0.0.1', ${port}), authkey=b'${KEY}')
 m.connect()
 d = m.get_dict()
 d['answer'] = 42
 lock = m.Lock()
-print(lock.acquire(), m.list([1, 2]).__len__(), m.Event().is_set(), d['answer'])
+with m.get_lock():
+    pass
+m.get_event().set()
+print(lock.acquire(), m.list([1, 2]).__len__(), m.Event().is_set(), d['answer'], m.get_event().is_set())
 `,
       );
-      assert.equal(new TextDecoder().decode(standard).trim(), "True 2 False 42");
+      assert.equal(new TextDecoder().decode(standard).trim(), "True 2 False 42 True");
       // A Deno client sees the same objects.
       await using deno = await new BaseManager({
         address: { hostname: "127.0.0.1", port: Number(port) },

@@ -16,9 +16,10 @@
  * They run in the server process; clients call them through proxies: a
  * CPython client's own `SyncManager` proxies call them with Python's
  * names, arguments and units, whatever name they were registered under.
- * Here are the queues and the containers: `Dict`, `List`, `SharedSet`,
- * `Namespace`, `Value` and `SharedArray`. The locks, semaphores, `Event`,
- * `Condition` and `Barrier` are made with `SyncManager`'s methods.
+ * Every standard type is here: the queues and the containers (`Dict`,
+ * `List`, `SharedSet`, `Namespace`, `Value`, `SharedArray`) as classes,
+ * and the locks, semaphores, `Event`, `Condition` and `Barrier` made by
+ * functions, as Python's `threading.Lock()` is.
  *
  * @module
  */
@@ -36,6 +37,21 @@ export {
   type Step,
   Value,
 } from "./containers.ts";
+export type { AcquireOptions, WaitOptions } from "./primitives.ts";
+export {
+  Barrier,
+  type BarrierObject,
+  BoundedSemaphore,
+  Condition,
+  type ConditionObject,
+  Event,
+  type EventObject,
+  Lock,
+  type LockObject,
+  RLock,
+  Semaphore,
+  type SemaphoreObject,
+} from "./shareable_sync.ts";
 
 /**
  * A `Queue` whose items are counted until marked done (`taskDone()`), so
