@@ -493,6 +493,7 @@ d['grid'] = {(0, 0): 'start'}
 d[2.0] = [1.5, -0.0, b"it's", None, True, (1,), frozenset()]
 d['when'] = datetime.datetime(2024, 1, 2, 3, 4, 5, 6)
 d["quote's"] = float('nan')
+d['big'] = [2.0**60, 1e16, 9007199254740992.0, 0.00001, 1.5e-7, 123.25, ValueError('boom', 2)]
 print(json.dumps([str(d), str(m.list([1, 'a', (2, 3)])), str(m.Array('d', [1, 2.5])), str(m.Namespace(x=1.0))]))
 `;
     const read = async (address: unknown): Promise<string[]> =>

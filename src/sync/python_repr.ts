@@ -63,9 +63,13 @@ function floatRepr(value: number): string {
   if (value === Infinity) return "inf";
   if (value === -Infinity) return "-inf";
   if (Object.is(value, -0)) return "-0.0";
-  const text = String(value);
+  const magnitude = Math.abs(value);
+  // Python's repr turns to an exponent from 1e16 up and below 1e-4 (JavaScript at 1e21 and 1e-7),
+  // and writes it with at least two digits (1e-07).
+  const text = magnitude >= 1e16 || (magnitude < 1e-4 && magnitude > 0)
+    ? value.toExponential()
+    : String(value);
   if (/^-?\d+$/.test(text)) return `${text}.0`;
-  // JavaScript writes 1e-7 where Python writes 1e-07.
   return text.replace(/e([+-])(\d)$/, "e$10$2");
 }
 
@@ -120,7 +124,8 @@ export function pythonRepr(value: unknown): string {
   if (value === false) return "False";
   if (typeof value === "bigint") return String(value);
   if (typeof value === "number") {
-    return Number.isInteger(value) && !Object.is(value, -0) ? String(value) : floatRepr(value);
+    // Past 2**53 an integral number is a float: a Python int that large arrives as a bigint.
+    return Number.isSafeInteger(value) && !Object.is(value, -0) ? String(value) : floatRepr(value);
   }
   if (value instanceof PyFloat) return floatRepr(value.valueOf());
   if (isTuple(value)) {
@@ -144,7 +149,13 @@ export function pythonRepr(value: unknown): string {
     return `${value.name}(${itemsRepr(parts)})`;
   }
   if (value instanceof BaseProxy) return String(value);
-  if (value instanceof Error) return `${value.name}(${pythonStringRepr(value.message)})`;
+  if (value instanceof Error) {
+    // A Python exception keeps its args (as read from a pickle); otherwise its message is one.
+    const args = (value as { args?: unknown }).args;
+    return `${value.name}(${
+      Array.isArray(args) ? itemsRepr(args) : pythonStringRepr(value.message)
+    })`;
+  }
   if (typeof value === "object") {
     return `{${
       Object.entries(value).map(([k, v]) => `${pythonStringRepr(k)}: ${pythonRepr(v)}`).join(", ")
